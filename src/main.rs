@@ -1,1 +1,142 @@
-fn main() {}
+//! The `lifecircle` command: parse arguments, load the configuration, run one subcommand.
+//! Errors reach the user as one line of context chain and exit code 2.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use lifecircle::config::Config;
+use lifecircle::state::AppState;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Vector tile server for 15-minute community life circles"
+)]
+struct Cli {
+    /// Configuration file, merged over the built-in default (lifecircle.toml)
+    #[arg(long, short, global = true, env = "LIFECIRCLE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve tiles, search and feedback (the default)
+    Serve {
+        /// Address to listen on, overriding server.listen (e.g. 127.0.0.1:0 for any free port)
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Validate the configuration and data files and print a report
+    Check,
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lifecircle: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
+    match cli.command.unwrap_or(Command::Serve { listen: None }) {
+        Command::Serve { listen } => serve(config, listen),
+        Command::Check => check(config),
+    }
+}
+
+fn serve(mut config: Config, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+    if let Some(addr) = listen {
+        config.server.listen = addr;
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let addr = config.server.listen;
+        let state = tokio::task::spawn_blocking(move || AppState::load(config))
+            .await
+            .context("loading data")?
+            .context("loading data")?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let bound = listener.local_addr().context("reading the bound address")?;
+        let precompute_state = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name("precompute".into())
+            .spawn(move || precompute_state.precompute())
+            .context("starting the precompute thread")?;
+        tracing::info!("listening on http://{bound}");
+        lifecircle::serve(state, listener, shutdown_signal())
+            .await
+            .context("serving HTTP")?;
+        tracing::info!("shut down cleanly");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn check(config: Config) -> anyhow::Result<ExitCode> {
+    println!("configuration: {} (valid)", config.origin);
+    let taxonomy = config.taxonomy()?;
+    println!(
+        "taxonomy: {} categories, {} groups",
+        taxonomy.len(),
+        taxonomy.groups().len()
+    );
+    let snapshot = lifecircle::snapshot::build(&config, 1).context("checking data")?;
+    print!("{}", snapshot.report);
+    let dataset = &snapshot.dataset;
+    for (id, category) in taxonomy.categories() {
+        println!(
+            "  {:<18} {:>7} facilities",
+            category.id,
+            dataset.facilities_of(id).len()
+        );
+    }
+    let [w, s, e, n] = dataset.bounds;
+    println!("bounds: {w:.5},{s:.5},{e:.5},{n:.5}");
+    let n_skipped: usize = snapshot.report.files.iter().map(|f| f.n_skipped()).sum();
+    println!(
+        "ok: {} facilities loaded, {n_skipped} features skipped",
+        dataset.facilities().len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LIFECIRCLE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

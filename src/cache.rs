@@ -1,0 +1,169 @@
+//! Tile cache: moka, weighted by stored bytes, keyed by snapshot version + what was asked.
+//!
+//! Takes a key and a render function; gives a [`CachedTile`] holding the raw bytes, their gzip
+//! encoding (compressed once, when the tile is made) and a strong ETag. Concurrent misses for one
+//! key render once. Keys carry the snapshot version, so tiles of replaced data are never served
+//! and simply age out.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use flate2::{Compression, write::GzEncoder};
+
+use crate::geom::TileKey;
+
+/// What a cached tile is: which snapshot, which tile set and variant (filter, profile…), which
+/// tile.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    pub version: u64,
+    /// Tile set and variant, e.g. `facilities?categories=medical,park`.
+    pub variant: Arc<str>,
+    pub tile: TileKey,
+}
+
+/// A tile ready to send.
+#[derive(Debug)]
+pub struct CachedTile {
+    /// Uncompressed body; empty for an empty tile.
+    pub raw: Bytes,
+    /// gzip of `raw`, when it saves bytes.
+    pub gzip: Option<Bytes>,
+    /// Strong ETag of `raw`, quoted.
+    pub etag: String,
+}
+
+impl CachedTile {
+    /// Wraps freshly rendered bytes: computes the ETag and the gzip encoding once.
+    pub fn new(raw: Vec<u8>, compress: bool) -> CachedTile {
+        let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&raw));
+        let gzip = if compress && raw.len() > 64 {
+            gzip(&raw).filter(|gz| gz.len() < raw.len())
+        } else {
+            None
+        };
+        CachedTile {
+            raw: Bytes::from(raw),
+            gzip: gzip.map(Bytes::from),
+            etag,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    fn weight(&self) -> u32 {
+        let bytes = 128 + self.raw.len() + self.gzip.as_ref().map_or(0, Bytes::len);
+        u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
+}
+
+fn gzip(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::new(6));
+    encoder.write_all(raw).ok()?;
+    encoder.finish().ok()
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    pub hits: std::sync::atomic::AtomicU64,
+    pub misses: std::sync::atomic::AtomicU64,
+}
+
+/// The shared tile cache.
+#[derive(Clone)]
+pub struct TileCache {
+    inner: moka::sync::Cache<CacheKey, Arc<CachedTile>>,
+    pub stats: Arc<CacheStats>,
+}
+
+impl TileCache {
+    pub fn new(max_bytes: u64) -> TileCache {
+        let inner = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|_key: &CacheKey, tile: &Arc<CachedTile>| tile.weight())
+            .build();
+        TileCache {
+            inner,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The cached tile, without rendering. Cheap; safe on the async executor.
+    pub fn get(&self, key: &CacheKey) -> Option<Arc<CachedTile>> {
+        let hit = self.inner.get(key);
+        let counter = if hit.is_some() {
+            &self.stats.hits
+        } else {
+            &self.stats.misses
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        hit
+    }
+
+    /// The cached tile, rendering and storing it on a miss. Blocks while rendering (or while
+    /// another thread renders the same key): call from a blocking thread.
+    pub fn get_or_render<E: Send + Sync + 'static>(
+        &self,
+        key: CacheKey,
+        render: impl FnOnce() -> Result<CachedTile, E>,
+    ) -> Result<Arc<CachedTile>, Arc<E>> {
+        self.inner.try_get_with(key, || render().map(Arc::new))
+    }
+
+    pub fn contains(&self, key: &CacheKey) -> bool {
+        self.inner.contains_key(key)
+    }
+
+    /// Stored bytes and entry count (approximate until pending maintenance runs).
+    pub fn usage(&self) -> (u64, u64) {
+        self.inner.run_pending_tasks();
+        (self.inner.weighted_size(), self.inner.entry_count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_made_once_and_round_trips() {
+        let raw: Vec<u8> = (0..4000u32).flat_map(|i| (i % 7).to_le_bytes()).collect();
+        let tile = CachedTile::new(raw.clone(), true);
+        let gz = tile.gzip.as_ref().expect("repetitive bytes compress");
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut out).unwrap();
+        assert_eq!(out, raw);
+        assert!(tile.etag.starts_with('"') && tile.etag.ends_with('"'));
+        assert!(CachedTile::new(Vec::new(), true).is_empty());
+    }
+
+    #[test]
+    fn concurrent_misses_render_once() {
+        let cache = TileCache::new(1 << 20);
+        let renders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let key = CacheKey {
+            version: 1,
+            variant: "facilities".into(),
+            tile: TileKey::new(0, 0, 0).unwrap(),
+        };
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let (cache, renders, key) = (cache.clone(), renders.clone(), key.clone());
+                s.spawn(move || {
+                    cache
+                        .get_or_render::<()>(key, || {
+                            renders.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            Ok(CachedTile::new(vec![1, 2, 3], true))
+                        })
+                        .unwrap();
+                });
+            }
+        });
+        assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}

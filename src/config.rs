@@ -1,0 +1,290 @@
+//! Configuration: TOML text → validated [`Config`].
+//!
+//! The default configuration is the repository's `lifecircle.toml`, embedded in the binary. A user
+//! file is merged over it key by key (tables merge, arrays and values replace), so a file only
+//! needs the keys it changes. Unknown keys are an error naming the key. Nothing else in the crate
+//! parses TOML.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The embedded default configuration.
+pub const DEFAULT_TOML: &str = include_str!("../lifecircle.toml");
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin} is not valid TOML: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("{origin}: invalid category taxonomy: {source}")]
+    Taxonomy {
+        origin: String,
+        source: crate::taxonomy::Error,
+    },
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub data: DataConfig,
+    pub tiles: TilesConfig,
+    pub cache: CacheConfig,
+    pub groups: Vec<crate::taxonomy::GroupConfig>,
+    pub taxonomy: crate::taxonomy::TaxonomyOptions,
+    pub categories: Vec<crate::taxonomy::CategoryConfig>,
+    /// Where relative paths are resolved from.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// Where the configuration came from, for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Base URL clients should use; empty means "from the request's Host header".
+    pub public_url: String,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub facilities: PathBuf,
+    pub roads: Option<PathBuf>,
+    pub subdistricts: Option<PathBuf>,
+    pub residents: Option<PathBuf>,
+    pub attribution: String,
+    pub fields: FieldMap,
+}
+
+/// Names of the facility attributes in the source file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMap {
+    pub id: String,
+    pub name: String,
+    pub name_en: String,
+    pub category: String,
+    pub address: String,
+    pub subdistrict: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TilesConfig {
+    pub minzoom: u8,
+    pub maxzoom: u8,
+    pub extent: u32,
+    pub buffer: u32,
+    pub cluster_max_zoom: u8,
+    pub cluster_cell_px: u32,
+    pub max_points_per_tile: usize,
+    pub cluster_fine_cell_px: u32,
+    pub max_tile_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    pub max_bytes: u64,
+    pub precompute_minzoom: u8,
+    pub precompute_maxzoom: u8,
+}
+
+impl Config {
+    /// The embedded default, with relative paths resolved against the current directory.
+    pub fn embedded() -> Result<Config, Error> {
+        Self::from_layers(None, PathBuf::from("."), "built-in configuration".into())
+    }
+
+    /// Loads `path` merged over the embedded default, or the default alone when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, Error> {
+        let Some(path) = path else {
+            return Self::embedded();
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        Self::from_layers(Some(&text), base_dir, path.display().to_string())
+    }
+
+    /// Parses `text` merged over the embedded default; relative paths resolve against `base_dir`.
+    pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Config, Error> {
+        Self::from_layers(Some(text), base_dir.to_owned(), "configuration".into())
+    }
+
+    fn from_layers(user: Option<&str>, base_dir: PathBuf, origin: String) -> Result<Config, Error> {
+        let mut merged: toml::Table =
+            DEFAULT_TOML
+                .parse()
+                .map_err(|e: toml::de::Error| Error::Syntax {
+                    origin: "built-in configuration".into(),
+                    message: e.to_string(),
+                })?;
+        if let Some(text) = user {
+            let overlay: toml::Table =
+                text.parse().map_err(|e: toml::de::Error| Error::Syntax {
+                    origin: origin.clone(),
+                    message: e.message().to_owned(),
+                })?;
+            merge_tables(&mut merged, overlay);
+        }
+        let mut config: Config =
+            toml::Value::Table(merged)
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::Invalid {
+                    origin: origin.clone(),
+                    message: e.message().to_owned(),
+                })?;
+        config.base_dir = base_dir;
+        config.origin = origin;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let invalid = |message: String| Error::Invalid {
+            origin: self.origin.clone(),
+            message,
+        };
+        let t = &self.tiles;
+        if t.minzoom > t.maxzoom || t.maxzoom > crate::geom::MAX_ZOOM {
+            return Err(invalid(format!(
+                "tiles.minzoom ({}) must not exceed tiles.maxzoom ({}), which must be at most {}",
+                t.minzoom,
+                t.maxzoom,
+                crate::geom::MAX_ZOOM
+            )));
+        }
+        if !(256..=16384).contains(&t.extent) || !t.extent.is_power_of_two() {
+            return Err(invalid(format!(
+                "tiles.extent must be a power of two from 256 to 16384, not {}",
+                t.extent
+            )));
+        }
+        if t.buffer > t.extent / 2 {
+            return Err(invalid(format!(
+                "tiles.buffer ({}) must be at most half of tiles.extent",
+                t.buffer
+            )));
+        }
+        for (key, cell) in [
+            ("cluster_cell_px", t.cluster_cell_px),
+            ("cluster_fine_cell_px", t.cluster_fine_cell_px),
+        ] {
+            if !(1..=256).contains(&cell) || !cell.is_power_of_two() {
+                return Err(invalid(format!(
+                    "tiles.{key} must be a power of two from 1 to 256, not {cell}"
+                )));
+            }
+        }
+        if t.max_points_per_tile == 0 || t.max_tile_bytes < 1024 {
+            return Err(invalid(
+                "tiles.max_points_per_tile must be positive and tiles.max_tile_bytes at least 1024"
+                    .into(),
+            ));
+        }
+        let c = &self.cache;
+        if c.precompute_minzoom > c.precompute_maxzoom {
+            return Err(invalid(
+                "cache.precompute_minzoom must not exceed cache.precompute_maxzoom".into(),
+            ));
+        }
+        self.taxonomy()?;
+        Ok(())
+    }
+
+    /// Builds the category taxonomy from the `groups`, `taxonomy` and `categories` sections.
+    pub fn taxonomy(&self) -> Result<crate::taxonomy::Taxonomy, Error> {
+        crate::taxonomy::Taxonomy::from_config(&self.groups, &self.categories, &self.taxonomy)
+            .map_err(|source| Error::Taxonomy {
+                origin: self.origin.clone(),
+                source,
+            })
+    }
+
+    /// Resolves a configured path against the config file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+/// Overlays `overlay` on `base`: tables merge recursively, everything else replaces.
+fn merge_tables(base: &mut toml::Table, overlay: toml::Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(overlay_table)) => {
+                merge_tables(base_table, overlay_table)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_err(toml: &str, expected_fragment: &str) {
+        let err = Config::from_toml_str(toml, Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(expected_fragment),
+            "error {err:?} lacks {expected_fragment:?}"
+        );
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let config = Config::embedded().unwrap();
+        assert_eq!(config.server.listen.port(), 8080);
+        assert!(config.taxonomy().unwrap().len() >= 14);
+    }
+
+    #[test]
+    fn user_file_overrides_only_its_keys() {
+        let config = Config::from_toml_str("[tiles]\nmaxzoom = 15\n", Path::new("/srv")).unwrap();
+        assert_eq!(config.tiles.maxzoom, 15);
+        assert_eq!(config.tiles.extent, 4096);
+        assert_eq!(
+            config.resolve(Path::new("data/x.fgb")),
+            Path::new("/srv/data/x.fgb")
+        );
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        check_err("[tiles]\nmaxzom = 15\n", "unknown field `maxzom`");
+        check_err("[tiles\n", "not valid TOML");
+        check_err("[tiles]\nmaxzoom = 30\n", "tiles.maxzoom");
+        check_err("[tiles]\nextent = 1000\n", "tiles.extent");
+        check_err("[server]\nlisten = \"nowhere\"\n", "invalid socket address");
+        check_err(
+            "[taxonomy]\nfallback = \"nope\"\n",
+            "fallback category `nope`",
+        );
+    }
+}

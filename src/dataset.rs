@@ -1,0 +1,183 @@
+//! Dataset: ingested layers + taxonomy → an immutable, indexed [`Dataset`].
+//!
+//! Facilities are sorted by id (so everything derived from them is deterministic whatever the
+//! file order) and indexed three ways: an R-tree in normalised Web Mercator for tiles and
+//! bounding boxes, an id map for `/features/{id}`, and per-category lists for coverage.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rstar::{AABB, RTree, primitives::GeomWithData};
+
+use crate::geom::{self, MercPoint};
+use crate::taxonomy::{CategoryId, Taxonomy};
+
+/// One public-service facility, in WGS84 with its Mercator position precomputed.
+#[derive(Debug, Clone)]
+pub struct Facility {
+    /// Stable feature id (the source id, or a hash of it when it is not a number).
+    pub id: u64,
+    /// The id as written in the source file.
+    pub source_id: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub category: CategoryId,
+    pub address: Option<String>,
+    pub subdistrict: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+    pub merc: MercPoint,
+}
+
+/// One street segment of the walking network, lon/lat vertices.
+#[derive(Debug, Clone)]
+pub struct Road {
+    /// OSM-style class: `primary`, `residential`, `footway`, `motorway`, …
+    pub highway: String,
+    pub name: Option<String>,
+    pub coords: Vec<(f64, f64)>,
+}
+
+/// A statistical area (subdistrict), lon/lat polygon.
+#[derive(Debug, Clone)]
+pub struct Area {
+    pub name: String,
+    pub name_en: Option<String>,
+    pub polygon: geo::MultiPolygon<f64>,
+}
+
+/// A residential compound with its population.
+#[derive(Debug, Clone)]
+pub struct Residential {
+    pub name: Option<String>,
+    pub population: u32,
+    pub subdistrict: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+}
+
+type IndexedPoint = GeomWithData<[f64; 2], u32>;
+
+/// The facilities and context layers of one data version, indexed. Immutable once built.
+pub struct Dataset {
+    pub taxonomy: Arc<Taxonomy>,
+    facilities: Vec<Facility>,
+    index: RTree<IndexedPoint>,
+    by_id: HashMap<u64, u32>,
+    by_category: Vec<Vec<u32>>,
+    pub roads: Vec<Road>,
+    pub areas: Vec<Area>,
+    pub residents: Vec<Residential>,
+    /// `[west, south, east, north]` of everything loaded.
+    pub bounds: [f64; 4],
+}
+
+impl Dataset {
+    /// Indexes the layers. Facilities must have unique ids (ingest guarantees it).
+    pub fn new(
+        taxonomy: Arc<Taxonomy>,
+        mut facilities: Vec<Facility>,
+        roads: Vec<Road>,
+        areas: Vec<Area>,
+        residents: Vec<Residential>,
+    ) -> Dataset {
+        facilities.sort_by_key(|f| f.id);
+        let index = RTree::bulk_load(
+            facilities
+                .iter()
+                .enumerate()
+                .map(|(idx, f)| GeomWithData::new([f.merc.x, f.merc.y], idx as u32))
+                .collect(),
+        );
+        let by_id = facilities
+            .iter()
+            .enumerate()
+            .map(|(idx, f)| (f.id, idx as u32))
+            .collect();
+        let mut by_category = vec![Vec::new(); taxonomy.len()];
+        for (idx, f) in facilities.iter().enumerate() {
+            by_category[f.category.0 as usize].push(idx as u32);
+        }
+        let bounds = compute_bounds(&facilities, &areas);
+        Dataset {
+            taxonomy,
+            facilities,
+            index,
+            by_id,
+            by_category,
+            roads,
+            areas,
+            residents,
+            bounds,
+        }
+    }
+
+    pub fn facilities(&self) -> &[Facility] {
+        &self.facilities
+    }
+
+    pub fn facility(&self, idx: u32) -> &Facility {
+        &self.facilities[idx as usize]
+    }
+
+    pub fn facility_by_id(&self, id: u64) -> Option<&Facility> {
+        self.by_id
+            .get(&id)
+            .map(|&idx| &self.facilities[idx as usize])
+    }
+
+    /// Indices of the facilities of one category, in id order.
+    pub fn facilities_of(&self, category: CategoryId) -> &[u32] {
+        &self.by_category[category.0 as usize]
+    }
+
+    /// Calls `visit` with the index of every facility inside `[min, max]` (Mercator, inclusive).
+    pub fn for_each_in_merc(&self, min: MercPoint, max: MercPoint, mut visit: impl FnMut(u32)) {
+        let envelope = AABB::from_corners([min.x, min.y], [max.x, max.y]);
+        for point in self.index.locate_in_envelope(&envelope) {
+            visit(point.data);
+        }
+    }
+
+    /// `[lon, lat]` of the middle of the data.
+    pub fn center(&self) -> [f64; 2] {
+        let [west, south, east, north] = self.bounds;
+        [(west + east) / 2.0, (south + north) / 2.0]
+    }
+}
+
+fn compute_bounds(facilities: &[Facility], areas: &[Area]) -> [f64; 4] {
+    let points = facilities
+        .iter()
+        .map(|f| (f.lon, f.lat))
+        .chain(areas.iter().flat_map(|a| {
+            a.polygon
+                .0
+                .iter()
+                .flat_map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)))
+        }));
+    let mut bounds = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for (lon, lat) in points {
+        bounds = [
+            bounds[0].min(lon),
+            bounds[1].min(lat),
+            bounds[2].max(lon),
+            bounds[3].max(lat),
+        ];
+    }
+    if bounds[0].is_finite() {
+        bounds
+    } else {
+        [
+            -180.0,
+            -geom::MAX_MERCATOR_LAT,
+            180.0,
+            geom::MAX_MERCATOR_LAT,
+        ]
+    }
+}

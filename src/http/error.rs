@@ -1,0 +1,91 @@
+//! [`ApiError`]: every error the HTTP surface answers with, and its status code, in one place.
+//! Stage modules never choose status codes.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// An error answer. Client mistakes carry a one-line message saying what is wrong; internal
+/// failures answer "internal error" and are logged.
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    NotFound(String),
+    Unauthorized,
+    PayloadTooLarge(String),
+    TooManyRequests,
+    Unavailable(String),
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            ApiError::BadRequest(m)
+            | ApiError::NotFound(m)
+            | ApiError::PayloadTooLarge(m)
+            | ApiError::Unavailable(m) => m,
+            ApiError::Unauthorized => "missing or wrong bearer token",
+            ApiError::TooManyRequests => "too many requests; slow down and retry later",
+            ApiError::Internal(_) => "internal error",
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        let body = serde_json::json!({ "error": self.message(), "status": status.as_u16() });
+        let mut response = (
+            status,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(body),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl From<crate::geom::TileKeyError> for ApiError {
+    fn from(e: crate::geom::TileKeyError) -> Self {
+        ApiError::NotFound(e.to_string())
+    }
+}
+
+impl From<std::sync::Arc<crate::tiles::EncodeError>> for ApiError {
+    fn from(e: std::sync::Arc<crate::tiles::EncodeError>) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(format!("background task failed: {e}"))
+    }
+}

@@ -1,0 +1,248 @@
+//! Descriptive routes: `/catalog`, `/styles/{name}.json`, `/health`, `/metrics`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use super::respond::{self, PublicUrl};
+use crate::state::{AppState, FACILITIES_SOURCE};
+
+/// The bundled MapLibre style; `{base_url}` is replaced per request.
+const LIFECIRCLE_STYLE: &str = include_str!("../../styles/lifecircle.json");
+
+pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicUrl) -> Response {
+    let snapshot = state.snapshot.load_full();
+    let dataset = &snapshot.dataset;
+    let taxonomy = &dataset.taxonomy;
+    let base = &public_url.0;
+    let categories: Vec<_> = taxonomy
+        .categories()
+        .map(|(id, c)| {
+            serde_json::json!({
+                "id": c.id,
+                "label_zh": c.label_zh,
+                "label_en": c.label_en,
+                "color": c.color,
+                "group": taxonomy.group(c.group).id,
+                "walk_min": c.walk_min,
+                "essential": c.essential,
+                "keywords": c.keywords,
+                "n_facilities": dataset.facilities_of(id).len(),
+            })
+        })
+        .collect();
+    let groups: Vec<_> = taxonomy
+        .groups()
+        .map(|(_, g)| serde_json::json!({ "id": g.id, "label_zh": g.label_zh, "label_en": g.label_en }))
+        .collect();
+    respond::json(&serde_json::json!({
+        "data_version": snapshot.version,
+        "tiles": {
+            FACILITIES_SOURCE: {
+                "name": "Public-service facilities",
+                "content_type": super::tiles::MVT_CONTENT_TYPE,
+                "tilejson": format!("{base}/tiles/{FACILITIES_SOURCE}.json"),
+                "tiles": format!("{base}/tiles/{FACILITIES_SOURCE}/{{z}}/{{x}}/{{y}}.mvt"),
+            }
+        },
+        "categories": categories,
+        "groups": groups,
+        "styles": { "lifecircle": { "url": format!("{base}/styles/lifecircle.json") } },
+    }))
+}
+
+pub async fn get_style(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    public_url: PublicUrl,
+) -> Result<Response, ApiError> {
+    let name = file.strip_suffix(".json").unwrap_or(&file);
+    if name != "lifecircle" {
+        return Err(ApiError::NotFound(format!(
+            "unknown style `{name}`; available: lifecircle"
+        )));
+    }
+    let mut style: serde_json::Value = serde_json::from_str(LIFECIRCLE_STYLE)
+        .map_err(|e| ApiError::Internal(format!("bundled style: {e}")))?;
+    fill_base_url(&mut style, &public_url.0);
+    let snapshot = state.snapshot.load_full();
+    let [lon, lat] = snapshot.dataset.center();
+    style["center"] = serde_json::json!([lon, lat]);
+    style["zoom"] = serde_json::json!(12.5);
+    Ok(respond::json(&style))
+}
+
+/// Replaces `{base_url}` in every string of the style.
+fn fill_base_url(value: &mut serde_json::Value, base_url: &str) {
+    match value {
+        serde_json::Value::String(s) if s.contains("{base_url}") => {
+            *s = s.replace("{base_url}", base_url)
+        }
+        serde_json::Value::Array(items) => {
+            items.iter_mut().for_each(|v| fill_base_url(v, base_url))
+        }
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| fill_base_url(v, base_url)),
+        _ => {}
+    }
+}
+
+pub async fn get_health(State(state): State<Arc<AppState>>) -> Response {
+    let snapshot = state.snapshot.load_full();
+    let progress = &state.precompute;
+    let loaded_at = snapshot
+        .loaded_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    respond::json(&serde_json::json!({
+        "status": "ok",
+        "data_version": snapshot.version,
+        "loaded_at_unix": loaded_at,
+        "n_facilities": snapshot.dataset.facilities().len(),
+        "precompute": {
+            "done": progress.done.load(Ordering::Relaxed),
+            "total": progress.total.load(Ordering::Relaxed),
+            "finished": progress.finished.load(Ordering::Relaxed),
+            "elapsed_ms": progress.elapsed_ms.load(Ordering::Relaxed),
+        },
+    }))
+}
+
+/// Per-route request counts and latency, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct RequestMetrics {
+    /// (route, status) → (count, total seconds)
+    by_route: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
+}
+
+impl RequestMetrics {
+    fn record(&self, route: String, status: u16, elapsed: Duration) {
+        let mut map = self
+            .by_route
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = map.entry((route, status)).or_default();
+        entry.0 += 1;
+        entry.1 += elapsed.as_secs_f64();
+    }
+}
+
+/// Middleware recording every request in [`RequestMetrics`] under its route template.
+pub async fn record_request(
+    State(metrics): State<Arc<RequestMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics.record(route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+pub async fn get_metrics(
+    State(state): State<Arc<AppState>>,
+    metrics: axum::Extension<Arc<RequestMetrics>>,
+) -> Response {
+    use std::fmt::Write;
+    let snapshot = state.snapshot.load_full();
+    let (cache_bytes, cache_entries) = state.cache.usage();
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, value: f64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    gauge(
+        "lifecircle_data_version",
+        "Version of the data snapshot in service.",
+        "gauge",
+        snapshot.version as f64,
+    );
+    gauge(
+        "lifecircle_facilities",
+        "Facilities in the data snapshot.",
+        "gauge",
+        snapshot.dataset.facilities().len() as f64,
+    );
+    gauge(
+        "lifecircle_tile_cache_bytes",
+        "Bytes held in the tile cache.",
+        "gauge",
+        cache_bytes as f64,
+    );
+    gauge(
+        "lifecircle_tile_cache_entries",
+        "Tiles held in the tile cache.",
+        "gauge",
+        cache_entries as f64,
+    );
+    gauge(
+        "lifecircle_tile_cache_hits_total",
+        "Tile cache hits.",
+        "counter",
+        state.cache.stats.hits.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "lifecircle_tile_cache_misses_total",
+        "Tile cache misses.",
+        "counter",
+        state.cache.stats.misses.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "lifecircle_precompute_done",
+        "Tiles precomputed so far.",
+        "gauge",
+        state.precompute.done.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "lifecircle_precompute_total",
+        "Tiles to precompute.",
+        "gauge",
+        state.precompute.total.load(Ordering::Relaxed) as f64,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lifecircle_http_requests_total HTTP requests by route and status.\n# TYPE lifecircle_http_requests_total counter"
+    );
+    let routes = metrics
+        .by_route
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    for ((route, status), (count, _)) in &routes {
+        let _ = writeln!(
+            out,
+            "lifecircle_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lifecircle_http_request_seconds_sum Time spent answering, by route and status.\n# TYPE lifecircle_http_request_seconds_sum counter"
+    );
+    for ((route, status), (_, seconds)) in &routes {
+        let _ = writeln!(
+            out,
+            "lifecircle_http_request_seconds_sum{{route=\"{route}\",status=\"{status}\"}} {seconds}"
+        );
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

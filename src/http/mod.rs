@@ -1,0 +1,81 @@
+//! HTTP surface: the only module that knows axum, status codes and the wire format.
+//!
+//! [`router`] wires every route of the contract in `DESIGN.md` to a thin handler (parse, take one
+//! snapshot, call one stage, shape the answer) and wraps them in the cross-cutting layers:
+//! CORS on every answer (errors included), gzip for JSON, panic → 500, request metrics, tracing.
+
+mod error;
+mod meta;
+mod respond;
+mod tiles;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::routing::get;
+use axum::{Extension, Router, middleware};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+pub use error::ApiError;
+
+/// Every route of the server, with its layers.
+pub fn router(state: Arc<AppState>) -> Router {
+    let metrics = Arc::new(meta::RequestMetrics::default());
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PATCH,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::IF_NONE_MATCH,
+        ])
+        .expose_headers([header::ETAG, HeaderName::from_static("x-data-version")])
+        .max_age(Duration::from_secs(3600));
+    Router::new()
+        .route("/catalog", get(meta::get_catalog))
+        .route("/tiles/{file}", get(tiles::get_tilejson))
+        .route("/tiles/{source}/{z}/{x}/{y}", get(tiles::get_tile))
+        .route("/styles/{file}", get(meta::get_style))
+        .route("/health", get(meta::get_health))
+        .route("/metrics", get(meta::get_metrics))
+        .fallback(not_found)
+        .layer(Extension(metrics.clone()))
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            meta::record_request,
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                axum::response::IntoResponse::into_response(ApiError::Internal(
+                    "request handler panicked".into(),
+                ))
+            },
+        ))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "no route for `{}`; see /catalog for what this server offers",
+        uri.path()
+    ))
+}

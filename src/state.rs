@@ -1,0 +1,158 @@
+//! Shared server state: the current [`Snapshot`] (swapped atomically on reload), the tile cache,
+//! the configuration and the background precompute's progress.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use arc_swap::ArcSwap;
+use rayon::prelude::*;
+
+use crate::cache::{CacheKey, CachedTile, TileCache};
+use crate::config::Config;
+use crate::geom::{self, TileKey};
+use crate::snapshot::{self, Snapshot};
+use crate::tiles::{self, CategoryFilter, TileParams};
+
+/// Tile set id of the facility tiles.
+pub const FACILITIES_SOURCE: &str = "facilities";
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub snapshot: ArcSwap<Snapshot>,
+    pub cache: TileCache,
+    pub tile_params: TileParams,
+    pub precompute: Arc<Progress>,
+    /// Serialises reloads; the version counter of the next snapshot.
+    reload_lock: tokio::sync::Mutex<()>,
+    next_version: AtomicU64,
+}
+
+/// Progress of the background precompute, for `/health`.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: AtomicUsize,
+    pub done: AtomicUsize,
+    pub finished: AtomicBool,
+    pub elapsed_ms: AtomicU64,
+}
+
+impl AppState {
+    /// Builds the first snapshot (blocking) and the state around it.
+    pub fn load(config: Config) -> Result<Arc<AppState>, snapshot::Error> {
+        let snapshot = snapshot::build(&config, 1)?;
+        Ok(Arc::new(AppState {
+            tile_params: TileParams::from(&config.tiles),
+            cache: TileCache::new(config.cache.max_bytes),
+            config: Arc::new(config),
+            snapshot: ArcSwap::from_pointee(snapshot),
+            precompute: Arc::default(),
+            reload_lock: tokio::sync::Mutex::new(()),
+            next_version: AtomicU64::new(2),
+        }))
+    }
+
+    /// The cache key of a facility tile.
+    pub fn facility_tile_key(
+        version: u64,
+        tile: TileKey,
+        filter: &CategoryFilter,
+        snapshot: &Snapshot,
+    ) -> CacheKey {
+        let variant = match filter.categories() {
+            None => FACILITIES_SOURCE.to_owned(),
+            Some(ids) => {
+                let taxonomy = &snapshot.dataset.taxonomy;
+                let names: Vec<&str> = ids
+                    .iter()
+                    .map(|&id| taxonomy.category(id).id.as_str())
+                    .collect();
+                format!("{FACILITIES_SOURCE}?categories={}", names.join(","))
+            }
+        };
+        CacheKey {
+            version,
+            variant: variant.into(),
+            tile,
+        }
+    }
+
+    /// Renders (or fetches) a facility tile. Blocking: call from a blocking thread.
+    pub fn facility_tile(
+        &self,
+        snapshot: &Snapshot,
+        tile: TileKey,
+        filter: &CategoryFilter,
+    ) -> Result<Arc<CachedTile>, Arc<tiles::EncodeError>> {
+        let key = Self::facility_tile_key(snapshot.version, tile, filter, snapshot);
+        self.cache.get_or_render(key, || {
+            tiles::render(&snapshot.dataset, tile, filter, &self.tile_params)
+                .map(|t| CachedTile::new(t.bytes, true))
+        })
+    }
+
+    /// Renders the configured zoom range of the current snapshot into the cache, on the rayon
+    /// pool. Blocking; run it on its own thread. Requests are served meanwhile (a tile not yet
+    /// precomputed is rendered on demand).
+    pub fn precompute(&self) {
+        let started = std::time::Instant::now();
+        let snapshot = self.snapshot.load_full();
+        let (minzoom, maxzoom) = (
+            self.config.cache.precompute_minzoom,
+            self.config.cache.precompute_maxzoom,
+        );
+        let keys = tiles_covering(snapshot.dataset.bounds, minzoom, maxzoom);
+        self.precompute.finished.store(false, Ordering::SeqCst);
+        self.precompute.done.store(0, Ordering::SeqCst);
+        self.precompute.total.store(keys.len(), Ordering::SeqCst);
+        keys.par_iter().for_each(|&tile| {
+            if let Err(e) = self.facility_tile(&snapshot, tile, &CategoryFilter::all()) {
+                tracing::error!(%tile, error = %e, "precompute failed for tile");
+            }
+            self.precompute.done.fetch_add(1, Ordering::Relaxed);
+        });
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        self.precompute
+            .elapsed_ms
+            .store(elapsed_ms, Ordering::SeqCst);
+        self.precompute.finished.store(true, Ordering::SeqCst);
+        tracing::info!(
+            n_tiles = keys.len(),
+            elapsed_ms,
+            version = snapshot.version,
+            "precompute finished"
+        );
+    }
+
+    /// Rebuilds the snapshot from the configured files and swaps it in. On failure the current
+    /// snapshot stays in service and the error is returned. Returns the new version.
+    pub async fn reload(self: &Arc<Self>) -> Result<u64, snapshot::Error> {
+        let _guard = self.reload_lock.lock().await;
+        let version = self.next_version.fetch_add(1, Ordering::SeqCst);
+        let config = self.config.clone();
+        let built = tokio::task::spawn_blocking(move || snapshot::build(&config, version))
+            .await
+            .expect("snapshot build does not panic")?;
+        self.snapshot.store(Arc::new(built));
+        let state = self.clone();
+        std::thread::spawn(move || state.precompute());
+        Ok(version)
+    }
+}
+
+/// Every tile from `minzoom` to `maxzoom` that intersects `bounds` (`[west, south, east, north]`).
+pub fn tiles_covering(bounds: [f64; 4], minzoom: u8, maxzoom: u8) -> Vec<TileKey> {
+    let [west, south, east, north] = bounds;
+    let top_left = geom::lonlat_to_merc(west, north);
+    let bottom_right = geom::lonlat_to_merc(east, south);
+    let mut keys = Vec::new();
+    for z in minzoom..=maxzoom {
+        let a = TileKey::containing(top_left, z);
+        let b = TileKey::containing(bottom_right, z);
+        for y in a.y..=b.y {
+            for x in a.x..=b.x {
+                keys.push(TileKey { z, x, y });
+            }
+        }
+    }
+    keys
+}

@@ -1,0 +1,171 @@
+//! Facility tiles: `(&Dataset, TileKey, CategoryFilter, &TileParams)` → MVT bytes.
+//!
+//! A pure function of its inputs: no IO, no clock, no globals, so the same data always gives the
+//! same bytes (and the same ETag). [`profile`] decides points or clusters, [`cluster`] groups,
+//! [`encode`] writes the protobuf.
+
+mod cluster;
+mod encode;
+pub mod profile;
+
+use crate::dataset::Dataset;
+use crate::geom::{MercPoint, TileKey};
+use crate::taxonomy::CategoryId;
+pub use encode::EncodeError;
+pub use profile::{Density, TileParams};
+
+/// Which categories a tile shows: all, or a sorted, de-duplicated subset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct CategoryFilter(Option<Vec<CategoryId>>);
+
+impl CategoryFilter {
+    pub fn all() -> Self {
+        CategoryFilter(None)
+    }
+
+    /// Only these categories (order and duplicates do not matter).
+    pub fn only(mut categories: Vec<CategoryId>) -> Self {
+        categories.sort();
+        categories.dedup();
+        CategoryFilter(Some(categories))
+    }
+
+    pub fn allows(&self, category: CategoryId) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|c| c.binary_search(&category).is_ok())
+    }
+
+    pub fn categories(&self) -> Option<&[CategoryId]> {
+        self.0.as_deref()
+    }
+}
+
+/// An encoded tile and what went into it.
+#[derive(Debug, Clone)]
+pub struct RenderedTile {
+    /// MVT bytes; empty when the tile has no features.
+    pub bytes: Vec<u8>,
+    pub n_features: usize,
+    pub density: Density,
+}
+
+/// Renders the facility tile `key`.
+pub fn render(
+    dataset: &Dataset,
+    key: TileKey,
+    filter: &CategoryFilter,
+    params: &TileParams,
+) -> Result<RenderedTile, EncodeError> {
+    let (min, max) = key.merc_bounds();
+    let span = max.x - min.x;
+    let world_units = f64::from(key.tiles_per_axis()) * f64::from(params.extent);
+    // Global tile units at this zoom; floor so a facility inside the tile lands in 0..extent.
+    let global_units = |idx: u32| {
+        let merc = dataset.facility(idx).merc;
+        (
+            (merc.x * world_units).floor() as i64,
+            (merc.y * world_units).floor() as i64,
+        )
+    };
+
+    let buffer = span * f64::from(params.buffer) / f64::from(params.extent);
+    let in_buffer = collect(dataset, min, max, buffer, filter);
+    let mut density = params.density(key.z, in_buffer.len());
+    loop {
+        let tile_x0 = i64::from(key.x) * i64::from(params.extent);
+        let tile_y0 = i64::from(key.y) * i64::from(params.extent);
+        let buffer_units = i64::from(params.buffer);
+        let within_buffer = |x: i64, y: i64| {
+            let lim = i64::from(params.extent) + buffer_units;
+            (-buffer_units..lim).contains(&x) && (-buffer_units..lim).contains(&y)
+        };
+        let mut writer = encode::LayerWriter::new(dataset, params.extent);
+        match density {
+            Density::Points => {
+                for &idx in &in_buffer {
+                    let (gx, gy) = global_units(idx);
+                    let (x, y) = (gx - tile_x0, gy - tile_y0);
+                    if within_buffer(x, y) {
+                        writer.facility(dataset.facility(idx), x, y)?;
+                    }
+                }
+            }
+            Density::Clusters { cell_px } => {
+                // Whole cells around the tile are needed so that clusters in the buffer have
+                // their true centroid and count.
+                let cell_span = span * f64::from(cell_px) / 256.0;
+                let margin_cells = (f64::from(params.buffer)
+                    / (f64::from(params.extent) * f64::from(cell_px) / 256.0))
+                    .ceil();
+                let members = collect(dataset, min, max, cell_span * margin_cells.max(1.0), filter);
+                let expansion_zoom = params.expansion_zoom(key.z);
+                for cell in
+                    cluster::cluster(dataset, key, params.extent, cell_px, &members, global_units)
+                {
+                    if !within_buffer(cell.x, cell.y) {
+                        continue;
+                    }
+                    if cell.n_points == 1 {
+                        writer.facility(dataset.facility(cell.first_facility), cell.x, cell.y)?;
+                    } else {
+                        writer.cluster(
+                            &cell,
+                            cluster_id(key.z, cell.col, cell.row),
+                            expansion_zoom,
+                        )?;
+                    }
+                }
+            }
+        }
+        let (bytes, n_features) = writer.finish()?;
+        if bytes.len() > params.max_tile_bytes
+            && let Some(sparser) = params.sparser(density)
+        {
+            tracing::debug!(tile = %key, bytes = bytes.len(), ?density, ?sparser, "tile over budget, thinning");
+            density = sparser;
+            continue;
+        }
+        return Ok(RenderedTile {
+            bytes,
+            n_features,
+            density,
+        });
+    }
+}
+
+/// Indices of the facilities inside the tile bounds grown by `margin` (Mercator units) that pass
+/// the filter.
+fn collect(
+    dataset: &Dataset,
+    min: MercPoint,
+    max: MercPoint,
+    margin: f64,
+    filter: &CategoryFilter,
+) -> Vec<u32> {
+    let mut out = Vec::new();
+    let lo = MercPoint {
+        x: min.x - margin,
+        y: min.y - margin,
+    };
+    let hi = MercPoint {
+        x: max.x + margin,
+        y: max.y + margin,
+    };
+    dataset.for_each_in_merc(lo, hi, |idx| {
+        if filter.allows(dataset.facility(idx).category) {
+            out.push(idx);
+        }
+    });
+    out
+}
+
+/// A cluster's feature id: stable for a cell at a zoom, and in a range (2^52 and up, below 2^53
+/// so JavaScript numbers hold it exactly) apart from ordinary source ids.
+fn cluster_id(z: u8, col: i64, row: i64) -> u64 {
+    let mut bytes = [0u8; 17];
+    bytes[0] = z;
+    bytes[1..9].copy_from_slice(&col.to_le_bytes());
+    bytes[9..17].copy_from_slice(&row.to_le_bytes());
+    (1u64 << 52) | (xxhash_rust::xxh3::xxh3_64(&bytes) >> 12)
+}
