@@ -1,0 +1,88 @@
+//! Test support: a real lifecircle server on an ephemeral 127.0.0.1 port, and HTTP helpers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lifecircle::config::Config;
+use lifecircle::state::AppState;
+
+/// The repository root, where `lifecircle.toml` and `data/` live.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A server running the production router in its own runtime; stopped on drop.
+pub struct TestServer {
+    pub base: String,
+    pub state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts a server with `config_toml` merged over the embedded default; relative data paths
+/// resolve against the repository root. Precompute is not started, so tiles render on demand.
+pub fn spawn(config_toml: &str) -> TestServer {
+    spawn_with(config_toml, &repo_root())
+}
+
+/// Like [`spawn`], resolving relative paths against `base_dir`.
+pub fn spawn_with(config_toml: &str, base_dir: &Path) -> TestServer {
+    let config = Config::from_toml_str(config_toml, base_dir).expect("test config is valid");
+    let state = AppState::load(config).expect("test data loads");
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let server_state = state.clone();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            lifecircle::serve(server_state, listener, async {
+                let _ = shutdown_rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let addr = addr_rx.recv().expect("server thread reports its address");
+    TestServer { base: format!("http://{addr}"), state, shutdown: Some(shutdown_tx), thread: Some(thread) }
+}
+
+/// The sample-data server most tests share the setup of.
+pub fn sample() -> TestServer {
+    spawn("")
+}
+
+/// A blocking HTTP client that does not decompress, so tests see the bytes the server sent.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().no_gzip().build().unwrap()
+}
+
+/// GET `url`, returning the response (any status).
+pub fn get(url: &str) -> reqwest::blocking::Response {
+    client().get(url).send().unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+/// GET `url` as JSON, asserting status 200.
+pub fn get_json(url: &str) -> serde_json::Value {
+    let response = get(url);
+    assert_eq!(response.status(), 200, "GET {url}");
+    response.json().unwrap()
+}

@@ -1,0 +1,1 @@
+//! Facility tile tests (written with the sample data).
