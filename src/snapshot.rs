@@ -11,12 +11,15 @@ use std::time::SystemTime;
 use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::ingest::{self, IngestReport};
+use crate::search::SearchIndex;
 
 /// Everything derived from one version of the data.
 pub struct Snapshot {
     /// Increases by one with every successful (re)load; part of every cache key.
     pub version: u64,
     pub dataset: Arc<Dataset>,
+    /// Keyword and place search over `dataset`.
+    pub search: Arc<SearchIndex>,
     pub report: IngestReport,
     pub loaded_at: SystemTime,
 }
@@ -43,6 +46,15 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         layers.areas,
         layers.residents,
     ));
+    let search_started = std::time::Instant::now();
+    let search = Arc::new(SearchIndex::build(&dataset));
+    let search_stats = search.stats();
+    tracing::info!(
+        n_tokens = search_stats.n_tokens,
+        memory_bytes = search_stats.memory_bytes,
+        elapsed_ms = search_started.elapsed().as_millis() as u64,
+        "search index built"
+    );
     tracing::info!(
         version,
         n_facilities = dataset.facilities().len(),
@@ -54,6 +66,7 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
     Ok(Snapshot {
         version,
         dataset,
+        search,
         report,
         loaded_at: SystemTime::now(),
     })
