@@ -20,8 +20,15 @@ use crate::geom::{self, TileKey};
 /// Tile set id of the basemap tiles.
 pub const BASEMAP_SOURCE: &str = "basemap";
 
-/// The layers of a basemap tile: (id, description, fields with their types).
-pub const BASEMAP_LAYERS: &[(&str, &str, &[(&str, &str)])] = &[
+/// A layer's id, description and fields with their TileJSON types.
+pub type LayerSpec = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The layers of a basemap tile.
+pub const BASEMAP_LAYERS: &[LayerSpec] = &[
     (
         "subdistricts",
         "Subdistrict areas",
