@@ -12,12 +12,15 @@ use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::ingest::{self, IngestReport};
 use crate::search::SearchIndex;
+use crate::tiles::basemap::Basemap;
 
 /// Everything derived from one version of the data.
 pub struct Snapshot {
     /// Increases by one with every successful (re)load; part of every cache key.
     pub version: u64,
     pub dataset: Arc<Dataset>,
+    /// Context layers projected and indexed for basemap tiles.
+    pub basemap: Arc<Basemap>,
     /// Keyword and place search over `dataset`.
     pub search: Arc<SearchIndex>,
     pub report: IngestReport,
@@ -46,6 +49,7 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         layers.areas,
         layers.residents,
     ));
+    let basemap = Arc::new(Basemap::new(&dataset));
     let search_started = std::time::Instant::now();
     let search = Arc::new(SearchIndex::build(&dataset));
     let search_stats = search.stats();
@@ -66,6 +70,7 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
     Ok(Snapshot {
         version,
         dataset,
+        basemap,
         search,
         report,
         loaded_at: SystemTime::now(),

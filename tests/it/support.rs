@@ -50,7 +50,11 @@ pub fn spawn_with(config_toml: &str, base_dir: &Path) -> TestServer {
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server_state = state.clone();
     let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -62,7 +66,12 @@ pub fn spawn_with(config_toml: &str, base_dir: &Path) -> TestServer {
         });
     });
     let addr = addr_rx.recv().expect("server thread reports its address");
-    TestServer { base: format!("http://{addr}"), state, shutdown: Some(shutdown_tx), thread: Some(thread) }
+    TestServer {
+        base: format!("http://{addr}"),
+        state,
+        shutdown: Some(shutdown_tx),
+        thread: Some(thread),
+    }
 }
 
 /// The sample-data server most tests share the setup of.
@@ -72,12 +81,18 @@ pub fn sample() -> TestServer {
 
 /// A blocking HTTP client that does not decompress, so tests see the bytes the server sent.
 pub fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().no_gzip().build().unwrap()
+    reqwest::blocking::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap()
 }
 
 /// GET `url`, returning the response (any status).
 pub fn get(url: &str) -> reqwest::blocking::Response {
-    client().get(url).send().unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    client()
+        .get(url)
+        .send()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 /// GET `url` as JSON, asserting status 200.
@@ -85,4 +100,25 @@ pub fn get_json(url: &str) -> serde_json::Value {
     let response = get(url);
     assert_eq!(response.status(), 200, "GET {url}");
     response.json().unwrap()
+}
+
+/// Runs `node tests/js/<script> <args>` when the JavaScript checks are enabled
+/// (`LIFECIRCLE_JS_TESTS=1`, as `scripts/test.sh` sets after installing their packages); `None`
+/// when they are not. Enabled but unable to run is a test failure, not a skip.
+pub fn node_script(script: &str, args: &[&str]) -> Option<std::process::Output> {
+    if std::env::var("LIFECIRCLE_JS_TESTS").as_deref() != Ok("1") {
+        eprintln!("note: {script} not run; set LIFECIRCLE_JS_TESTS=1 (scripts/test.sh does)");
+        return None;
+    }
+    let dir = repo_root().join("tests/js");
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "run `npm ci --prefix tests/js` first"
+    );
+    let output = std::process::Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node: {e}"));
+    Some(output)
 }
