@@ -17,7 +17,7 @@ use std::f64::consts::PI;
 /// Semi-major axis of the Krasovsky 1940 ellipsoid, the GCJ-02 formulas' reference, metres.
 const KRASOVSKY_A_M: f64 = 6_378_245.0;
 /// Its first eccentricity squared.
-const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943_23;
+const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943;
 
 /// Mainland China as `[north, west, south, east]` rectangles, minus the `OUTSIDE` ones.
 const MAINLAND: [[f64; 4]; 6] = [
@@ -77,7 +77,8 @@ pub fn wgs84_to_gcj02(lon: f64, lat: f64) -> (f64, f64) {
     let rad_lat = lat.to_radians();
     let magic = 1.0 - KRASOVSKY_EE * rad_lat.sin().powi(2);
     let sqrt_magic = magic.sqrt();
-    let d_lat = (d_lat * 180.0) / ((KRASOVSKY_A_M * (1.0 - KRASOVSKY_EE)) / (magic * sqrt_magic) * PI);
+    let d_lat =
+        (d_lat * 180.0) / ((KRASOVSKY_A_M * (1.0 - KRASOVSKY_EE)) / (magic * sqrt_magic) * PI);
     let d_lon = (d_lon * 180.0) / (KRASOVSKY_A_M / sqrt_magic * rad_lat.cos() * PI);
     (lon + d_lon, lat + d_lat)
 }
@@ -108,8 +109,16 @@ pub fn encode_query_value(text: &str) -> String {
             out.push(b as char);
         } else {
             out.push('%');
-            out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0').to_ascii_uppercase());
-            out.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0').to_ascii_uppercase());
+            out.push(
+                char::from_digit(u32::from(b >> 4), 16)
+                    .unwrap_or('0')
+                    .to_ascii_uppercase(),
+            );
+            out.push(
+                char::from_digit(u32::from(b & 15), 16)
+                    .unwrap_or('0')
+                    .to_ascii_uppercase(),
+            );
         }
     }
     out
@@ -209,7 +218,10 @@ mod tests {
                 assert!(error_m < 1.0, "{name}: BD-09 {bd:?} is {error_m} m off");
                 // The offsets are hundreds of metres.
                 let shift_m = haversine_m((lon, lat), gcj);
-                assert!((100.0..1000.0).contains(&shift_m), "{name}: shifted {shift_m} m");
+                assert!(
+                    (100.0..1000.0).contains(&shift_m),
+                    "{name}: shifted {shift_m} m"
+                );
             }
         }
     }
@@ -227,7 +239,10 @@ mod tests {
             assert!(!in_mainland_china(lon, lat), "{name}");
             assert_eq!(wgs84_to_bd09(lon, lat), (lon, lat), "{name}");
         }
-        for (name, lon, lat) in [("Shenzhen Futian", 114.0579, 22.5431), ("Zhuhai", 113.5767, 22.2707)] {
+        for (name, lon, lat) in [
+            ("Shenzhen Futian", 114.0579, 22.5431),
+            ("Zhuhai", 113.5767, 22.2707),
+        ] {
             assert!(in_mainland_china(lon, lat), "{name}");
         }
     }
@@ -235,7 +250,10 @@ mod tests {
     #[test]
     fn encodes_query_values() {
         assert_eq!(encode_query_value("abc-._~XYZ09"), "abc-._~XYZ09");
-        assert_eq!(encode_query_value("a b&c=d/e?f#g+h%"), "a%20b%26c%3Dd%2Fe%3Ff%23g%2Bh%25");
+        assert_eq!(
+            encode_query_value("a b&c=d/e?f#g+h%"),
+            "a%20b%26c%3Dd%2Fe%3Ff%23g%2Bh%25"
+        );
         assert_eq!(encode_query_value("幼儿园"), "%E5%B9%BC%E5%84%BF%E5%9B%AD");
         assert_eq!(encode_query_value("🙂"), "%F0%9F%99%82");
     }
@@ -252,19 +270,53 @@ mod tests {
         let (gcj_lon, gcj_lat) = wgs84_to_gcj02(121.4185, 31.2235);
         let (bd_lon, bd_lat) = wgs84_to_bd09(121.4185, 31.2235);
         let name_q = encode_query_value("中山公园 & Park;1");
-        assert!(links.amap.contains(&format!("position={gcj_lon:.6},{gcj_lat:.6}&name={name_q}&")), "{}", links.amap);
+        assert!(
+            links.amap.contains(&format!(
+                "position={gcj_lon:.6},{gcj_lat:.6}&name={name_q}&"
+            )),
+            "{}",
+            links.amap
+        );
         assert!(links.amap.contains("coordinate=gaode"));
-        assert!(links.baidu.contains(&format!("location={bd_lat:.6},{bd_lon:.6}&title={name_q}&")), "{}", links.baidu);
+        assert!(
+            links
+                .baidu
+                .contains(&format!("location={bd_lat:.6},{bd_lon:.6}&title={name_q}&")),
+            "{}",
+            links.baidu
+        );
         assert!(links.baidu.contains("coord_type=bd09ll"));
-        assert!(links.tencent.contains(&format!("marker=coord:{gcj_lat:.6},{gcj_lon:.6};title:")), "{}", links.tencent);
-        assert!(links.tencent.contains(&encode_query_value("中山公园 & Park；1")), "{}", links.tencent);
+        assert!(
+            links
+                .tencent
+                .contains(&format!("marker=coord:{gcj_lat:.6},{gcj_lon:.6};title:")),
+            "{}",
+            links.tencent
+        );
+        assert!(
+            links
+                .tencent
+                .contains(&encode_query_value("中山公园 & Park；1")),
+            "{}",
+            links.tencent
+        );
         assert!(links.tencent.ends_with("&referer=lifecircle"));
-        assert!(links.apple.contains(&format!("ll={gcj_lat:.6},{gcj_lon:.6}")));
+        assert!(
+            links
+                .apple
+                .contains(&format!("ll={gcj_lat:.6},{gcj_lon:.6}"))
+        );
         assert_eq!(
             links.osm,
             "https://www.openstreetmap.org/?mlat=31.223500&mlon=121.418500#map=18/31.223500/121.418500"
         );
-        for url in [&links.amap, &links.baidu, &links.tencent, &links.apple, &links.osm] {
+        for url in [
+            &links.amap,
+            &links.baidu,
+            &links.tencent,
+            &links.apple,
+            &links.osm,
+        ] {
             assert!(url.is_ascii() && !url.contains(' '), "{url}");
         }
     }

@@ -7,6 +7,7 @@
 mod error;
 mod meta;
 mod respond;
+mod search;
 mod tiles;
 
 use std::sync::Arc;
@@ -48,6 +49,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/tiles/{file}", get(tiles::get_tilejson))
         .route("/tiles/{source}/{z}/{x}/{y}", get(tiles::get_tile))
         .route("/styles/{file}", get(meta::get_style))
+        .route("/search", get(search::get_search))
+        .route("/search/suggest", get(search::get_suggest))
+        .route("/features/{id}", get(search::get_feature))
         .route("/health", get(meta::get_health))
         .route("/metrics", get(meta::get_metrics))
         .fallback(not_found)

@@ -36,7 +36,12 @@ impl Grid {
     /// Lays a grid over `points` (lon, lat) and returns it with the document order: the
     /// `i`-th document is `points[order[i]]`. Ties within a cell keep the input order.
     pub fn build(points: &[(f64, f64)]) -> (Grid, Vec<u32>) {
-        let mut bounds = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        let mut bounds = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
         for &(lon, lat) in points {
             bounds = [
                 bounds[0].min(lon),
@@ -148,7 +153,10 @@ impl Grid {
     pub fn covered_by(&self, rect: [f64; 4]) -> bool {
         let grid_east = self.west + self.cell_dlon * f64::from(self.n_cols);
         let grid_north = self.south + self.cell_dlat * f64::from(self.n_rows);
-        rect[0] <= self.west && rect[1] <= self.south && rect[2] >= grid_east && rect[3] >= grid_north
+        rect[0] <= self.west
+            && rect[1] <= self.south
+            && rect[2] >= grid_east
+            && rect[3] >= grid_north
     }
 
     pub fn memory_bytes(&self) -> usize {
@@ -178,7 +186,12 @@ pub fn radius_rect(center: (f64, f64), radius_m: f64) -> [f64; 4] {
 
 /// The intersection of two rectangles, `None` when they do not meet.
 pub fn intersect(a: [f64; 4], b: [f64; 4]) -> Option<[f64; 4]> {
-    let r = [a[0].max(b[0]), a[1].max(b[1]), a[2].min(b[2]), a[3].min(b[3])];
+    let r = [
+        a[0].max(b[0]),
+        a[1].max(b[1]),
+        a[2].min(b[2]),
+        a[3].min(b[3]),
+    ];
     (r[0] <= r[2] && r[1] <= r[3]).then_some(r)
 }
 
@@ -213,15 +226,23 @@ mod tests {
         }
         for (i, &(lon, lat)) in points.iter().enumerate() {
             let inside = lon >= rect[0] && lon <= rect[2] && lat >= rect[1] && lat <= rect[3];
-            assert!(!inside || in_ranges[i], "point {i} inside the rectangle is not covered");
+            assert!(
+                !inside || in_ranges[i],
+                "point {i} inside the rectangle is not covered"
+            );
         }
         // Cells are small: the ranges hold few documents beyond the rectangle's.
         let n_covered: u32 = ranges.iter().map(|r| r.len() as u32).sum();
         let n_inside = points
             .iter()
-            .filter(|&&(lon, lat)| lon >= rect[0] && lon <= rect[2] && lat >= rect[1] && lat <= rect[3])
+            .filter(|&&(lon, lat)| {
+                lon >= rect[0] && lon <= rect[2] && lat >= rect[1] && lat <= rect[3]
+            })
             .count() as u32;
-        assert!(n_covered < n_inside * 2, "{n_covered} covered for {n_inside} inside");
+        assert!(
+            n_covered < n_inside * 2,
+            "{n_covered} covered for {n_inside} inside"
+        );
         assert!(grid.ranges([10.0, 10.0, 11.0, 11.0]).is_empty());
     }
 

@@ -6,7 +6,7 @@
 //! (a Chinese phrase, a word of an English phrase, or the full pinyin of a Chinese phrase, or its
 //! initials when the phrase has three or more characters); a term that only starts a phrase
 //! names it more weakly. Phrases also split query terms that run a place and a category
-//! together (华阳幼儿园 → 华阳 + 幼儿园).
+//! together (华阳幼儿园 → 华阳 + 幼儿园), or that match nothing as a whole.
 
 use super::tokenize::{self, PinyinMatch, Script};
 use crate::taxonomy::{CategoryId, Taxonomy};
@@ -36,10 +36,11 @@ impl Keywords {
     pub fn new(taxonomy: &Taxonomy) -> Keywords {
         let mut phrases = Vec::new();
         for (id, category) in taxonomy.categories() {
-            let texts = category
-                .keywords
-                .iter()
-                .chain([&category.label_zh, &category.label_en, &category.id]);
+            let texts = category.keywords.iter().chain([
+                &category.label_zh,
+                &category.label_en,
+                &category.id,
+            ]);
             for text in texts {
                 let tokens = tokenize::tokens(text);
                 if tokens.is_empty() {
@@ -78,8 +79,23 @@ impl Keywords {
         levels
     }
 
-    /// Splits a Han term that runs words together around the longest phrase it contains
-    /// (华阳幼儿园 → [华阳, 幼儿园]); `None` when it contains no phrase other than itself.
+    /// Splits a Han term that ends with a category phrase into the rest and the phrase
+    /// (华阳幼儿园 → [华阳, 幼儿园]): a place and a kind of facility, the commonest way to run
+    /// words together. `None` when it does not end with a phrase shorter than itself.
+    pub fn split_suffix(&self, term: &str) -> Option<[String; 2]> {
+        let longest = self
+            .phrases
+            .iter()
+            .filter(|p| {
+                p.readings.is_some() && p.compact.len() < term.len() && term.ends_with(&p.compact)
+            })
+            .max_by_key(|p| (p.compact.len(), std::cmp::Reverse(&p.compact)))?;
+        let rest = &term[..term.len() - longest.compact.len()];
+        Some([rest.to_owned(), longest.compact.clone()])
+    }
+
+    /// Splits a Han term around the longest phrase it contains (仙霞菜市场旁 → [仙霞, 菜市场,
+    /// 旁]); `None` when it contains no phrase other than itself.
     pub fn split(&self, term: &str) -> Option<Vec<String>> {
         let longest = self
             .phrases
@@ -105,7 +121,10 @@ impl Keywords {
                 std::mem::size_of::<Phrase>()
                     + p.display.capacity()
                     + p.compact.capacity()
-                    + p.tokens.iter().map(|t| 32 + t.text.capacity()).sum::<usize>()
+                    + p.tokens
+                        .iter()
+                        .map(|t| 32 + t.text.capacity())
+                        .sum::<usize>()
                     + p.readings.as_ref().map_or(0, |rs| {
                         rs.iter()
                             .map(|r| 24 + r.iter().map(|s| 24 + s.capacity()).sum::<usize>())
@@ -213,9 +232,23 @@ mod tests {
         );
         assert_eq!(
             keywords.split("仙霞菜市场旁"),
-            Some(vec!["仙霞".to_owned(), "菜市场".to_owned(), "旁".to_owned()])
+            Some(vec![
+                "仙霞".to_owned(),
+                "菜市场".to_owned(),
+                "旁".to_owned()
+            ])
         );
         assert_eq!(keywords.split("幼儿园"), None);
         assert_eq!(keywords.split("华阳"), None);
+        assert_eq!(
+            keywords.split_suffix("华阳幼儿园"),
+            Some(["华阳".to_owned(), "幼儿园".to_owned()])
+        );
+        assert_eq!(
+            keywords.split_suffix("长宁区图书馆"),
+            Some(["长宁区".to_owned(), "图书馆".to_owned()])
+        );
+        assert_eq!(keywords.split_suffix("幼儿园"), None);
+        assert_eq!(keywords.split_suffix("社区卫生服务中心"), None);
     }
 }

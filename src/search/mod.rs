@@ -106,6 +106,7 @@ pub struct SearchIndex {
     vocab: Vocabulary,
     keywords: Keywords,
     suggester: suggest::Suggester,
+    stats: IndexStats,
 }
 
 /// First radius of the nearest-first search without a radius, metres; it doubles until enough
@@ -170,7 +171,7 @@ impl SearchIndex {
             &keywords,
             |category| category_docs[category.0 as usize].len() as u32,
         );
-        SearchIndex {
+        let mut index = SearchIndex {
             doc_lonlat: order.iter().map(|&idx| points[idx as usize]).collect(),
             doc_facility: order,
             doc_category,
@@ -181,10 +182,23 @@ impl SearchIndex {
             vocab,
             keywords,
             suggester,
-        }
+            stats: IndexStats {
+                n_docs: 0,
+                n_tokens: 0,
+                n_postings: 0,
+                memory_bytes: 0,
+            },
+        };
+        index.stats = index.measure();
+        index
     }
 
+    /// Size figures, measured when the index was built.
     pub fn stats(&self) -> IndexStats {
+        self.stats
+    }
+
+    fn measure(&self) -> IndexStats {
         let memory_bytes = self.doc_facility.capacity() * 4
             + self.doc_lonlat.capacity() * 16
             + self.doc_category.capacity()
@@ -250,7 +264,11 @@ impl SearchIndex {
         };
         let mut hits: Vec<Hit> = Vec::new();
         let total;
-        if terms.is_empty() && query.near.is_some() && query.radius_m.is_none() && query.bbox.is_none() {
+        if terms.is_empty()
+            && query.near.is_some()
+            && query.radius_m.is_none()
+            && query.bbox.is_none()
+        {
             // Nearest first with no radius: widen a circle until it holds a page.
             let center = query.near.unwrap_or_default();
             let wanted = query.offset.saturating_add(query.limit);
@@ -294,7 +312,7 @@ impl SearchIndex {
             }
             let ranges = match area {
                 Some(rect) => self.grid.ranges(rect),
-                None => vec![0..self.doc_facility.len() as u32],
+                None => std::iter::once(0..self.doc_facility.len() as u32).collect(),
             };
             self.collect(&ranges, &filter, query, &mut hits);
             total = hits.len();
@@ -316,25 +334,38 @@ impl SearchIndex {
         }
     }
 
-    /// Resolves query terms; a Han term that matches nothing is split around the category
-    /// phrases it contains.
+    /// Resolves query terms. A Han term ending with a category phrase is split into the rest
+    /// and the phrase (华阳幼儿园 → 华阳 + 幼儿园), so that it finds 长宁区华阳第一幼儿园 too
+    /// (a facility named exactly 华阳幼儿园 still comes first, as an exact name match); a Han
+    /// term that matches nothing is split around the phrases it contains.
     fn resolve_terms(&self, raw: Vec<tokenize::Token>) -> Vec<TermMatch> {
+        let han = |text: String| tokenize::Token {
+            text,
+            script: tokenize::Script::Han,
+        };
         let mut out: Vec<TermMatch> = Vec::new();
         let mut pending: Vec<tokenize::Token> = raw.into_iter().rev().collect();
         while let Some(token) = pending.pop() {
+            if token.script == tokenize::Script::Han
+                && let Some([rest, phrase]) = self.keywords.split_suffix(&token.text)
+            {
+                pending.push(han(phrase));
+                pending.push(han(rest));
+                continue;
+            }
             let matches = self.vocab.match_term(&token);
             let category_level = self.keywords.levels(&token);
-            let term = TermMatch::new(token.text.clone(), self.vocab.len(), matches, category_level);
+            let term = TermMatch::new(
+                token.text.clone(),
+                self.vocab.len(),
+                matches,
+                category_level,
+            );
             if term.is_empty()
                 && token.script == tokenize::Script::Han
                 && let Some(pieces) = self.keywords.split(&token.text)
             {
-                for piece in pieces.into_iter().rev() {
-                    pending.push(tokenize::Token {
-                        text: piece,
-                        script: tokenize::Script::Han,
-                    });
-                }
+                pending.extend(pieces.into_iter().rev().map(han));
                 continue;
             }
             if !out.iter().any(|t| t.text == term.text) {
@@ -345,7 +376,13 @@ impl SearchIndex {
     }
 
     /// Finds every hit in `ranges`, from postings or by a scan, whichever looks cheaper.
-    fn collect(&self, ranges: &[Range<u32>], filter: &Filter, query: &SearchQuery, hits: &mut Vec<Hit>) {
+    fn collect(
+        &self,
+        ranges: &[Range<u32>],
+        filter: &Filter,
+        query: &SearchQuery,
+        hits: &mut Vec<Hit>,
+    ) {
         let n_docs = self.doc_facility.len().max(1) as f64;
         let n_in_ranges: u64 = ranges.iter().map(|r| u64::from(r.end - r.start)).sum();
         let share = n_in_ranges as f64 / n_docs;
@@ -357,8 +394,7 @@ impl SearchIndex {
                 n_lists += 1;
                 n_items += len;
             }
-            n_items as f64 * share * (per_candidate + 1.0)
-                + (n_lists * ranges.len()) as f64 * 8.0
+            n_items as f64 * share * (per_candidate + 1.0) + (n_lists * ranges.len()) as f64 * 8.0
         };
         let mut best_cost = n_in_ranges as f64 * per_candidate;
         let mut source: Option<Vec<&[u32]>> = None;
@@ -434,13 +470,14 @@ impl SearchIndex {
             return;
         }
         let tagged = self.doc_tokens.row(doc);
-        let mut score = 0u32;
+        let (mut score, mut name_hits) = (0u32, 0u32);
         for term in filter.terms {
-            let level = term.level(category, tagged);
+            let (level, in_name) = term.level(category, tagged);
             if level == 0 {
                 return;
             }
             score += u32::from(level);
+            name_hits += u32::from(in_name);
         }
         let distance_m = match filter.near {
             Some(center) => {
@@ -460,6 +497,7 @@ impl SearchIndex {
             facility_idx: self.doc_facility[d],
             name_match,
             score,
+            name_hits,
             distance_m,
         });
     }

@@ -166,7 +166,11 @@ pub fn parse_suggest(
 
 /// Shows a bad value in a message, shortened and with control characters escaped.
 fn shown(value: &str) -> String {
-    let mut out: String = value.chars().take(40).flat_map(char::escape_debug).collect();
+    let mut out: String = value
+        .chars()
+        .take(40)
+        .flat_map(char::escape_debug)
+        .collect();
     if value.chars().count() > 40 {
         out.push('…');
     }
@@ -266,7 +270,10 @@ fn parse_count(name: &'static str, value: &str, min: usize, max: usize) -> Resul
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(Error::Invalid {
             name,
-            message: format!("must be an integer from {min} to {max}; got `{}`", shown(value)),
+            message: format!(
+                "must be an integer from {min} to {max}; got `{}`",
+                shown(value)
+            ),
         }),
     }
 }
@@ -325,7 +332,10 @@ mod tests {
         check_err("near=121,95", &["`near`"]);
         check_err("near=NaN,31", &["`near`"]);
         check_err("near=inf,31", &["`near`"]);
-        check_err("near=121.4,31.2&radius=50000", &["`radius`", "at most 5000"]);
+        check_err(
+            "near=121.4,31.2&radius=50000",
+            &["`radius`", "at most 5000"],
+        );
         check_err("near=121.4,31.2&radius=-1", &["`radius`", "greater than 0"]);
         check_err("near=121.4,31.2&radius=far", &["`radius`"]);
         check_err("radius=500", &["`radius`", "`near"]);
@@ -334,18 +344,29 @@ mod tests {
         check_err("offset=-3", &["`offset`", "from 0 to"]);
         check_err("bbox=1,2,3", &["`bbox`", "west,south,east,north"]);
         check_err("bbox=121.5,31.1,121.3,31.3", &["`bbox`", "west ≤ east"]);
-        check_err("category=zoo", &["`category`", "unknown category `zoo`", "kindergarten"]);
-        check_err("radius_m=5", &["unknown parameter `radius_m`", "near, radius"]);
+        check_err(
+            "category=zoo",
+            &["`category`", "unknown category `zoo`", "kindergarten"],
+        );
+        check_err(
+            "radius_m=5",
+            &["unknown parameter `radius_m`", "near, radius"],
+        );
         check_err("q=a&q=b", &["`q`", "more than once"]);
         let long = "幼".repeat(65);
-        check_err(&format!("q={long}"), &["`q`", "65 characters", "at most 64"]);
+        check_err(
+            &format!("q={long}"),
+            &["`q`", "65 characters", "at most 64"],
+        );
         check_err("q=a b c d e f g h i", &["`q`", "9 terms", "at most 8"]);
     }
 
     #[test]
     fn odd_values_are_shown_safely() {
         check_err("near=\u{0}\u{1b}[31m", &["\\0\\u{1b}[31m"]);
-        let message = parse(&format!("near={}", "9".repeat(500))).unwrap_err().to_string();
+        let message = parse(&format!("near={}", "9".repeat(500)))
+            .unwrap_err()
+            .to_string();
         assert!(message.len() < 300, "{message}");
     }
 }

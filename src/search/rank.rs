@@ -9,8 +9,9 @@
 //!
 //! Order: exact name hits, then name-prefix hits (the whole query starts the name, in
 //! characters, English or pinyin); then relevance (the sum of the terms' levels); then
-//! distance from `near` when given; then facility id, so equal hits always come out in one
-//! order.
+//! distance from `near` when given; then the number of terms found in the name (so without
+//! `near`, a facility named by the query comes before one only in the category it names); then
+//! facility id, so equal hits always come out in one order.
 
 use std::cmp::Ordering;
 
@@ -74,12 +75,14 @@ impl TermMatch {
     }
 
     /// The level of this term for a facility of `category` whose tokens are `tagged` (token
-    /// ids with their field in the top two bits). 0 when it does not match.
+    /// ids with their field in the top two bits), 0 when it does not match; and whether the
+    /// term is in the facility's name or English name.
     #[inline]
-    pub fn level(&self, category: u8, tagged: &[u32]) -> u8 {
+    pub fn level(&self, category: u8, tagged: &[u32]) -> (u8, bool) {
         let mut best = self.category_level[category as usize];
+        let mut in_name = false;
         if self.by_token.is_empty() {
-            return best;
+            return (best, in_name);
         }
         for &t in tagged {
             let m = self.by_token[(t & TOKEN_MASK) as usize];
@@ -87,12 +90,15 @@ impl TermMatch {
                 continue;
             }
             let level = match Field::from_bits(t >> FIELD_SHIFT) {
-                Field::Name | Field::NameEn => m & LEVEL_MASK,
+                Field::Name | Field::NameEn => {
+                    in_name = true;
+                    m & LEVEL_MASK
+                }
                 Field::Address | Field::Subdistrict => 1,
             };
             best = best.max(level);
         }
-        best
+        (best, in_name)
     }
 
     /// Does the term start the first token of `field` among `tagged`?
@@ -116,6 +122,8 @@ pub struct Hit {
     pub name_match: NameMatch,
     /// Sum of the terms' levels.
     pub score: u32,
+    /// Number of terms found in the name or English name.
+    pub name_hits: u32,
     /// Ground metres from `near`; 0 when there is no `near`.
     pub distance_m: f64,
 }
@@ -126,6 +134,7 @@ pub fn order(a: &Hit, b: &Hit) -> Ordering {
         .cmp(&a.name_match)
         .then(b.score.cmp(&a.score))
         .then(a.distance_m.total_cmp(&b.distance_m))
+        .then(b.name_hits.cmp(&a.name_hits))
         .then(a.facility_idx.cmp(&b.facility_idx))
 }
 
@@ -154,6 +163,7 @@ mod tests {
             facility_idx,
             name_match,
             score,
+            name_hits: facility_idx % 2,
             distance_m,
         }
     }
@@ -167,10 +177,12 @@ mod tests {
             hit(4, NameMatch::Exact, 3, 2000.0),
             hit(5, NameMatch::None, 3, 10.0),
             hit(6, NameMatch::None, 6, 50.0),
+            hit(7, NameMatch::None, 6, 50.0),
         ];
         page(&mut hits, 0, 10);
         let ids: Vec<u32> = hits.iter().map(|h| h.facility_idx).collect();
-        assert_eq!(ids, vec![4, 2, 3, 6, 1, 5]);
+        // 3 and 7 (a name hit each) tie on distance with 6 (none).
+        assert_eq!(ids, vec![4, 2, 3, 7, 6, 1, 5]);
     }
 
     #[test]

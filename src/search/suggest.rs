@@ -162,9 +162,9 @@ impl Suggester {
         } else {
             last.text.clone()
         };
-        let lo = self.keys.partition_point(|k| {
-            &self.key_arena[k.0 as usize..k.1 as usize] < prefix.as_str()
-        });
+        let lo = self
+            .keys
+            .partition_point(|k| &self.key_arena[k.0 as usize..k.1 as usize] < prefix.as_str());
         let mut hi = lo;
         while hi < self.keys.len() && self.key(hi).starts_with(&prefix) {
             hi += 1;
@@ -174,7 +174,10 @@ impl Suggester {
         }
         let mut found: Vec<u32> = if hi - lo > LONG_RANGE {
             let first = prefix.chars().next().unwrap_or_default();
-            self.top_by_first_char.get(&first).cloned().unwrap_or_default()
+            self.top_by_first_char
+                .get(&first)
+                .cloned()
+                .unwrap_or_default()
         } else {
             self.keys[lo..hi].iter().map(|k| k.2).collect()
         };

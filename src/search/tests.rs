@@ -14,24 +14,35 @@ fn taxonomy() -> Arc<Taxonomy> {
 }
 
 /// `(id, name, name_en, category id, address, subdistrict, lon, lat)`.
-type Row<'a> = (u64, &'a str, Option<&'a str>, &'a str, Option<&'a str>, &'a str, f64, f64);
+type Row<'a> = (
+    u64,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    f64,
+    f64,
+);
 
 fn dataset(rows: &[Row]) -> Dataset {
     let taxonomy = taxonomy();
     let facilities = rows
         .iter()
-        .map(|&(id, name, name_en, category, address, subdistrict, lon, lat)| Facility {
-            id,
-            source_id: id.to_string(),
-            name: name.into(),
-            name_en: name_en.map(Into::into),
-            category: taxonomy.by_id(category).expect("known category"),
-            address: address.map(Into::into),
-            subdistrict: Some(subdistrict.into()),
-            lon,
-            lat,
-            merc: geom::lonlat_to_merc(lon, lat),
-        })
+        .map(
+            |&(id, name, name_en, category, address, subdistrict, lon, lat)| Facility {
+                id,
+                source_id: id.to_string(),
+                name: name.into(),
+                name_en: name_en.map(Into::into),
+                category: taxonomy.by_id(category).expect("known category"),
+                address: address.map(Into::into),
+                subdistrict: Some(subdistrict.into()),
+                lon,
+                lat,
+                merc: geom::lonlat_to_merc(lon, lat),
+            },
+        )
         .collect();
     Dataset::new(taxonomy, facilities, Vec::new(), Vec::new(), Vec::new())
 }
@@ -39,18 +50,126 @@ fn dataset(rows: &[Row]) -> Dataset {
 /// A small Changning-like neighbourhood around (121.42, 31.22).
 fn neighbourhood() -> Dataset {
     dataset(&[
-        (1, "华阳社区卫生服务中心", Some("Huayang Community Health Centre"), "medical", Some("长宁区华阳路112号"), "华阳路街道", 121.4230, 31.2210),
-        (2, "长宁区华阳路幼儿园", Some("Huayang Road Kindergarten"), "kindergarten", Some("长宁区华阳路50号"), "华阳路街道", 121.4215, 31.2230),
-        (3, "仙霞幼儿园", Some("Xianxia Kindergarten"), "kindergarten", Some("长宁区仙霞路200号"), "仙霞新村街道", 121.3900, 31.2100),
-        (4, "天山菜市场", Some("Tianshan Wet Market"), "market", Some("长宁区天山路300号"), "天山路街道", 121.4050, 31.2150),
-        (5, "全家便利店(仙霞路店)", Some("FamilyMart (Xianxia Road)"), "supermarket", Some("长宁区仙霞路88号"), "仙霞新村街道", 121.3950, 31.2120),
-        (6, "益丰大药房(华阳路店)", Some("Yifeng Pharmacy (Huayang Road)"), "pharmacy", Some("长宁区华阳路10号"), "华阳路街道", 121.4240, 31.2250),
-        (7, "工商银行ＡＴＭ(天山路)", None, "bank", None, "天山路街道", 121.4060, 31.2160),
-        (8, "中山公园", Some("Zhongshan Park"), "park", Some("长宁区长宁路780号"), "江苏路街道", 121.4185, 31.2235),
-        (9, "江苏路社区卫生服务中心", Some("Jiangsu Road Community Health Centre"), "medical", Some("长宁区江苏路20号"), "江苏路街道", 121.4300, 31.2200),
-        (10, "幼儿园", None, "kindergarten", None, "华阳路街道", 121.4200, 31.2200),
-        (11, "虹桥托育园", Some("Hongqiao Childcare"), "kindergarten", None, "虹桥街道", 121.4100, 31.2000),
-        (12, "盒马鲜生(长宁店)", Some("Freshippo (Changning)"), "supermarket", Some("长宁区长宁路1018号"), "江苏路街道", 121.4195, 31.2225),
+        (
+            1,
+            "华阳社区卫生服务中心",
+            Some("Huayang Community Health Centre"),
+            "medical",
+            Some("长宁区华阳路112号"),
+            "华阳路街道",
+            121.4230,
+            31.2210,
+        ),
+        (
+            2,
+            "长宁区华阳路幼儿园",
+            Some("Huayang Road Kindergarten"),
+            "kindergarten",
+            Some("长宁区华阳路50号"),
+            "华阳路街道",
+            121.4215,
+            31.2230,
+        ),
+        (
+            3,
+            "仙霞幼儿园",
+            Some("Xianxia Kindergarten"),
+            "kindergarten",
+            Some("长宁区仙霞路200号"),
+            "仙霞新村街道",
+            121.3900,
+            31.2100,
+        ),
+        (
+            4,
+            "天山菜市场",
+            Some("Tianshan Wet Market"),
+            "market",
+            Some("长宁区天山路300号"),
+            "天山路街道",
+            121.4050,
+            31.2150,
+        ),
+        (
+            5,
+            "全家便利店(仙霞路店)",
+            Some("FamilyMart (Xianxia Road)"),
+            "supermarket",
+            Some("长宁区仙霞路88号"),
+            "仙霞新村街道",
+            121.3950,
+            31.2120,
+        ),
+        (
+            6,
+            "益丰大药房(华阳路店)",
+            Some("Yifeng Pharmacy (Huayang Road)"),
+            "pharmacy",
+            Some("长宁区华阳路10号"),
+            "华阳路街道",
+            121.4240,
+            31.2250,
+        ),
+        (
+            7,
+            "工商银行ＡＴＭ(天山路)",
+            None,
+            "bank",
+            None,
+            "天山路街道",
+            121.4060,
+            31.2160,
+        ),
+        (
+            8,
+            "中山公园",
+            Some("Zhongshan Park"),
+            "park",
+            Some("长宁区长宁路780号"),
+            "江苏路街道",
+            121.4185,
+            31.2235,
+        ),
+        (
+            9,
+            "江苏路社区卫生服务中心",
+            Some("Jiangsu Road Community Health Centre"),
+            "medical",
+            Some("长宁区江苏路20号"),
+            "江苏路街道",
+            121.4300,
+            31.2200,
+        ),
+        (
+            10,
+            "幼儿园",
+            None,
+            "kindergarten",
+            None,
+            "华阳路街道",
+            121.4200,
+            31.2200,
+        ),
+        (
+            11,
+            "虹桥托育园",
+            Some("Hongqiao Childcare"),
+            "kindergarten",
+            None,
+            "虹桥街道",
+            121.4100,
+            31.2000,
+        ),
+        (
+            12,
+            "盒马鲜生(长宁店)",
+            Some("Freshippo (Changning)"),
+            "supermarket",
+            Some("长宁区长宁路1018号"),
+            "江苏路街道",
+            121.4195,
+            31.2225,
+        ),
     ])
 }
 
@@ -67,7 +186,11 @@ fn ids(index: &SearchIndex, dataset: &Dataset, query: &SearchQuery) -> Vec<u64> 
 fn check(q: &str, expected: &[u64]) {
     let data = neighbourhood();
     let index = SearchIndex::build(&data);
-    assert_eq!(ids(&index, &data, &SearchQuery::text(q, 50)), expected, "results of {q:?}");
+    assert_eq!(
+        ids(&index, &data, &SearchQuery::text(q, 50)),
+        expected,
+        "results of {q:?}"
+    );
 }
 
 /// Like [`check`] with `near`, so that distance orders equal matches.
@@ -78,7 +201,11 @@ fn check_near(q: &str, near: (f64, f64), expected: &[u64]) {
         near: Some(near),
         ..SearchQuery::text(q, 50)
     };
-    assert_eq!(ids(&index, &data, &query), expected, "results of {q:?} near {near:?}");
+    assert_eq!(
+        ids(&index, &data, &query),
+        expected,
+        "results of {q:?} near {near:?}"
+    );
 }
 
 const HOME: (f64, f64) = (121.4200, 31.2220);
@@ -206,7 +333,11 @@ fn what_is_near_me_is_nearest_first() {
     };
     let results = index.search(&query);
     assert_eq!(results.total, 4);
-    let got: Vec<u64> = results.hits.iter().map(|h| data.facility(h.facility_idx).id).collect();
+    let got: Vec<u64> = results
+        .hits
+        .iter()
+        .map(|h| data.facility(h.facility_idx).id)
+        .collect();
     let mut expected: Vec<(f64, u64)> = data
         .facilities()
         .iter()
@@ -214,7 +345,10 @@ fn what_is_near_me_is_nearest_first() {
         .map(|f| (geom::haversine_m((121.4, 31.2), (f.lon, f.lat)), f.id))
         .collect();
     expected.sort_by(|a, b| a.0.total_cmp(&b.0));
-    assert_eq!(got, expected.iter().take(2).map(|e| e.1).collect::<Vec<_>>());
+    assert_eq!(
+        got,
+        expected.iter().take(2).map(|e| e.1).collect::<Vec<_>>()
+    );
     assert!(results.hits.iter().all(|h| h.relevance.is_none()));
 }
 
@@ -230,7 +364,14 @@ fn category_filter_and_paging() {
         ..SearchQuery::text("华阳", 50)
     };
     assert_eq!(ids(&index, &data, &query), vec![1, 6]);
-    let all = ids(&index, &data, &SearchQuery { near: Some(HOME), ..SearchQuery::text("", 50) });
+    let all = ids(
+        &index,
+        &data,
+        &SearchQuery {
+            near: Some(HOME),
+            ..SearchQuery::text("", 50)
+        },
+    );
     assert_eq!(all.len(), 12);
     let page = SearchQuery {
         near: Some(HOME),
@@ -245,8 +386,25 @@ fn odd_unicode_never_panics() {
     let data = neighbourhood();
     let index = SearchIndex::build(&data);
     for q in [
-        "🙂", "👨‍👩‍👧 幼儿园", "e\u{301}", "\u{0}\u{1}\u{7f}", "\u{FEFF}卫生", "ｙｅｙ", "幼\u{200D}儿园",
-        "\u{10FFFF}", "ǅ", "ß", "İ", "   ", "-", "'", "%", "\\", "\u{E000}", "𠀀", "ä",
+        "🙂",
+        "👨‍👩‍👧 幼儿园",
+        "e\u{301}",
+        "\u{0}\u{1}\u{7f}",
+        "\u{FEFF}卫生",
+        "ｙｅｙ",
+        "幼\u{200D}儿园",
+        "\u{10FFFF}",
+        "ǅ",
+        "ß",
+        "İ",
+        "   ",
+        "-",
+        "'",
+        "%",
+        "\\",
+        "\u{E000}",
+        "𠀀",
+        "ä",
     ] {
         let results = index.search(&SearchQuery {
             near: Some(HOME),
@@ -254,7 +412,10 @@ fn odd_unicode_never_panics() {
             ..SearchQuery::text(q, 10)
         });
         assert!(results.hits.len() <= 10, "{q:?}");
-        let _ = index.suggest(&SuggestQuery { text: q.into(), limit: 5 });
+        let _ = index.suggest(&SuggestQuery {
+            text: q.into(),
+            limit: 5,
+        });
     }
     // Width-folded Latin is the same query.
     check("ｙｅｙ", &[10, 2, 3, 11]);
@@ -269,7 +430,12 @@ fn empty_dataset() {
         ..SearchQuery::text("", 10)
     });
     assert_eq!(results.total, 0);
-    assert!(index.search(&SearchQuery::text("幼儿园", 10)).hits.is_empty());
+    assert!(
+        index
+            .search(&SearchQuery::text("幼儿园", 10))
+            .hits
+            .is_empty()
+    );
 }
 
 #[test]
@@ -278,18 +444,28 @@ fn suggestions_complete_characters_and_pinyin() {
     let index = SearchIndex::build(&data);
     let suggest = |q: &str| -> Vec<String> {
         index
-            .suggest(&SuggestQuery { text: q.into(), limit: 5 })
+            .suggest(&SuggestQuery {
+                text: q.into(),
+                limit: 5,
+            })
             .into_iter()
             .map(|s| s.text.clone())
             .collect()
     };
     assert_eq!(suggest("yey")[0], "幼儿园");
     assert_eq!(suggest("幼")[0], "幼儿园");
-    assert!(suggest("全").contains(&"全家便利店".to_owned()), "{:?}", suggest("全"));
+    assert!(
+        suggest("全").contains(&"全家便利店".to_owned()),
+        "{:?}",
+        suggest("全")
+    );
     assert!(suggest("quanj").contains(&"全家便利店".to_owned()));
     assert_eq!(suggest("phar")[0], "pharmacy");
     assert!(suggest("").is_empty());
-    let first = index.suggest(&SuggestQuery { text: "yey".into(), limit: 1 });
+    let first = index.suggest(&SuggestQuery {
+        text: "yey".into(),
+        limit: 1,
+    });
     assert_eq!(first[0].kind, SuggestionKind::Category);
     assert_eq!(first[0].category, data.taxonomy.by_id("kindergarten"));
 }
@@ -305,7 +481,16 @@ fn stats_report_memory() {
 
 /// A deterministic scatter of `n` facilities over Changning with names from a few patterns.
 fn scatter(n: usize) -> Dataset {
-    let places = ["华阳", "仙霞", "天山", "虹桥", "江苏", "新泾", "周家桥", "程家桥"];
+    let places = [
+        "华阳",
+        "仙霞",
+        "天山",
+        "虹桥",
+        "江苏",
+        "新泾",
+        "周家桥",
+        "程家桥",
+    ];
     let kinds = [
         ("社区卫生服务站", "medical"),
         ("幼儿园", "kindergarten"),
@@ -320,11 +505,28 @@ fn scatter(n: usize) -> Dataset {
         let b = (i as f64 * 0.414_213_562_3).fract();
         let (kind, category) = kinds[i % kinds.len()];
         let place = places[(i / kinds.len()) % places.len()];
-        rows.push((i as u64 + 1, format!("{place}{kind}"), category, 121.36 + a * 0.1, 31.18 + b * 0.07));
+        rows.push((
+            i as u64 + 1,
+            format!("{place}{kind}"),
+            category,
+            121.36 + a * 0.1,
+            31.18 + b * 0.07,
+        ));
     }
     let borrowed: Vec<Row> = rows
         .iter()
-        .map(|(id, name, category, lon, lat)| (*id, name.as_str(), None, *category, None, "长宁区", *lon, *lat))
+        .map(|(id, name, category, lon, lat)| {
+            (
+                *id,
+                name.as_str(),
+                None,
+                *category,
+                None,
+                "长宁区",
+                *lon,
+                *lat,
+            )
+        })
         .collect();
     dataset(&borrowed)
 }

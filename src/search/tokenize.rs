@@ -281,7 +281,12 @@ pub fn readings_of(text: &str) -> Vec<Vec<String>> {
 /// Full pinyin of `text` (first reading of each Han character; other characters as they are).
 pub fn full_pinyin(text: &str) -> String {
     text.chars()
-        .map(|c| readings(c).into_iter().next().unwrap_or_else(|| c.to_string()))
+        .map(|c| {
+            readings(c)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| c.to_string())
+        })
         .collect()
 }
 

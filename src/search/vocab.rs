@@ -297,7 +297,8 @@ impl Vocabulary {
     }
 
     pub fn text(&self, tok: u32) -> &str {
-        &self.arena[self.text_start[tok as usize] as usize..self.text_start[tok as usize + 1] as usize]
+        &self.arena
+            [self.text_start[tok as usize] as usize..self.text_start[tok as usize + 1] as usize]
     }
 
     pub fn is_han(&self, tok: u32) -> bool {
@@ -353,7 +354,11 @@ impl Vocabulary {
                         }
                         // A word's start is a strong match; its middle a partial one.
                         if let Some(m) = self.substring_match(tok, text, 2) {
-                            let m = if m & AT_START != 0 { (m & !LEVEL_MASK) | 3 } else { m };
+                            let m = if m & AT_START != 0 {
+                                (m & !LEVEL_MASK) | 3
+                            } else {
+                                m
+                            };
                             add(tok, m);
                         }
                     }
@@ -511,7 +516,12 @@ impl Vocabulary {
                 .iter()
                 .map(|rs| 16 + rs.iter().map(|r| 16 + r.len()).sum::<usize>())
                 .sum::<usize>()
-            + self.chars.by_first_letter.iter().map(|v| v.capacity() * 4).sum::<usize>()
+            + self
+                .chars
+                .by_first_letter
+                .iter()
+                .map(|v| v.capacity() * 4)
+                .sum::<usize>()
             + self.char_tokens.memory_bytes()
             + self.pair_ids.capacity() * map_entry(8, 4)
             + self.pair_second.capacity() * 4
@@ -583,7 +593,10 @@ mod tests {
         check(
             &v,
             "幼儿园",
-            &[("长宁区华阳路幼儿园", 3, false, false), ("幼儿园", 3, true, true)],
+            &[
+                ("长宁区华阳路幼儿园", 3, false, false),
+                ("幼儿园", 3, true, true),
+            ],
         );
         check(
             &v,
@@ -612,12 +625,18 @@ mod tests {
         check(
             &v,
             "youeryuan",
-            &[("长宁区华阳路幼儿园", 3, false, false), ("幼儿园", 3, true, true)],
+            &[
+                ("长宁区华阳路幼儿园", 3, false, false),
+                ("幼儿园", 3, true, true),
+            ],
         );
         check(
             &v,
             "yey",
-            &[("长宁区华阳路幼儿园", 2, false, false), ("幼儿园", 2, true, true)],
+            &[
+                ("长宁区华阳路幼儿园", 2, false, false),
+                ("幼儿园", 2, true, true),
+            ],
         );
         // "xianxia" is both a word of the English name and the pinyin of 仙霞.
         check(
@@ -629,11 +648,7 @@ mod tests {
                 ("仙霞路", 3, true, false),
             ],
         );
-        check(
-            &v,
-            "changning",
-            &[("长宁区华阳路幼儿园", 3, true, false)],
-        );
+        check(&v, "changning", &[("长宁区华阳路幼儿园", 3, true, false)]);
         check(&v, "weish", &[("华阳社区卫生服务中心", 2, false, false)]);
     }
 }

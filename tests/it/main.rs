@@ -2,5 +2,6 @@
 //! per area.
 
 mod ingest;
+mod search;
 mod support;
 mod tiles;
