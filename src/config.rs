@@ -278,9 +278,7 @@ impl Config {
                 s.suggest_max_limit, s.suggest_default_limit
             ));
         }
-        if !(s.walk_speed_m_per_s.is_finite()
-            && (0.3..=3.0).contains(&s.walk_speed_m_per_s))
-        {
+        if !(s.walk_speed_m_per_s.is_finite() && (0.3..=3.0).contains(&s.walk_speed_m_per_s)) {
             return Err(format!(
                 "search.walk_speed_m_per_s must be from 0.3 to 3.0 metres per second, not {}",
                 s.walk_speed_m_per_s
@@ -375,7 +373,10 @@ mod tests {
         check_err("[search]\nmax_limit = 0\n", "search.max_limit");
         check_err("[search]\ndefault_limit = 500\n", "search.default_limit");
         check_err("[search]\nmax_radius_m = -1.0\n", "search.max_radius_m");
-        check_err("[search]\nwalk_speed_m_per_s = 30.0\n", "search.walk_speed_m_per_s");
+        check_err(
+            "[search]\nwalk_speed_m_per_s = 30.0\n",
+            "search.walk_speed_m_per_s",
+        );
         check_err("[search]\nlink_source = \" \"\n", "search.link_source");
         check_err("[search]\nmax_radius = 5\n", "unknown field `max_radius`");
     }
