@@ -95,22 +95,21 @@ pub struct GenerateSummary {
     pub files: Vec<PathBuf>,
 }
 
-/// Why generation failed.
+/// Why generation failed. Each message names the file and the problem (the underlying I/O
+/// error is part of the message, not a separate `source`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid generator options: {0}")]
     InvalidOptions(String),
-    #[error("cannot create output directory {}: {source}", path.display())]
+    #[error("cannot create output directory {}: {error}", path.display())]
     CreateDir {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {error}", path.display())]
     Write {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("cannot encode {} as FlatGeobuf: {message}", path.display())]
     Encode { path: PathBuf, message: String },
@@ -129,9 +128,9 @@ pub fn write_dataset(opts: &GenerateOptions, out_dir: &Path) -> Result<GenerateS
             opts.n_facilities
         )));
     }
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::CreateDir {
+    std::fs::create_dir_all(out_dir).map_err(|error| Error::CreateDir {
         path: out_dir.to_path_buf(),
-        source,
+        error,
     })?;
     let spec = Spec::for_preset(opts.preset);
     let world = World::build(&spec, opts.seed);
@@ -231,14 +230,12 @@ impl Spec {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn region(
     key: char,
     name: &str,
     name_en: &str,
     code: &str,
-    short_zh: &str,
-    short_en: &str,
+    short: (&str, &str),
     density: f64,
 ) -> RegionDef {
     RegionDef {
@@ -246,11 +243,28 @@ fn region(
         name: name.into(),
         name_en: name_en.into(),
         code: code.into(),
-        short_zh: short_zh.into(),
-        short_en: short_en.into(),
+        short_zh: short.0.into(),
+        short_en: short.1.into(),
         density,
     }
 }
+
+/// Changning's subdistricts: map key, name, English name, code, short place word (Chinese,
+/// English) and relative facility density (older, denser east). The codes follow the pattern of
+/// the statistical division codes (district 310105 + town number); treat them as labels.
+#[rustfmt::skip]
+const CHANGNING_SUBDISTRICTS: [(char, &str, &str, &str, &str, &str, f64); 10] = [
+    ('U', "华阳路街道",   "Huayang Road Subdistrict",   "310105001", "华阳",   "Huayang",     1.7),
+    ('J', "江苏路街道",   "Jiangsu Road Subdistrict",   "310105002", "江苏",   "Jiangsu",     1.8),
+    ('N', "新华路街道",   "Xinhua Road Subdistrict",    "310105004", "新华",   "Xinhua",      1.6),
+    ('Z', "周家桥街道",   "Zhoujiaqiao Subdistrict",    "310105005", "周家桥", "Zhoujiaqiao", 1.1),
+    ('T', "天山路街道",   "Tianshan Road Subdistrict",  "310105006", "天山",   "Tianshan",    1.4),
+    ('X', "仙霞新村街道", "Xianxia Xincun Subdistrict", "310105008", "仙霞",   "Xianxia",     1.35),
+    ('H', "虹桥街道",     "Hongqiao Subdistrict",       "310105009", "虹桥",   "Hongqiao",    1.3),
+    ('C', "程家桥街道",   "Chengjiaqiao Subdistrict",   "310105010", "程家桥", "Chengjiaqiao", 0.6),
+    ('B', "北新泾街道",   "Beixinjing Subdistrict",     "310105011", "北新泾", "Beixinjing",  0.85),
+    ('W', "新泾镇",       "Xinjing Town",               "310105102", "新泾",   "Xinjing",     0.45),
+];
 
 /// Changning District. The subdistrict map is SYNTHETIC: a 12 × 6 lattice of ~950 m cells whose
 /// assignment follows the real arrangement (华阳路/江苏路/新华路 in the east; 周家桥, 天山路,
@@ -277,100 +291,12 @@ fn changning_spec() -> Spec {
         edge_points: 2,
         edge_jitter: 0.07,
     };
-    // Codes follow the pattern of the statistical division codes (district 310105 + town
-    // number); treat them as labels.
-    let regions = vec![
-        region(
-            'U',
-            "华阳路街道",
-            "Huayang Road Subdistrict",
-            "310105001",
-            "华阳",
-            "Huayang",
-            1.7,
-        ),
-        region(
-            'J',
-            "江苏路街道",
-            "Jiangsu Road Subdistrict",
-            "310105002",
-            "江苏",
-            "Jiangsu",
-            1.8,
-        ),
-        region(
-            'N',
-            "新华路街道",
-            "Xinhua Road Subdistrict",
-            "310105004",
-            "新华",
-            "Xinhua",
-            1.6,
-        ),
-        region(
-            'Z',
-            "周家桥街道",
-            "Zhoujiaqiao Subdistrict",
-            "310105005",
-            "周家桥",
-            "Zhoujiaqiao",
-            1.1,
-        ),
-        region(
-            'T',
-            "天山路街道",
-            "Tianshan Road Subdistrict",
-            "310105006",
-            "天山",
-            "Tianshan",
-            1.4,
-        ),
-        region(
-            'X',
-            "仙霞新村街道",
-            "Xianxia Xincun Subdistrict",
-            "310105008",
-            "仙霞",
-            "Xianxia",
-            1.35,
-        ),
-        region(
-            'H',
-            "虹桥街道",
-            "Hongqiao Subdistrict",
-            "310105009",
-            "虹桥",
-            "Hongqiao",
-            1.3,
-        ),
-        region(
-            'C',
-            "程家桥街道",
-            "Chengjiaqiao Subdistrict",
-            "310105010",
-            "程家桥",
-            "Chengjiaqiao",
-            0.6,
-        ),
-        region(
-            'B',
-            "北新泾街道",
-            "Beixinjing Subdistrict",
-            "310105011",
-            "北新泾",
-            "Beixinjing",
-            0.85,
-        ),
-        region(
-            'W',
-            "新泾镇",
-            "Xinjing Town",
-            "310105102",
-            "新泾",
-            "Xinjing",
-            0.45,
-        ),
-    ];
+    let regions = CHANGNING_SUBDISTRICTS
+        .iter()
+        .map(|&(key, name, name_en, code, short_zh, short_en, density)| {
+            region(key, name, name_en, code, (short_zh, short_en), density)
+        })
+        .collect();
     // A 苏州河-like river across the north of the district, crossed on five bridges.
     let river = River::new(
         Axis::EastWest,
@@ -494,8 +420,7 @@ fn shanghai_spec() -> Spec {
                 &format!("区{}", i + 1),
                 &format!("Synthetic District {}", i + 1),
                 &format!("SYN{:02}", i + 1),
-                "",
-                "",
+                ("", ""),
                 1.0,
             )
         })
@@ -589,15 +514,15 @@ fn shanghai_spec() -> Spec {
         weight,
     };
     let hotspots = vec![
-        h(121.475, 31.232, 6500.0, 0.55), // 人民广场
-        h(121.505, 31.238, 2500.0, 0.05), // 陆家嘴
-        h(121.437, 31.195, 2500.0, 0.05), // 徐家汇
-        h(121.514, 31.300, 3000.0, 0.04), // 五角场
-        h(121.417, 31.222, 2000.0, 0.03), // 中山公园
-        h(121.320, 31.195, 3000.0, 0.03), // 虹桥
-        h(121.600, 31.205, 4000.0, 0.04), // 张江
-        h(121.385, 31.110, 4000.0, 0.04), // 莘庄
-        h(121.445, 31.400, 3500.0, 0.02), // 宝山
+        h(121.475, 31.232, 8000.0, 0.70), // 人民广场
+        h(121.505, 31.238, 3500.0, 0.04), // 陆家嘴
+        h(121.437, 31.195, 3500.0, 0.04), // 徐家汇
+        h(121.514, 31.300, 3500.0, 0.04), // 五角场
+        h(121.417, 31.222, 3000.0, 0.02), // 中山公园
+        h(121.320, 31.195, 3500.0, 0.03), // 虹桥
+        h(121.600, 31.205, 4500.0, 0.04), // 张江
+        h(121.385, 31.110, 4500.0, 0.04), // 莘庄
+        h(121.445, 31.400, 4000.0, 0.03), // 宝山
     ];
     Spec {
         label: "shanghai",
@@ -633,7 +558,7 @@ struct Grid {
 }
 
 impl Grid {
-    fn new(points: impl Iterator<Item = [f64; 2]> + Clone, cell_m: f64) -> Grid {
+    fn new(points: impl Iterator<Item = [f64; 2]>, cell_m: f64) -> Grid {
         let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
         for p in points {
             x0 = x0.min(p[0]);
@@ -742,7 +667,7 @@ impl World {
             let (a, b) = (net.node_xy[s.a as usize], net.node_xy[s.b as usize]);
             [(a[0] + b[0]) / 2.0, (a[1] + b[1]) / 2.0]
         };
-        let mut road_grid = Grid::new(named.iter().map(|&i| mid(i)), 200.0);
+        let mut road_grid = Grid::new(named.iter().map(|&i| mid(i)), 120.0);
         for &i in &named {
             road_grid.insert(mid(i), i);
         }
@@ -782,7 +707,7 @@ impl World {
 
     /// Up to `k` distinct named roads nearest to `xy`, nearest first.
     fn nearest_roads(&self, xy: [f64; 2], k: usize) -> Vec<&Road> {
-        for r in [1, 3, 8] {
+        for r in [1, 3, 8, 20] {
             let mut found: Vec<(f64, u32, u32)> = self
                 .road_grid
                 .near(xy, r)
@@ -798,7 +723,16 @@ impl World {
             if found.is_empty() {
                 continue;
             }
-            found.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+            let closer =
+                |p: &(f64, u32, u32), q: &(f64, u32, u32)| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1));
+            if k == 1 {
+                let nearest = found.iter().min_by(|p, q| closer(p, q));
+                return nearest
+                    .map(|&(_, _, road)| &self.net.roads[road as usize])
+                    .into_iter()
+                    .collect();
+            }
+            found.sort_by(closer);
             let mut out: Vec<&Road> = Vec::with_capacity(k);
             for (_, _, road) in found {
                 let road = &self.net.roads[road as usize];
@@ -1014,9 +948,9 @@ impl<'a> Layer<'a> {
     /// Sort, index and write the file (to a temporary name, then renamed into place).
     fn finish(self) -> Result<usize, Error> {
         let tmp = self.path.with_extension("fgb.part");
-        let write_err = |source| Error::Write {
+        let write_err = |error| Error::Write {
             path: self.path.clone(),
-            source,
+            error,
         };
         let result = (|| {
             let file = File::create(&tmp).map_err(write_err)?;
@@ -1544,7 +1478,7 @@ impl<'w> FacilityMaker<'w> {
             } else {
                 (self.sampler.sample(world, rng), None)
             };
-            let near = world.nearest_roads(spot.xy, 4);
+            let near = world.nearest_roads(spot.xy, if attempts > 1 { 4 } else { 1 });
             let road = pair.map_or(near[attempt % near.len()], |p| p.0);
             let (place_zh, place_en) = place_word(rng, self.spec, world, &spot, road);
             let ctx = NameCtx {

@@ -12,6 +12,8 @@ use rand::Rng;
 /// Extra clearance (metres) kept between the river band and any street, so that a check of the
 /// written (rounded) coordinates never finds a street touching the band.
 pub const RIVER_MARGIN_M: f64 = 6.0;
+/// A bridge spans the river band plus at most this much (metres) of bank on both sides.
+const MAX_BRIDGE_APPROACH_M: f64 = 600.0;
 /// Sampling step (metres) when testing a street against a river band.
 const RIVER_STEP_M: f64 = 2.0;
 
@@ -469,12 +471,12 @@ pub fn build(
                 Axis::EastWest => node_id(line_idx, s),
                 Axis::NorthSouth => node_id(s, line_idx),
             };
-            let kept: Vec<(usize, usize)> = (0..n_along)
-                .map(|s| (s, node_at(s)))
-                .filter(|&(_, n)| lattice.keep[n])
+            let kept: Vec<usize> = (0..n_along)
+                .map(node_at)
+                .filter(|&n| lattice.keep[n])
                 .collect();
             for w in kept.windows(2) {
-                let ((sa, a), (sb, b)) = (w[0], w[1]);
+                let (a, b) = (w[0], w[1]);
                 let (pa, pb) = (lattice.node_xy[a], lattice.node_xy[b]);
                 let (Some(oa), Some(ob)) = (river.offset(pa), river.offset(pb)) else {
                     continue;
@@ -483,7 +485,9 @@ pub fn build(
                 let other_river = rivers.iter().enumerate().any(|(k, r)| {
                     k != ri && r.polyline_hits_band(&[pa, pb], RIVER_MARGIN_M, RIVER_STEP_M)
                 });
-                if sb - sa <= 4 && oa.signum() != ob.signum() && !other_river {
+                let span_m = ((pb[0] - pa[0]).powi(2) + (pb[1] - pa[1]).powi(2)).sqrt();
+                let short = span_m <= 2.0 * river.half_width_m + MAX_BRIDGE_APPROACH_M;
+                if short && oa.signum() != ob.signum() && !other_river {
                     candidates.push((a, b, *line));
                 }
             }
