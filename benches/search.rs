@@ -23,8 +23,21 @@ use rand::{Rng, SeedableRng};
 
 /// Keywords of the query mix.
 const KEYWORDS: &[&str] = &[
-    "幼儿园", "卫生", "菜场", "pharmacy", "youeryuan", "yey", "超市", "银行", "地铁站", "华阳 幼儿园",
-    "公园", "school", "zhongshan", "便利店", "买菜",
+    "幼儿园",
+    "卫生",
+    "菜场",
+    "pharmacy",
+    "youeryuan",
+    "yey",
+    "超市",
+    "银行",
+    "地铁站",
+    "华阳 幼儿园",
+    "公园",
+    "school",
+    "zhongshan",
+    "便利店",
+    "买菜",
 ];
 
 /// Categories of the keyword-less "what is near me" queries.
@@ -60,7 +73,13 @@ fn load_city() -> Option<Dataset> {
     let (facilities, _) =
         lifecircle::ingest::read_facilities(Path::new(&path), &config.data.fields, &taxonomy)
             .expect("city facilities load");
-    Some(Dataset::new(taxonomy, facilities, Vec::new(), Vec::new(), Vec::new()))
+    Some(Dataset::new(
+        taxonomy,
+        facilities,
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    ))
 }
 
 /// The fixed query mix over `dataset`: keyword + radius and category + radius around points
@@ -70,14 +89,23 @@ fn query_mix(dataset: &Dataset) -> Vec<SearchQuery> {
     let [west, south, east, north] = {
         let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
         for f in dataset.facilities() {
-            b = [b[0].min(f.lon), b[1].min(f.lat), b[2].max(f.lon), b[3].max(f.lat)];
+            b = [
+                b[0].min(f.lon),
+                b[1].min(f.lat),
+                b[2].max(f.lon),
+                b[3].max(f.lat),
+            ];
         }
         b
     };
     let (dx, dy) = ((east - west) * 0.1, (north - south) * 0.1);
     let mut queries = Vec::new();
     for round in 0..40 {
-        for (k, text) in KEYWORDS.iter().chain(NEAR_ME.iter().map(|_| &"")).enumerate() {
+        for (k, text) in KEYWORDS
+            .iter()
+            .chain(NEAR_ME.iter().map(|_| &""))
+            .enumerate()
+        {
             let near = (
                 rng.random_range(west + dx..east - dx),
                 rng.random_range(south + dy..north - dy),
@@ -144,7 +172,7 @@ fn report(label: &str, dataset: &Dataset) -> (Arc<SearchIndex>, Vec<SearchQuery>
         all.last().copied().unwrap_or_default().as_secs_f64() * 1e6,
     );
     let mut slowest = timings.clone();
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|t| std::cmp::Reverse(t.0));
     for (d, i) in slowest.iter().take(3) {
         let q = &queries[*i];
         eprintln!(
@@ -155,10 +183,15 @@ fn report(label: &str, dataset: &Dataset) -> (Arc<SearchIndex>, Vec<SearchQuery>
         );
     }
     let mut suggest_times: Vec<Duration> = Vec::new();
-    for prefix in ["y", "ye", "yey", "幼", "幼儿", "z", "zh", "zhongs", "p", "pha", "华", "华阳", "s", "社区"] {
+    for prefix in [
+        "y", "ye", "yey", "幼", "幼儿", "z", "zh", "zhongs", "p", "pha", "华", "华阳", "s", "社区",
+    ] {
         for _ in 0..20 {
             let t = Instant::now();
-            std::hint::black_box(index.suggest(&SuggestQuery { text: prefix.into(), limit: 8 }));
+            std::hint::black_box(index.suggest(&SuggestQuery {
+                text: prefix.into(),
+                limit: 8,
+            }));
             suggest_times.push(t.elapsed());
         }
     }

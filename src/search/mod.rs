@@ -95,6 +95,8 @@ pub struct SearchIndex {
     /// Per document (grid order): dataset index, position, category.
     doc_facility: Vec<u32>,
     doc_lonlat: Vec<(f64, f64)>,
+    /// Unit vectors of the positions on the sphere, for fast exact radius tests.
+    doc_unit: Vec<[f64; 3]>,
     doc_category: Vec<u8>,
     /// Document → its tokens, each tagged with its field above [`FIELD_SHIFT`].
     doc_tokens: Csr,
@@ -173,6 +175,10 @@ impl SearchIndex {
         );
         let mut index = SearchIndex {
             doc_lonlat: order.iter().map(|&idx| points[idx as usize]).collect(),
+            doc_unit: order
+                .iter()
+                .map(|&idx| unit_vector(points[idx as usize]))
+                .collect(),
             doc_facility: order,
             doc_category,
             doc_tokens,
@@ -201,6 +207,7 @@ impl SearchIndex {
     fn measure(&self) -> IndexStats {
         let memory_bytes = self.doc_facility.capacity() * 4
             + self.doc_lonlat.capacity() * 16
+            + self.doc_unit.capacity() * 24
             + self.doc_category.capacity()
             + self.doc_tokens.memory_bytes()
             + self.postings.memory_bytes()
@@ -254,12 +261,12 @@ impl SearchIndex {
             }
             mask
         });
+        let near = query.near.map(|center| Near::new(center, query.radius_m));
         let filter = Filter {
             terms: &terms,
             categories: category_mask.as_deref(),
             bbox: query.bbox,
-            near: query.near,
-            radius_m: query.radius_m,
+            near: near.as_ref(),
             query_compact: &query_compact,
         };
         let mut hits: Vec<Hit> = Vec::new();
@@ -276,8 +283,9 @@ impl SearchIndex {
             loop {
                 let rect = grid::radius_rect(center, radius_m);
                 hits.clear();
+                let near = Near::new(center, Some(radius_m));
                 let circle = Filter {
-                    radius_m: Some(radius_m),
+                    near: Some(&near),
                     ..filter
                 };
                 for range in self.grid.ranges(rect) {
@@ -324,7 +332,9 @@ impl SearchIndex {
                 .into_iter()
                 .map(|h| SearchHit {
                     facility_idx: h.facility_idx,
-                    distance_m: query.near.map(|_| h.distance_m),
+                    distance_m: query
+                        .near
+                        .map(|center| geom::haversine_m(center, self.doc_lonlat[h.doc as usize])),
                     relevance: (max_score > 0).then(|| f64::from(h.score) / f64::from(max_score)),
                     name_match: h.name_match,
                 })
@@ -353,14 +363,9 @@ impl SearchIndex {
                 pending.push(han(rest));
                 continue;
             }
-            let matches = self.vocab.match_term(&token);
+            let (by_token, tokens) = self.vocab.match_term(&token);
             let category_level = self.keywords.levels(&token);
-            let term = TermMatch::new(
-                token.text.clone(),
-                self.vocab.len(),
-                matches,
-                category_level,
-            );
+            let term = TermMatch::new(token.text.clone(), by_token, tokens, category_level);
             if term.is_empty()
                 && token.script == tokenize::Script::Han
                 && let Some(pieces) = self.keywords.split(&token.text)
@@ -383,18 +388,25 @@ impl SearchIndex {
         query: &SearchQuery,
         hits: &mut Vec<Hit>,
     ) {
+        let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
+            return;
+        };
         let n_docs = self.doc_facility.len().max(1) as f64;
         let n_in_ranges: u64 = ranges.iter().map(|r| u64::from(r.end - r.start)).sum();
+        // Share of all documents in the ranges, and in the band from the first range to the
+        // last (the part of a posting list `restrict` walks).
         let share = n_in_ranges as f64 / n_docs;
+        let band_share = f64::from(last.end - first.start) / n_docs;
         let per_candidate = 1.0 + filter.terms.len() as f64;
-        // Cost units: one candidate checked against one term ≈ 1; one binary search ≈ 8.
+        // Cost units: checking one candidate against one term ≈ 1.
         let list_cost = |lists: &mut dyn Iterator<Item = usize>| {
-            let (mut n_lists, mut n_items) = (0usize, 0usize);
+            let mut cost = 0.0;
             for len in lists {
-                n_lists += 1;
-                n_items += len;
+                let len = len as f64;
+                cost +=
+                    2.0 * (len + 2.0).log2() + len * band_share * 0.5 + len * share * per_candidate;
             }
-            n_items as f64 * share * (per_candidate + 1.0) + (n_lists * ranges.len()) as f64 * 8.0
+            cost
         };
         let mut best_cost = n_in_ranges as f64 * per_candidate;
         let mut source: Option<Vec<&[u32]>> = None;
@@ -470,35 +482,33 @@ impl SearchIndex {
             return;
         }
         let tagged = self.doc_tokens.row(doc);
-        let (mut score, mut name_hits) = (0u32, 0u32);
+        let mut score = 0u32;
         for term in filter.terms {
-            let (level, in_name) = term.level(category, tagged);
+            let level = term.level(category, tagged);
             if level == 0 {
                 return;
             }
             score += u32::from(level);
-            name_hits += u32::from(in_name);
         }
-        let distance_m = match filter.near {
-            Some(center) => {
-                let d = geom::haversine_m(center, (lon, lat));
-                if filter.radius_m.is_some_and(|r| d > r) {
-                    return;
-                }
-                d
-            }
+        let closeness = match filter.near {
+            Some(near) => match near.within(&self.doc_unit[d], (lon, lat)) {
+                Some(chord2) => chord2,
+                None => return,
+            },
             None => 0.0,
         };
+        let name_hits = filter.terms.iter().filter(|t| t.in_name(tagged)).count() as u32;
         let name_match = match filter.terms.first() {
             Some(first) => self.name_match(first, tagged, filter.query_compact),
             None => NameMatch::None,
         };
         hits.push(Hit {
+            doc,
             facility_idx: self.doc_facility[d],
             name_match,
             score,
             name_hits,
-            distance_m,
+            closeness,
         });
     }
 
@@ -542,22 +552,75 @@ struct Filter<'a> {
     /// Allowed categories, indexed by category; `None` allows all.
     categories: Option<&'a [bool]>,
     bbox: Option<[f64; 4]>,
-    near: Option<(f64, f64)>,
-    radius_m: Option<f64>,
+    near: Option<&'a Near>,
     query_compact: &'a str,
 }
 
-/// Appends the items of the ascending `list` that fall in `ranges` (ascending, disjoint).
+/// The unit vector of a lon/lat position on the sphere.
+fn unit_vector((lon, lat): (f64, f64)) -> [f64; 3] {
+    let (lon, lat) = (lon.to_radians(), lat.to_radians());
+    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+}
+
+/// Distance tests from one centre. The squared chord between unit vectors grows with the
+/// great-circle distance, so it orders hits and tests the radius exactly with a few
+/// multiplications; positions within a hair of the radius are settled with haversine, the
+/// distance the server reports.
+struct Near {
+    center: (f64, f64),
+    unit: [f64; 3],
+    /// Squared chord of the radius, and the radius in metres.
+    limit: Option<(f64, f64)>,
+}
+
+impl Near {
+    fn new(center: (f64, f64), radius_m: Option<f64>) -> Near {
+        let limit = radius_m.map(|r| {
+            let half_angle = (r / geom::EARTH_RADIUS_M / 2.0).min(std::f64::consts::FRAC_PI_2);
+            ((2.0 * half_angle.sin()).powi(2), r)
+        });
+        Near {
+            center,
+            unit: unit_vector(center),
+            limit,
+        }
+    }
+
+    /// The squared chord to a position, or `None` when it lies beyond the radius.
+    #[inline]
+    fn within(&self, unit: &[f64; 3], lonlat: (f64, f64)) -> Option<f64> {
+        let chord2 = (unit[0] - self.unit[0]).powi(2)
+            + (unit[1] - self.unit[1]).powi(2)
+            + (unit[2] - self.unit[2]).powi(2);
+        if let Some((limit2, radius_m)) = self.limit {
+            if chord2 > limit2 * (1.0 + 1e-9) {
+                return None;
+            }
+            if chord2 >= limit2 * (1.0 - 1e-9) && geom::haversine_m(self.center, lonlat) > radius_m
+            {
+                return None;
+            }
+        }
+        Some(chord2)
+    }
+}
+
+/// Appends the items of the ascending `list` that fall in `ranges` (ascending, disjoint,
+/// non-empty): two binary searches bound the band the ranges span, then one walk.
 fn restrict(list: &[u32], ranges: &[Range<u32>], out: &mut Vec<u32>) {
-    let mut rest = list;
-    for range in ranges {
-        let skip = rest.partition_point(|&d| d < range.start);
-        rest = &rest[skip..];
-        let take = rest.partition_point(|&d| d < range.end);
-        out.extend_from_slice(&rest[..take]);
-        rest = &rest[take..];
-        if rest.is_empty() {
-            break;
+    let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
+        return;
+    };
+    let lo = list.partition_point(|&d| d < first.start);
+    let hi = lo + list[lo..].partition_point(|&d| d < last.end);
+    let mut r = 0;
+    for &d in &list[lo..hi] {
+        // d < last.end, so this stops at a range.
+        while d >= ranges[r].end {
+            r += 1;
+        }
+        if d >= ranges[r].start {
+            out.push(d);
         }
     }
 }

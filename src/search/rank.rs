@@ -39,22 +39,13 @@ pub struct TermMatch {
 }
 
 impl TermMatch {
+    /// `by_token` and `tokens` as given by the vocabulary's `match_term`.
     pub fn new(
         text: String,
-        n_tokens: usize,
-        matches: Vec<(u32, TokenMatch)>,
+        by_token: Vec<TokenMatch>,
+        tokens: Vec<u32>,
         category_level: Vec<u8>,
     ) -> TermMatch {
-        let mut by_token = Vec::new();
-        let mut tokens = Vec::with_capacity(matches.len());
-        if !matches.is_empty() {
-            by_token = vec![0; n_tokens];
-            for (tok, m) in matches {
-                by_token[tok as usize] = m;
-                tokens.push(tok);
-            }
-            tokens.sort_unstable();
-        }
         TermMatch {
             text,
             by_token,
@@ -75,14 +66,12 @@ impl TermMatch {
     }
 
     /// The level of this term for a facility of `category` whose tokens are `tagged` (token
-    /// ids with their field in the top two bits), 0 when it does not match; and whether the
-    /// term is in the facility's name or English name.
+    /// ids with their field in the top two bits); 0 when it does not match.
     #[inline]
-    pub fn level(&self, category: u8, tagged: &[u32]) -> (u8, bool) {
+    pub fn level(&self, category: u8, tagged: &[u32]) -> u8 {
         let mut best = self.category_level[category as usize];
-        let mut in_name = false;
-        if self.by_token.is_empty() {
-            return (best, in_name);
+        if best == 3 || self.by_token.is_empty() {
+            return best;
         }
         for &t in tagged {
             let m = self.by_token[(t & TOKEN_MASK) as usize];
@@ -90,15 +79,26 @@ impl TermMatch {
                 continue;
             }
             let level = match Field::from_bits(t >> FIELD_SHIFT) {
-                Field::Name | Field::NameEn => {
-                    in_name = true;
-                    m & LEVEL_MASK
-                }
+                Field::Name | Field::NameEn => m & LEVEL_MASK,
                 Field::Address | Field::Subdistrict => 1,
             };
             best = best.max(level);
+            if best == 3 {
+                break;
+            }
         }
-        (best, in_name)
+        best
+    }
+
+    /// Is the term in the name or English name among `tagged`?
+    pub fn in_name(&self, tagged: &[u32]) -> bool {
+        !self.by_token.is_empty()
+            && tagged.iter().any(|&t| {
+                matches!(
+                    Field::from_bits(t >> FIELD_SHIFT),
+                    Field::Name | Field::NameEn
+                ) && self.by_token[(t & TOKEN_MASK) as usize] != 0
+            })
     }
 
     /// Does the term start the first token of `field` among `tagged`?
@@ -117,6 +117,8 @@ pub const TOKEN_MASK: u32 = (1 << FIELD_SHIFT) - 1;
 /// One matching facility, before paging.
 #[derive(Debug, Clone, Copy)]
 pub struct Hit {
+    /// Document number in the index.
+    pub doc: u32,
     /// Index in the dataset, which is sorted by facility id.
     pub facility_idx: u32,
     pub name_match: NameMatch,
@@ -124,8 +126,9 @@ pub struct Hit {
     pub score: u32,
     /// Number of terms found in the name or English name.
     pub name_hits: u32,
-    /// Ground metres from `near`; 0 when there is no `near`.
-    pub distance_m: f64,
+    /// A quantity that grows with the ground distance from `near` (the squared chord); 0
+    /// when there is no `near`.
+    pub closeness: f64,
 }
 
 /// The ranking order: best first.
@@ -133,7 +136,7 @@ pub fn order(a: &Hit, b: &Hit) -> Ordering {
     b.name_match
         .cmp(&a.name_match)
         .then(b.score.cmp(&a.score))
-        .then(a.distance_m.total_cmp(&b.distance_m))
+        .then(a.closeness.total_cmp(&b.closeness))
         .then(b.name_hits.cmp(&a.name_hits))
         .then(a.facility_idx.cmp(&b.facility_idx))
 }
@@ -158,13 +161,14 @@ pub fn page(hits: &mut Vec<Hit>, offset: usize, limit: usize) {
 mod tests {
     use super::*;
 
-    fn hit(facility_idx: u32, name_match: NameMatch, score: u32, distance_m: f64) -> Hit {
+    fn hit(facility_idx: u32, name_match: NameMatch, score: u32, closeness: f64) -> Hit {
         Hit {
+            doc: facility_idx,
             facility_idx,
             name_match,
             score,
             name_hits: facility_idx % 2,
-            distance_m,
+            closeness,
         }
     }
 

@@ -572,3 +572,40 @@ proptest! {
         prop_assert_eq!(got, within);
     }
 }
+
+/// The point `distance_m` from `(lon, lat)` along `bearing_deg`, on the sphere.
+fn destination((lon, lat): (f64, f64), bearing_deg: f64, distance_m: f64) -> (f64, f64) {
+    let d = distance_m / geom::EARTH_RADIUS_M;
+    let (phi1, lambda1, theta) = (lat.to_radians(), lon.to_radians(), bearing_deg.to_radians());
+    let phi2 = (phi1.sin() * d.cos() + phi1.cos() * d.sin() * theta.cos()).asin();
+    let lambda2 =
+        lambda1 + (theta.sin() * d.sin() * phi1.cos()).atan2(d.cos() - phi1.sin() * phi2.sin());
+    (lambda2.to_degrees(), phi2.to_degrees())
+}
+
+proptest! {
+    /// The chord test admits exactly the positions haversine puts within the radius, even a
+    /// hair either side of it, and orders positions as haversine does.
+    #[test]
+    fn chord_radius_test_agrees_with_haversine(
+        lon in 100.0f64..140.0, lat in 0.0f64..60.0, radius_m in 1.0f64..10_000.0,
+        bearing in 0.0f64..360.0, factor in prop_oneof![0.0f64..2.0, 0.999_999_9f64..1.000_000_1],
+        bearing2 in 0.0f64..360.0, factor2 in 0.0f64..2.0,
+    ) {
+        let center = (lon, lat);
+        let near = Near::new(center, Some(radius_m));
+        let p = destination(center, bearing, radius_m * factor);
+        let inside = geom::haversine_m(center, p) <= radius_m;
+        prop_assert_eq!(near.within(&unit_vector(p), p).is_some(), inside);
+        let q = destination(center, bearing2, radius_m * factor2);
+        let unlimited = Near::new(center, None);
+        let (cp, cq) = (
+            unlimited.within(&unit_vector(p), p).unwrap(),
+            unlimited.within(&unit_vector(q), q).unwrap(),
+        );
+        let (dp, dq) = (geom::haversine_m(center, p), geom::haversine_m(center, q));
+        if (dp - dq).abs() > 1e-6 {
+            prop_assert_eq!(cp < cq, dp < dq);
+        }
+    }
+}

@@ -159,6 +159,8 @@ impl VocabBuilder {
 struct CharTable {
     index: HashMap<char, u32>,
     readings: Vec<Box<[Box<str>]>>,
+    /// Bit `i` set when a reading starts with `a` + i.
+    first_letters: Vec<u32>,
     /// Characters with a reading starting with `a` + i.
     by_first_letter: [Vec<u32>; 26],
 }
@@ -170,6 +172,8 @@ pub struct Vocabulary {
     /// Bit `f` set when the token occurs in [`Field`] `f`; bit 7 for Han tokens.
     flags: Vec<u8>,
     chars: CharTable,
+    /// Token → its characters (ids in `chars`), in order.
+    token_chars: Csr,
     /// Character → tokens containing it.
     char_tokens: Csr,
     /// (first char, second char) → pair id.
@@ -201,6 +205,9 @@ impl Vocabulary {
         let mut pair_ids: HashMap<u64, u32> = HashMap::new();
         let mut pair_list: Vec<(u32, u32)> = Vec::new();
         let mut pair_pairs: Vec<(u32, u32)> = Vec::new();
+        let mut token_char_start: Vec<u32> = Vec::with_capacity(texts.len() + 1);
+        let mut token_char_items: Vec<u32> = Vec::new();
+        token_char_start.push(0);
         for (tok, text) in texts.iter().enumerate() {
             let tok = tok as u32;
             text_start.push(arena.len() as u32);
@@ -217,6 +224,7 @@ impl Vocabulary {
                     char_list.push(c);
                     next_id
                 });
+                token_char_items.push(cid);
                 if !seen_chars.contains(&cid) {
                     seen_chars.push(cid);
                     char_pairs.push((cid, tok));
@@ -234,6 +242,7 @@ impl Vocabulary {
                 }
                 prev = Some(cid);
             }
+            token_char_start.push(token_char_items.len() as u32);
         }
         text_start.push(arena.len() as u32);
         let readings: Vec<Box<[Box<str>]>> = char_list
@@ -250,15 +259,20 @@ impl Vocabulary {
             })
             .collect();
         let mut by_first_letter: [Vec<u32>; 26] = Default::default();
+        let mut first_letters: Vec<u32> = Vec::with_capacity(readings.len());
         for (cid, rs) in readings.iter().enumerate() {
-            let mut letters: Vec<u8> = rs.iter().filter_map(|r| r.bytes().next()).collect();
-            letters.sort_unstable();
-            letters.dedup();
-            for letter in letters {
+            let mut mask = 0u32;
+            for letter in rs.iter().filter_map(|r| r.bytes().next()) {
                 if letter.is_ascii_lowercase() {
-                    by_first_letter[(letter - b'a') as usize].push(cid as u32);
+                    mask |= 1 << (letter - b'a');
                 }
             }
+            for (i, list) in by_first_letter.iter_mut().enumerate() {
+                if mask & (1 << i) != 0 {
+                    list.push(cid as u32);
+                }
+            }
+            first_letters.push(mask);
         }
         let char_tokens = Csr::from_pairs(char_list.len(), sorted(char_pairs).into_iter());
         let pair_tokens = Csr::from_pairs(pair_list.len(), sorted(pair_pairs).into_iter());
@@ -281,8 +295,10 @@ impl Vocabulary {
             chars: CharTable {
                 index: char_index,
                 readings,
+                first_letters,
                 by_first_letter,
             },
+            token_chars: Csr::from_parts(token_char_start, token_char_items),
             char_tokens,
             pair_ids,
             pair_second,
@@ -323,11 +339,19 @@ impl Vocabulary {
             .collect()
     }
 
-    /// Every token `term` matches, with how (unordered, each token once).
-    pub fn match_term(&self, term: &tokenize::Token) -> Vec<(u32, TokenMatch)> {
-        let mut found: HashMap<u32, TokenMatch> = HashMap::new();
+    /// How `term` matches every token (indexed by token; 0 = not at all), and the tokens it
+    /// matches, ascending.
+    pub fn match_term(&self, term: &tokenize::Token) -> (Vec<TokenMatch>, Vec<u32>) {
+        let mut by_token: Vec<TokenMatch> = Vec::new();
+        let mut tokens: Vec<u32> = Vec::new();
         let mut add = |tok: u32, m: TokenMatch| {
-            let slot = found.entry(tok).or_insert(0);
+            if by_token.is_empty() {
+                by_token = vec![0; self.len()];
+            }
+            let slot = &mut by_token[tok as usize];
+            if *slot == 0 {
+                tokens.push(tok);
+            }
             let level = (*slot & LEVEL_MASK).max(m & LEVEL_MASK);
             *slot = level | ((*slot | m) & (AT_START | WHOLE));
         };
@@ -365,15 +389,17 @@ impl Vocabulary {
                 }
                 let pinyin_term = text.replace('ü', "v");
                 if n_chars >= 2 && pinyin_term.bytes().all(|b| b.is_ascii_lowercase()) {
+                    let mut scratch: Vec<&[Box<str>]> = Vec::new();
                     for tok in self.pinyin_candidates(&pinyin_term) {
-                        if let Some(m) = self.pinyin_match(tok, &pinyin_term) {
+                        if let Some(m) = self.pinyin_match(tok, &pinyin_term, &mut scratch) {
                             add(tok, m);
                         }
                     }
                 }
             }
         }
-        found.into_iter().collect()
+        tokens.sort_unstable();
+        (by_token, tokens)
     }
 
     /// `term` inside token `tok`: `level` plus where.
@@ -445,7 +471,9 @@ impl Vocabulary {
             let mut pair_tested = false;
             for r1 in r1s.iter() {
                 let r1 = r1.as_bytes();
-                if r1.starts_with(t) {
+                // One character holds the whole term: a complete syllable, or a beginning of
+                // one long enough to mean something (not "zh" or "sh").
+                if r1.starts_with(t) && (r1.len() == t.len() || t.len() >= 3) {
                     single_chars.push(c1);
                 }
                 if t.len() > r1.len() && t.starts_with(r1) {
@@ -487,9 +515,34 @@ impl Vocabulary {
         toks
     }
 
-    fn pinyin_match(&self, tok: u32, term: &str) -> Option<TokenMatch> {
-        let readings = self.readings_of(self.text(tok));
-        let hit = tokenize::match_pinyin(term, &readings)?;
+    /// How the pinyin `term` matches token `tok`. Only starts whose character can begin the
+    /// term (by its first letter) are tried. `scratch` is reused between calls to hold the
+    /// token's readings.
+    fn pinyin_match<'a>(
+        &'a self,
+        tok: u32,
+        term: &str,
+        scratch: &mut Vec<&'a [Box<str>]>,
+    ) -> Option<TokenMatch> {
+        let first_bit = 1u32 << (term.as_bytes()[0] - b'a');
+        let chars = self.token_chars.row(tok);
+        let can_start = |cid: u32| self.chars.first_letters[cid as usize] & first_bit != 0;
+        if !chars.iter().any(|&cid| can_start(cid)) {
+            return None;
+        }
+        scratch.clear();
+        scratch.extend(
+            chars
+                .iter()
+                .map(|&cid| &self.chars.readings[cid as usize][..]),
+        );
+        let rank = |h: &tokenize::PinyinHit| (h.kind, h.complete, h.at_start, h.whole);
+        let hit = chars
+            .iter()
+            .enumerate()
+            .filter(|&(_, &cid)| can_start(cid))
+            .filter_map(|(start, _)| tokenize::match_pinyin_at(term, scratch, start))
+            .max_by(|a, b| rank(a).cmp(&rank(b)))?;
         let level = match hit.kind {
             PinyinMatch::Full if hit.complete => 3,
             _ => 2,
@@ -510,6 +563,7 @@ impl Vocabulary {
             + self.text_start.capacity() * 4
             + self.flags.capacity()
             + self.chars.index.capacity() * map_entry(4, 4)
+            + self.chars.first_letters.capacity() * 4
             + self
                 .chars
                 .readings
@@ -522,6 +576,7 @@ impl Vocabulary {
                 .iter()
                 .map(|v| v.capacity() * 4)
                 .sum::<usize>()
+            + self.token_chars.memory_bytes()
             + self.char_tokens.memory_bytes()
             + self.pair_ids.capacity() * map_entry(8, 4)
             + self.pair_second.capacity() * 4
@@ -553,9 +608,10 @@ mod tests {
     /// The tokens `term` matches, as `(text, level, at_start, whole)`, sorted by text.
     fn check(v: &Vocabulary, term: &str, expected: &[(&str, u8, bool, bool)]) {
         let term = &tokenize::tokens(term)[0];
-        let mut got: Vec<(String, u8, bool, bool)> = v
-            .match_term(term)
+        let (by_token, tokens) = v.match_term(term);
+        let mut got: Vec<(String, u8, bool, bool)> = tokens
             .into_iter()
+            .map(|tok| (tok, by_token[tok as usize]))
             .map(|(tok, m)| {
                 (
                     v.text(tok).to_owned(),
