@@ -10,7 +10,7 @@
 //! queries (15 keywords in Chinese, English, pinyin and initials, plus category-only "near me"
 //! queries, at 500 / 1000 / 2000 m around seeded random points), each run five times: over all
 //! runs, and over each query's fastest run, which leaves out preemption on a busy machine.
-//! Queries run on one thread; the figures are recorded in BENCHMARKS.md.
+//! Queries run on one thread; the figures are recorded in benches/search.md.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
