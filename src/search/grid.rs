@@ -3,7 +3,7 @@
 //! rectangle is a short list of contiguous document ranges, one per grid row it covers.
 //!
 //! Every posting list in the index is sorted by document number, so restricting a keyword's
-//! postings to a radius is a binary search per row range instead of a scan of the city. The
+//! postings to a radius touches only the band of rows the circle spans, never the city. The
 //! grid is the search index's own copy of the spatial index: the dataset's R-tree works in Web
 //! Mercator and answers "which points", while this one also fixes an order the text postings
 //! share.

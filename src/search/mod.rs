@@ -4,17 +4,18 @@
 //! The index is built with each snapshot and never changes. It holds its own document order
 //! (the facilities numbered cell by cell on a ground-metre grid, `grid`), the vocabulary of
 //! distinct tokens of names, English names, addresses and subdistricts (`vocab`), each
-//! facility's token list, each token's facility list (sorted by document, so a radius
-//! restricts it with one binary search per grid row), the taxonomy's keywords (`keywords`) and
-//! the completion keys (`suggest`).
+//! facility's token list, each token's facility list (sorted by document, so restricting it
+//! to a radius is two binary searches and a walk over the band of grid rows the circle spans),
+//! the taxonomy's keywords (`keywords`) and the completion keys (`suggest`).
 //!
 //! A query is answered in three steps: every term is resolved against the vocabulary and the
 //! keywords once; candidates come either from the postings of the most selective term or
 //! category, restricted to the grid rows of the search area, or from a scan of those rows,
 //! whichever is estimated cheaper; each candidate is checked against every filter and term
-//! (table look-ups), its distance measured with `geom::haversine_m`, and the hits ranked
-//! (`rank`). A keyword within a radius therefore touches only the facilities near the point
-//! or the ones carrying the keyword, never the whole city.
+//! (table look-ups) and the radius (on unit vectors, exact, settled by `geom::haversine_m` at
+//! the boundary), and the hits are ranked (`rank`). Reported distances are haversine. A keyword
+//! within a radius therefore touches only the facilities near the point or the ones carrying
+//! the keyword, never the whole city.
 //!
 //! Pure: no IO, no clock in the answers, no globals.
 
