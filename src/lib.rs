@@ -19,6 +19,12 @@ pub mod tiles;
 
 use std::sync::Arc;
 
+/// Tile rendering makes many small, short-lived allocations; glibc's allocator spends more time
+/// consolidating them than the renderer spends encoding. Set here rather than in `main.rs` so
+/// benchmarks and tests measure the allocator the server runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn serve(
     state: Arc<state::AppState>,

@@ -95,7 +95,14 @@ impl AppState {
         self.cache.get_or_render(set.cache_key(snapshot, tile), || {
             let bytes = match set {
                 VectorTileSet::Facilities(filter) => {
-                    tiles::render(&snapshot.dataset, tile, filter, &self.tile_params)?.bytes
+                    tiles::render(
+                        &snapshot.dataset,
+                        &snapshot.pyramid,
+                        tile,
+                        filter,
+                        &self.tile_params,
+                    )?
+                    .bytes
                 }
                 VectorTileSet::Basemap => snapshot.basemap.render(tile, &self.tile_params)?,
             };
