@@ -50,7 +50,11 @@ pub fn spawn_with(config_toml: &str, base_dir: &Path) -> TestServer {
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let server_state = state.clone();
     let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -62,7 +66,12 @@ pub fn spawn_with(config_toml: &str, base_dir: &Path) -> TestServer {
         });
     });
     let addr = addr_rx.recv().expect("server thread reports its address");
-    TestServer { base: format!("http://{addr}"), state, shutdown: Some(shutdown_tx), thread: Some(thread) }
+    TestServer {
+        base: format!("http://{addr}"),
+        state,
+        shutdown: Some(shutdown_tx),
+        thread: Some(thread),
+    }
 }
 
 /// The sample-data server most tests share the setup of.
@@ -72,12 +81,18 @@ pub fn sample() -> TestServer {
 
 /// A blocking HTTP client that does not decompress, so tests see the bytes the server sent.
 pub fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().no_gzip().build().unwrap()
+    reqwest::blocking::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap()
 }
 
 /// GET `url`, returning the response (any status).
 pub fn get(url: &str) -> reqwest::blocking::Response {
-    client().get(url).send().unwrap_or_else(|e| panic!("GET {url}: {e}"))
+    client()
+        .get(url)
+        .send()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 /// GET `url` as JSON, asserting status 200.
