@@ -4,6 +4,7 @@
 //! same bytes (and the same ETag). [`profile`] decides points or clusters, [`cluster`] groups,
 //! [`encode`] writes the protobuf.
 
+pub mod basemap;
 mod cluster;
 mod encode;
 pub mod profile;
@@ -168,4 +169,183 @@ fn cluster_id(z: u8, col: i64, row: i64) -> u64 {
     bytes[1..9].copy_from_slice(&col.to_le_bytes());
     bytes[9..17].copy_from_slice(&row.to_le_bytes());
     (1u64 << 52) | (xxhash_rust::xxh3::xxh3_64(&bytes) >> 12)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::dataset::Facility;
+    use crate::geom;
+
+    fn dataset(points: &[(f64, f64, u8)]) -> Dataset {
+        let taxonomy = Arc::new(Config::embedded().unwrap().taxonomy().unwrap());
+        let facilities = points
+            .iter()
+            .enumerate()
+            .map(|(idx, &(lon, lat, category))| Facility {
+                id: idx as u64 + 1,
+                source_id: (idx + 1).to_string(),
+                name: format!("设施{idx}"),
+                name_en: None,
+                category: CategoryId(category),
+                address: None,
+                subdistrict: None,
+                lon,
+                lat,
+                merc: geom::lonlat_to_merc(lon, lat),
+            })
+            .collect();
+        Dataset::new(taxonomy, facilities, vec![], vec![], vec![])
+    }
+
+    fn params() -> TileParams {
+        TileParams::from(&Config::embedded().unwrap().tiles)
+    }
+
+    /// Decoded features of a tile: (id, x, y, point_count) with `point_count` 1 for a facility.
+    fn decode(bytes: &[u8]) -> Vec<(u64, f32, f32, u64)> {
+        if bytes.is_empty() {
+            return vec![];
+        }
+        let reader = mvt_reader::Reader::new(bytes.to_vec()).unwrap();
+        reader
+            .get_features(0)
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                let geo::Geometry::MultiPoint(mp) = f.get_geometry() else {
+                    panic!("points only")
+                };
+                let p = mp.0[0];
+                let count = f
+                    .properties
+                    .as_ref()
+                    .and_then(|p| p.get("point_count"))
+                    .map_or(1, |v| match v {
+                        mvt_reader::feature::Value::UInt(n) => *n,
+                        other => panic!("point_count is {other:?}"),
+                    });
+                (f.id.unwrap(), p.x(), p.y(), count)
+            })
+            .collect()
+    }
+
+    fn inside(x: f32, y: f32) -> bool {
+        (0.0..4096.0).contains(&x) && (0.0..4096.0).contains(&y)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Clusters of each tile add up to the facilities in it, at every clustered zoom, and
+        /// at a point zoom every facility is in exactly one tile.
+        #[test]
+        fn counts_add_up(points in prop::collection::vec((121.33f64..121.45, 31.19f64..31.24, 0u8..14), 1..400), z in 8u8..=15) {
+            let data = dataset(&points);
+            let p = params();
+            let mut total = 0u64;
+            for key in crate::state::tiles_covering(data.bounds, z, z) {
+                let tile = render(&data, key, &CategoryFilter::all(), &p).unwrap();
+                let in_tile: u64 = decode(&tile.bytes).iter().filter(|f| inside(f.1, f.2)).map(|f| f.3).sum();
+                let expected = data.facilities().iter().filter(|f| TileKey::containing(f.merc, z) == key).count() as u64;
+                prop_assert_eq!(in_tile, expected, "tile {}", key);
+                total += in_tile;
+            }
+            prop_assert_eq!(total, points.len() as u64);
+        }
+    }
+
+    #[test]
+    fn dense_tile_is_thinned_under_budget() {
+        // 5000 facilities in one z15 tile: above max_points_per_tile, so clustered finely.
+        let points: Vec<_> = (0..5000)
+            .map(|i| {
+                (
+                    121.40 + (i % 100) as f64 * 1e-5,
+                    31.22 + (i / 100) as f64 * 1e-5,
+                    (i % 13) as u8,
+                )
+            })
+            .collect();
+        let data = dataset(&points);
+        let key = TileKey::containing(geom::lonlat_to_merc(121.4005, 31.2205), 15);
+        let tile = render(&data, key, &CategoryFilter::all(), &params()).unwrap();
+        assert!(matches!(tile.density, Density::Clusters { cell_px: 8 }));
+        assert!(tile.bytes.len() <= params().max_tile_bytes);
+        let sum: u64 = decode(&tile.bytes)
+            .iter()
+            .filter(|f| inside(f.1, f.2))
+            .map(|f| f.3)
+            .sum();
+        let expected = data
+            .facilities()
+            .iter()
+            .filter(|f| TileKey::containing(f.merc, 15) == key)
+            .count() as u64;
+        assert_eq!(sum, expected);
+    }
+
+    #[test]
+    fn byte_budget_forces_sparser_tiles() {
+        let points: Vec<_> = (0..2000)
+            .map(|i| {
+                (
+                    121.40 + (i % 50) as f64 * 2e-5,
+                    31.22 + (i / 50) as f64 * 2e-5,
+                    2,
+                )
+            })
+            .collect();
+        let data = dataset(&points);
+        let key = TileKey::containing(geom::lonlat_to_merc(121.4005, 31.2205), 16);
+        let mut p = params();
+        p.max_tile_bytes = 4096;
+        let tile = render(&data, key, &CategoryFilter::all(), &p).unwrap();
+        assert!(tile.bytes.len() <= 4096, "{} bytes", tile.bytes.len());
+        assert!(matches!(tile.density, Density::Clusters { .. }));
+    }
+
+    #[test]
+    fn filter_and_determinism() {
+        let points: Vec<_> = (0..300)
+            .map(|i| {
+                (
+                    121.35 + (i % 30) as f64 * 3e-3,
+                    31.20 + (i / 30) as f64 * 3e-3,
+                    (i % 3) as u8,
+                )
+            })
+            .collect();
+        let data = dataset(&points);
+        let key = TileKey::containing(geom::lonlat_to_merc(121.38, 31.21), 12);
+        let only_first = CategoryFilter::only(vec![CategoryId(0)]);
+        let a = render(&data, key, &only_first, &params()).unwrap();
+        let b = render(&data, key, &only_first, &params()).unwrap();
+        assert_eq!(a.bytes, b.bytes);
+        let sum: u64 = decode(&a.bytes)
+            .iter()
+            .filter(|f| inside(f.1, f.2))
+            .map(|f| f.3)
+            .sum();
+        let expected = data
+            .facilities()
+            .iter()
+            .filter(|f| f.category == CategoryId(0) && TileKey::containing(f.merc, 12) == key)
+            .count() as u64;
+        assert_eq!(sum, expected);
+        // Outside the data: an empty tile.
+        let far = render(
+            &data,
+            TileKey::new(12, 0, 0).unwrap(),
+            &CategoryFilter::all(),
+            &params(),
+        )
+        .unwrap();
+        assert!(far.bytes.is_empty());
+    }
 }
