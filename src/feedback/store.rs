@@ -1064,6 +1064,31 @@ mod tests {
     }
 
     #[test]
+    fn commits_are_synced_as_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        for (setting, expected) in [
+            (Synchronous::Full, 2),
+            (Synchronous::Extra, 3),
+            (Synchronous::Normal, 1),
+        ] {
+            let conn = Connection::open(dir.path().join("s.sqlite")).unwrap();
+            configure(
+                &conn,
+                dir.path(),
+                StoreOptions {
+                    synchronous: setting,
+                },
+            )
+            .unwrap();
+            let got: i64 = conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap();
+            assert_eq!(got, expected, "{setting:?}");
+        }
+        assert_eq!(StoreOptions::default().synchronous, Synchronous::Full);
+    }
+
+    #[test]
     fn the_schema_rejects_what_validation_would() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feedback.sqlite");
