@@ -34,6 +34,9 @@ use crate::state::AppState;
 
 /// The `/admin` routes behind the token check.
 pub fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    if state.config.admin.token.is_empty() {
+        tracing::info!("admin routes disabled: no admin token configured");
+    }
     Router::new()
         .route("/admin/feedback", get(get_feedback_list))
         .route("/admin/feedback/stats", get(get_feedback_stats))

@@ -25,7 +25,6 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
-pub use admin::check_token as check_admin_token;
 pub use error::ApiError;
 
 /// Every route of the server, with its layers.
