@@ -10,6 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod dataset;
 pub mod feedback;
+pub mod generate;
 pub mod geom;
 pub mod http;
 pub mod ingest;

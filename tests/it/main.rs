@@ -3,5 +3,6 @@
 
 mod admin;
 mod feedback;
+mod ingest;
 mod support;
 mod tiles;
