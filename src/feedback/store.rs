@@ -143,7 +143,7 @@ impl Store {
             .name("feedback-writer".into())
             .spawn(move || run_writer(writer, queue))
             .map_err(|e| Error::Storage(format!("cannot start the writer thread: {e}")))?;
-        tracing::info!(path = %path.display(), ?options.synchronous, "feedback store open");
+        tracing::info!(path = %path.display(), synchronous = ?options.synchronous, "feedback store open");
         Ok(Store {
             path: path.to_owned(),
             commands: Some(commands),
@@ -564,64 +564,67 @@ fn update(conn: &Connection, id: i64, patch: &Patch, now_ms: i64) -> Result<Repo
 
 /// `WHERE …` for `filter` and its parameters, numbered from 1. Values are always parameters.
 fn where_clause(filter: &Filter) -> (String, Vec<Value>) {
+    let mut params = Params::default();
     let mut conditions: Vec<String> = Vec::new();
-    let mut values: Vec<Value> = Vec::new();
-    let placeholders = |items: Vec<Value>, values: &mut Vec<Value>| -> String {
-        let start = values.len() + 1;
-        let n = items.len();
-        values.extend(items);
-        (start..start + n)
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+    let text = |items: &mut dyn Iterator<Item = &str>| -> Vec<Value> {
+        items.map(|s| Value::Text(s.to_owned())).collect()
     };
-    let text_values = |items: Vec<&str>| items.into_iter().map(|s| Value::Text(s.into())).collect();
     if !filter.statuses.is_empty() {
-        let list = placeholders(
-            text_values(filter.statuses.iter().map(|s| s.as_str()).collect()),
-            &mut values,
-        );
+        let list = params.list(text(&mut filter.statuses.iter().map(|s| s.as_str())));
         conditions.push(format!("status IN ({list})"));
     }
     if !filter.kinds.is_empty() {
-        let list = placeholders(
-            text_values(filter.kinds.iter().map(|k| k.as_str()).collect()),
-            &mut values,
-        );
+        let list = params.list(text(&mut filter.kinds.iter().map(|k| k.as_str())));
         conditions.push(format!("kind IN ({list})"));
     }
     if let Some(facility_id) = filter.facility_id {
-        let p = placeholders(vec![Value::Integer(facility_id as i64)], &mut values);
+        let p = params.add(Value::Integer(facility_id as i64));
         conditions.push(format!("facility_id = {p}"));
     }
     if !filter.categories.is_empty() {
-        let list = placeholders(
-            text_values(filter.categories.iter().map(String::as_str).collect()),
-            &mut values,
-        );
+        let list = params.list(text(&mut filter.categories.iter().map(String::as_str)));
         conditions.push(format!("category IN ({list})"));
     }
     if let Some(since) = filter.since_ms {
-        let p = placeholders(vec![Value::Integer(since)], &mut values);
+        let p = params.add(Value::Integer(since));
         conditions.push(format!("created_at_ms >= {p}"));
     }
     if let Some(until) = filter.until_ms {
-        let p = placeholders(vec![Value::Integer(until)], &mut values);
+        let p = params.add(Value::Integer(until));
         conditions.push(format!("created_at_ms < {p}"));
     }
     if let Some([west, south, east, north]) = filter.bbox {
-        let lon = placeholders(vec![Value::Real(west), Value::Real(east)], &mut values);
-        let lat = placeholders(vec![Value::Real(south), Value::Real(north)], &mut values);
-        let (w, e) = lon.split_once(", ").expect("two placeholders");
-        let (s, n) = lat.split_once(", ").expect("two placeholders");
+        let [w, s, e, n] = [west, south, east, north].map(|v| params.add(Value::Real(v)));
         conditions.push(format!(
             "COALESCE(lon, facility_lon) BETWEEN {w} AND {e} AND COALESCE(lat, facility_lat) BETWEEN {s} AND {n}"
         ));
     }
-    if conditions.is_empty() {
-        (String::new(), values)
+    let clause = if conditions.is_empty() {
+        String::new()
     } else {
-        (format!("WHERE {}", conditions.join(" AND ")), values)
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    (clause, params.0)
+}
+
+/// Statement parameters, collected in order.
+#[derive(Default)]
+struct Params(Vec<Value>);
+
+impl Params {
+    /// Adds `value` and returns its placeholder (`?N`).
+    fn add(&mut self, value: Value) -> String {
+        self.0.push(value);
+        format!("?{}", self.0.len())
+    }
+
+    /// Adds `values` and returns their placeholders, comma-separated.
+    fn list(&mut self, values: Vec<Value>) -> String {
+        values
+            .into_iter()
+            .map(|v| self.add(v))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
