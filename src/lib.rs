@@ -2,12 +2,14 @@
 //!
 //! Modules in pipeline order: `config` and `taxonomy` say what to serve; `ingest` reads
 //! FlatGeobuf files; `dataset` indexes them; `tiles` renders facility MVT; `snapshot` bundles one
-//! data version; `cache` keeps rendered tiles; `state` holds what requests share; `http` answers.
+//! data version; `cache` keeps rendered tiles; `feedback` stores residents' reports; `state` holds
+//! what requests share; `http` answers.
 //! `generate` writes the synthetic sample data. See ARCHITECTURE.md for the map.
 
 pub mod cache;
 pub mod config;
 pub mod dataset;
+pub mod feedback;
 pub mod generate;
 pub mod geom;
 pub mod http;
@@ -31,7 +33,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::router(state))
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
