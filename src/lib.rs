@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod coverage;
 pub mod dataset;
 pub mod geom;
 pub mod http;
