@@ -11,12 +11,15 @@ use std::time::SystemTime;
 use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::ingest::{self, IngestReport};
+use crate::tiles::basemap::Basemap;
 
 /// Everything derived from one version of the data.
 pub struct Snapshot {
     /// Increases by one with every successful (re)load; part of every cache key.
     pub version: u64,
     pub dataset: Arc<Dataset>,
+    /// Context layers projected and indexed for basemap tiles.
+    pub basemap: Arc<Basemap>,
     pub report: IngestReport,
     pub loaded_at: SystemTime,
 }
@@ -43,6 +46,7 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         layers.areas,
         layers.residents,
     ));
+    let basemap = Arc::new(Basemap::new(&dataset));
     tracing::info!(
         version,
         n_facilities = dataset.facilities().len(),
@@ -54,6 +58,7 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
     Ok(Snapshot {
         version,
         dataset,
+        basemap,
         report,
         loaded_at: SystemTime::now(),
     })

@@ -11,10 +11,43 @@ use crate::cache::{CacheKey, CachedTile, TileCache};
 use crate::config::Config;
 use crate::geom::{self, TileKey};
 use crate::snapshot::{self, Snapshot};
+use crate::tiles::basemap::BASEMAP_SOURCE;
 use crate::tiles::{self, CategoryFilter, TileParams};
 
 /// Tile set id of the facility tiles.
 pub const FACILITIES_SOURCE: &str = "facilities";
+
+/// A vector tile set, with its variant (the facility filter).
+#[derive(Debug, Clone)]
+pub enum VectorTileSet {
+    Facilities(CategoryFilter),
+    Basemap,
+}
+
+impl VectorTileSet {
+    /// The cache key of one tile of this set in `snapshot`.
+    pub fn cache_key(&self, snapshot: &Snapshot, tile: TileKey) -> CacheKey {
+        let variant = match self {
+            VectorTileSet::Facilities(filter) => match filter.categories() {
+                None => FACILITIES_SOURCE.to_owned(),
+                Some(ids) => {
+                    let taxonomy = &snapshot.dataset.taxonomy;
+                    let names: Vec<&str> = ids
+                        .iter()
+                        .map(|&id| taxonomy.category(id).id.as_str())
+                        .collect();
+                    format!("{FACILITIES_SOURCE}?categories={}", names.join(","))
+                }
+            },
+            VectorTileSet::Basemap => BASEMAP_SOURCE.to_owned(),
+        };
+        CacheKey {
+            version: snapshot.version,
+            variant: variant.into(),
+            tile,
+        }
+    }
+}
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -51,42 +84,22 @@ impl AppState {
         }))
     }
 
-    /// The cache key of a facility tile.
-    pub fn facility_tile_key(
-        version: u64,
-        tile: TileKey,
-        filter: &CategoryFilter,
-        snapshot: &Snapshot,
-    ) -> CacheKey {
-        let variant = match filter.categories() {
-            None => FACILITIES_SOURCE.to_owned(),
-            Some(ids) => {
-                let taxonomy = &snapshot.dataset.taxonomy;
-                let names: Vec<&str> = ids
-                    .iter()
-                    .map(|&id| taxonomy.category(id).id.as_str())
-                    .collect();
-                format!("{FACILITIES_SOURCE}?categories={}", names.join(","))
-            }
-        };
-        CacheKey {
-            version,
-            variant: variant.into(),
-            tile,
-        }
-    }
-
-    /// Renders (or fetches) a facility tile. Blocking: call from a blocking thread.
-    pub fn facility_tile(
+    /// Fetches a vector tile from the cache, rendering it on a miss. Blocking: call from a
+    /// blocking thread.
+    pub fn vector_tile(
         &self,
         snapshot: &Snapshot,
         tile: TileKey,
-        filter: &CategoryFilter,
+        set: &VectorTileSet,
     ) -> Result<Arc<CachedTile>, Arc<tiles::EncodeError>> {
-        let key = Self::facility_tile_key(snapshot.version, tile, filter, snapshot);
-        self.cache.get_or_render(key, || {
-            tiles::render(&snapshot.dataset, tile, filter, &self.tile_params)
-                .map(|t| CachedTile::new(t.bytes, true))
+        self.cache.get_or_render(set.cache_key(snapshot, tile), || {
+            let bytes = match set {
+                VectorTileSet::Facilities(filter) => {
+                    tiles::render(&snapshot.dataset, tile, filter, &self.tile_params)?.bytes
+                }
+                VectorTileSet::Basemap => snapshot.basemap.render(tile, &self.tile_params)?,
+            };
+            Ok(CachedTile::new(bytes, true))
         })
     }
 
@@ -105,8 +118,13 @@ impl AppState {
         self.precompute.done.store(0, Ordering::SeqCst);
         self.precompute.total.store(keys.len(), Ordering::SeqCst);
         keys.par_iter().for_each(|&tile| {
-            if let Err(e) = self.facility_tile(&snapshot, tile, &CategoryFilter::all()) {
-                tracing::error!(%tile, error = %e, "precompute failed for tile");
+            for set in [
+                VectorTileSet::Facilities(CategoryFilter::all()),
+                VectorTileSet::Basemap,
+            ] {
+                if let Err(e) = self.vector_tile(&snapshot, tile, &set) {
+                    tracing::error!(%tile, error = %e, "precompute failed for tile");
+                }
             }
             self.precompute.done.fetch_add(1, Ordering::Relaxed);
         });

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::respond::{self, PublicUrl};
 use crate::state::{AppState, FACILITIES_SOURCE};
+use crate::tiles::basemap::BASEMAP_SOURCE;
 
 /// The bundled MapLibre style; `{base_url}` is replaced per request.
 const LIFECIRCLE_STYLE: &str = include_str!("../../styles/lifecircle.json");
@@ -50,7 +51,13 @@ pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicU
                 "content_type": super::tiles::MVT_CONTENT_TYPE,
                 "tilejson": format!("{base}/tiles/{FACILITIES_SOURCE}.json"),
                 "tiles": format!("{base}/tiles/{FACILITIES_SOURCE}/{{z}}/{{x}}/{{y}}.mvt"),
-            }
+            },
+            BASEMAP_SOURCE: {
+                "name": "Basemap from the data: subdistricts and streets",
+                "content_type": super::tiles::MVT_CONTENT_TYPE,
+                "tilejson": format!("{base}/tiles/{BASEMAP_SOURCE}.json"),
+                "tiles": format!("{base}/tiles/{BASEMAP_SOURCE}/{{z}}/{{x}}/{{y}}.mvt"),
+            },
         },
         "categories": categories,
         "groups": groups,

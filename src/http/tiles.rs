@@ -8,14 +8,15 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::error::ApiError;
 use super::respond::{self, PublicUrl};
 use crate::geom::TileKey;
 use crate::snapshot::Snapshot;
-use crate::state::{AppState, FACILITIES_SOURCE};
+use crate::state::{AppState, FACILITIES_SOURCE, VectorTileSet};
+use crate::tiles::basemap::{BASEMAP_LAYERS, BASEMAP_SOURCE};
 use crate::tiles::{CategoryFilter, profile};
 
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -58,13 +59,21 @@ pub fn parse_tile_address(
     )?)
 }
 
-fn check_source(source: &str) -> Result<(), ApiError> {
-    if source == FACILITIES_SOURCE {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!(
-            "unknown tile source `{source}`; available: {FACILITIES_SOURCE}"
-        )))
+/// Parses a tile source id with its query into the tile set it names.
+fn parse_source(
+    source: &str,
+    snapshot: &Snapshot,
+    query: &TileQuery,
+) -> Result<VectorTileSet, ApiError> {
+    match source {
+        FACILITIES_SOURCE => Ok(VectorTileSet::Facilities(parse_filter(snapshot, query)?)),
+        BASEMAP_SOURCE if query.categories.is_some() => Err(ApiError::BadRequest(format!(
+            "`categories` filters {FACILITIES_SOURCE} tiles; {BASEMAP_SOURCE} has none"
+        ))),
+        BASEMAP_SOURCE => Ok(VectorTileSet::Basemap),
+        _ => Err(ApiError::NotFound(format!(
+            "unknown tile source `{source}`; available: {FACILITIES_SOURCE}, {BASEMAP_SOURCE}"
+        ))),
     }
 }
 
@@ -93,17 +102,14 @@ pub async fn get_tile(
     Query(query): Query<TileQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_source(&source)?;
-    let tile = parse_tile_address(&z, &x, &y_ext, &["mvt", "pbf"])?;
     let snapshot = state.snapshot.load_full();
-    let filter = parse_filter(&snapshot, &query)?;
-    let key = AppState::facility_tile_key(snapshot.version, tile, &filter, &snapshot);
-    let cached = match state.cache.get(&key) {
+    let set = parse_source(&source, &snapshot, &query)?;
+    let tile = parse_tile_address(&z, &x, &y_ext, &["mvt", "pbf"])?;
+    let cached = match state.cache.get(&set.cache_key(&snapshot, tile)) {
         Some(hit) => hit,
         None => {
             let state = state.clone();
-            tokio::task::spawn_blocking(move || state.facility_tile(&snapshot, tile, &filter))
-                .await??
+            tokio::task::spawn_blocking(move || state.vector_tile(&snapshot, tile, &set)).await??
         }
     };
     Ok(respond::tile(&cached, MVT_CONTENT_TYPE, &headers))
@@ -119,27 +125,37 @@ pub async fn get_tilejson(
 ) -> Result<Response, ApiError> {
     let source = file.strip_suffix(".json").ok_or_else(|| {
         ApiError::NotFound(format!(
-            "no such resource `/tiles/{file}`; TileJSON is at /tiles/{FACILITIES_SOURCE}.json"
+            "no such resource `/tiles/{file}`; TileJSON is at /tiles/{{source}}.json"
         ))
     })?;
-    check_source(source)?;
     let snapshot = state.snapshot.load_full();
-    let filter = parse_filter(&snapshot, &query)?;
-    let query_suffix = query.categories.as_ref().map(|_| {
-        let ids: Vec<&str> = filter
-            .categories()
-            .unwrap_or_default()
-            .iter()
-            .map(|&c| snapshot.dataset.taxonomy.category(c).id.as_str())
-            .collect();
-        format!("?categories={}", ids.join(","))
-    });
-    let tiles_url = format!(
-        "{}/tiles/{FACILITIES_SOURCE}/{{z}}/{{x}}/{{y}}.mvt{}",
-        public_url.0,
-        query_suffix.unwrap_or_default()
-    );
-    Ok(respond::json(&facility_tilejson(&state, &snapshot, tiles_url)).into_response())
+    let set = parse_source(source, &snapshot, &query)?;
+    let base = &public_url.0;
+    let tilejson = match &set {
+        VectorTileSet::Facilities(filter) => {
+            let query_suffix = filter.categories().map(|ids| {
+                let names: Vec<&str> = ids
+                    .iter()
+                    .map(|&c| snapshot.dataset.taxonomy.category(c).id.as_str())
+                    .collect();
+                format!("?categories={}", names.join(","))
+            });
+            facility_tilejson(
+                &state,
+                &snapshot,
+                format!(
+                    "{base}/tiles/{FACILITIES_SOURCE}/{{z}}/{{x}}/{{y}}.mvt{}",
+                    query_suffix.unwrap_or_default()
+                ),
+            )
+        }
+        VectorTileSet::Basemap => basemap_tilejson(
+            &state,
+            &snapshot,
+            format!("{base}/tiles/{BASEMAP_SOURCE}/{{z}}/{{x}}/{{y}}.mvt"),
+        ),
+    };
+    Ok(respond::json(&tilejson))
 }
 
 fn facility_tilejson(
@@ -149,7 +165,6 @@ fn facility_tilejson(
 ) -> serde_json::Value {
     let tiles = &state.config.tiles;
     let dataset = &snapshot.dataset;
-    let [lon, lat] = dataset.center();
     let mut fields = serde_json::Map::new();
     for (name, kind) in profile::FACILITY_FIELDS
         .iter()
@@ -160,24 +175,66 @@ fn facility_tilejson(
     for (_, category) in dataset.taxonomy.categories() {
         fields.insert(format!("n_{}", category.id), "Number".into());
     }
+    let layers = serde_json::json!([{
+        "id": profile::FACILITY_LAYER,
+        "description": "One point per facility; at low zoom, clusters (`cluster` = true) with `point_count` and `n_<category>` counts",
+        "minzoom": tiles.minzoom,
+        "maxzoom": tiles.maxzoom,
+        "fields": fields,
+    }]);
+    let description = "Public-service facilities of the 15-minute community life circle, coloured by category; clustered with counts at low zoom";
+    tilejson(
+        state,
+        snapshot,
+        "lifecircle facilities",
+        description,
+        tiles_url,
+        layers,
+    )
+}
+
+fn basemap_tilejson(state: &AppState, snapshot: &Snapshot, tiles_url: String) -> serde_json::Value {
+    let tiles = &state.config.tiles;
+    let layers: Vec<_> = BASEMAP_LAYERS
+        .iter()
+        .map(|(id, description, fields)| {
+            let fields: serde_json::Map<_, _> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).into())).collect();
+            serde_json::json!({ "id": id, "description": description, "minzoom": tiles.minzoom, "maxzoom": tiles.maxzoom, "fields": fields })
+        })
+        .collect();
+    let description = "Subdistrict areas, outlines and labels and the street network of the data, for maps that need no external basemap";
+    tilejson(
+        state,
+        snapshot,
+        "lifecircle basemap",
+        description,
+        tiles_url,
+        layers.into(),
+    )
+}
+
+fn tilejson(
+    state: &AppState,
+    snapshot: &Snapshot,
+    name: &str,
+    description: &str,
+    tiles_url: String,
+    vector_layers: serde_json::Value,
+) -> serde_json::Value {
+    let tiles = &state.config.tiles;
+    let [lon, lat] = snapshot.dataset.center();
     serde_json::json!({
         "tilejson": "3.0.0",
-        "name": "lifecircle facilities",
-        "description": "Public-service facilities of the 15-minute community life circle, coloured by category; clustered with counts at low zoom",
+        "name": name,
+        "description": description,
         "version": format!("1.0.{}", snapshot.version),
         "attribution": state.config.data.attribution,
         "scheme": "xyz",
         "tiles": [tiles_url],
         "minzoom": tiles.minzoom,
         "maxzoom": tiles.maxzoom,
-        "bounds": dataset.bounds,
+        "bounds": snapshot.dataset.bounds,
         "center": [lon, lat, 13],
-        "vector_layers": [{
-            "id": profile::FACILITY_LAYER,
-            "description": "One point per facility; at low zoom, clusters (`cluster` = true) with `point_count` and `n_<category>` counts",
-            "minzoom": tiles.minzoom,
-            "maxzoom": tiles.maxzoom,
-            "fields": fields,
-        }],
+        "vector_layers": vector_layers,
     })
 }

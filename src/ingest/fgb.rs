@@ -125,6 +125,7 @@ impl FgbFile {
             reader,
             column_idx,
         } = self;
+        let announced = reader.header().features_count();
         let mut features = reader.select_all_seq().map_err(|e| Error::NotFlatGeobuf {
             path: path.clone(),
             message: describe_fgb_error(&e),
@@ -150,6 +151,16 @@ impl FgbFile {
             })?;
             visit(feature_idx, geometry, props);
             feature_idx += 1;
+        }
+        // A file cut short can end cleanly between features; the header says how many to expect.
+        if announced > 0 && feature_idx as u64 != announced {
+            return Err(Error::Corrupt {
+                path,
+                feature_idx,
+                message: format!(
+                    "the header announces {announced} features but the file ends after {feature_idx} (truncated?)"
+                ),
+            });
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! same bytes (and the same ETag). [`profile`] decides points or clusters, [`cluster`] groups,
 //! [`encode`] writes the protobuf.
 
+pub mod basemap;
 mod cluster;
 mod encode;
 pub mod profile;

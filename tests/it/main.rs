@@ -1,5 +1,6 @@
 //! Integration tests: the real server on 127.0.0.1, spoken to over HTTP. One binary, one module
 //! per area.
 
+mod ingest;
 mod support;
 mod tiles;

@@ -517,3 +517,93 @@ fn reference_decoder_agrees() {
         );
     }
 }
+
+#[test]
+fn basemap_tiles_hold_clipped_streets_and_areas() {
+    let server = support::sample();
+    let tilejson = get_json(&server.url("/tiles/basemap.json"));
+    let layer_ids: Vec<&str> = tilejson["vector_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(layer_ids, ["subdistricts", "boundaries", "roads", "labels"]);
+    let dataset = server.state.snapshot.load().dataset.clone();
+    let [lon, lat] = dataset.center();
+    let key = tile_of(lon, lat, 14);
+    let url = server.url(&format!("/tiles/basemap/{}/{}/{}.mvt", key.z, key.x, key.y));
+    let response = get(&url);
+    assert_eq!(response.status(), 200);
+    let reader = mvt_reader::Reader::new(response.bytes().unwrap().to_vec()).unwrap();
+    let names: Vec<String> = reader.get_layer_names().unwrap();
+    assert!(
+        names.contains(&"roads".to_owned()) && names.contains(&"subdistricts".to_owned()),
+        "{names:?}"
+    );
+    let buffer = 64.0;
+    for (idx, name) in names.iter().enumerate() {
+        for feature in reader.get_features(idx).unwrap() {
+            let mut coords = Vec::new();
+            match &feature.get_geometry() {
+                geo::Geometry::LineString(l) => coords.extend(l.0.iter().copied()),
+                geo::Geometry::MultiLineString(ml) => {
+                    coords.extend(ml.0.iter().flat_map(|l| l.0.iter().copied()))
+                }
+                geo::Geometry::Polygon(polygon) => {
+                    assert!(
+                        geo::Area::signed_area(polygon).abs() > 0.0,
+                        "{name}: degenerate polygon"
+                    );
+                    coords.extend(polygon.exterior().0.iter().copied());
+                }
+                geo::Geometry::MultiPolygon(mp) => {
+                    for polygon in &mp.0 {
+                        assert!(
+                            geo::Area::signed_area(polygon).abs() > 0.0,
+                            "{name}: degenerate polygon"
+                        );
+                        coords.extend(polygon.exterior().0.iter().copied());
+                    }
+                }
+                geo::Geometry::Point(p) => coords.push(p.0),
+                geo::Geometry::MultiPoint(mp) => coords.extend(mp.0.iter().map(|p| p.0)),
+                other => panic!("{name}: unexpected geometry {other:?}"),
+            }
+            for c in coords {
+                assert!(
+                    (-buffer..=4096.0 + buffer).contains(&c.x)
+                        && (-buffer..=4096.0 + buffer).contains(&c.y),
+                    "{name}: vertex {c:?} outside the tile buffer"
+                );
+            }
+        }
+    }
+    // Footways appear only from zoom 14.
+    let low = tile_of(lon, lat, 11);
+    let low_tile = get(&server.url(&format!("/tiles/basemap/{}/{}/{}.mvt", low.z, low.x, low.y)));
+    let reader = mvt_reader::Reader::new(low_tile.bytes().unwrap().to_vec()).unwrap();
+    let roads_idx = reader
+        .get_layer_names()
+        .unwrap()
+        .iter()
+        .position(|n| n == "roads")
+        .unwrap();
+    for feature in reader.get_features(roads_idx).unwrap() {
+        let props = feature.properties.unwrap();
+        let Some(mvt_reader::feature::Value::String(class)) = props.get("highway") else {
+            panic!("roads have a class")
+        };
+        assert!(
+            ["motorway", "trunk", "primary", "secondary"].contains(&class.as_str()),
+            "{class} at z11"
+        );
+    }
+    if let Some(output) = support::node_script("decode_tile.mjs", &[&url]) {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

@@ -2,7 +2,7 @@
 // features as JSON: [{layer, id, type, properties, geometry: [[x, y], ...]}] in tile units.
 // Usage: node decode_tile.mjs URL   (gzip Content-Encoding is undone by fetch, as in a browser)
 import { VectorTile } from '@mapbox/vector-tile';
-import Pbf from 'pbf';
+import { PbfReader as Pbf } from 'pbf';
 
 const url = process.argv[2];
 if (!url) {
