@@ -412,9 +412,15 @@ mod tests {
         let config = Config::embedded().unwrap();
         assert_eq!(config.coverage.mode, CoverageMode::Auto);
         assert_eq!(config.coverage.profiles.len(), 2);
-        check_err("[coverage]\nmode = \"flying\"\n", "unknown variant `flying`");
+        check_err(
+            "[coverage]\nmode = \"flying\"\n",
+            "unknown variant `flying`",
+        );
         check_err("[coverage]\ncell_m = 1.0\n", "coverage.cell_m");
-        check_err("[coverage]\nband_minutes = [10, 5]\n", "coverage.band_minutes");
+        check_err(
+            "[coverage]\nband_minutes = [10, 5]\n",
+            "coverage.band_minutes",
+        );
         check_err(
             "[coverage]\ndefault_profile = \"bike\"\n",
             "coverage.default_profile `bike`",

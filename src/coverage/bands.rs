@@ -16,8 +16,8 @@ use std::collections::HashMap;
 
 use mvt::{GeomEncoder, GeomType, Tile};
 
-use super::{Coverage, CoverageId, Error, ProfileId};
 use super::field::{FAR, UNREACHABLE};
+use super::{Coverage, CoverageId, Error, ProfileId};
 use crate::geom::{self, MercPoint, TileKey};
 
 /// Name of the layer in every band tile.
@@ -68,7 +68,8 @@ pub fn render_mvt(
     let id_name = coverage.id_name(id).to_owned();
     let profile_name = coverage.profile(profile).id.clone();
     let encode_err = |e: mvt::Error| Error::Encode(e.to_string());
-    for (feature_idx, (level, properties)) in levels(coverage, id, profile).into_iter().enumerate() {
+    for (feature_idx, (level, properties)) in levels(coverage, id, profile).into_iter().enumerate()
+    {
         let rings = trace(&window, &level);
         let polygons = to_tile_polygons(coverage, &window, tile, extent, rings);
         if polygons.is_empty() {
@@ -78,7 +79,9 @@ pub fn render_mvt(
         for (exterior, holes) in &polygons {
             for ring in std::iter::once(exterior).chain(holes) {
                 for &(x, y) in ring {
-                    encoder.add_point(f64::from(x), f64::from(y)).map_err(encode_err)?;
+                    encoder
+                        .add_point(f64::from(x), f64::from(y))
+                        .map_err(encode_err)?;
                 }
                 encoder.complete_geom().map_err(encode_err)?;
             }
@@ -147,7 +150,11 @@ fn levels(
                     )
                 })
                 .collect();
-            let last = *coverage.params.band_minutes.last().unwrap_or(&threshold_min);
+            let last = *coverage
+                .params
+                .band_minutes
+                .last()
+                .unwrap_or(&threshold_min);
             // Beyond: value >= last limit, traced as -value <= -limit.
             out.push((
                 Level {
@@ -300,7 +307,12 @@ fn trace(window: &Window, level: &Level) -> Vec<Ring> {
                 continue;
             }
             // Edges in counter-clockwise order, each with its key: bottom, right, top, left.
-            let edges = [key(a, b, false), key(a + 1, b, true), key(a, b + 1, false), key(a, b, true)];
+            let edges = [
+                key(a, b, false),
+                key(a + 1, b, true),
+                key(a, b + 1, false),
+                key(a, b, true),
+            ];
             let edge_points = [
                 (a, b, false),
                 (a + 1, b, true),
@@ -451,7 +463,12 @@ fn to_tile_polygons(
     }
     let bbox = |ring: &[(f64, f64)]| {
         ring.iter().fold(
-            [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
+            [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ],
             |b, &(x, y)| [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)],
         )
     };

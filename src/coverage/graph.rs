@@ -60,10 +60,12 @@ impl WalkGraph {
         let mut node_lonlat: Vec<(f64, f64)> = Vec::new();
         let mut edges: Vec<Edge> = Vec::new();
         let mut node = |lon: f64, lat: f64| -> u32 {
-            *node_of.entry((lon.to_bits(), lat.to_bits())).or_insert_with(|| {
-                node_lonlat.push((lon, lat));
-                (node_lonlat.len() - 1) as u32
-            })
+            *node_of
+                .entry((lon.to_bits(), lat.to_bits()))
+                .or_insert_with(|| {
+                    node_lonlat.push((lon, lat));
+                    (node_lonlat.len() - 1) as u32
+                })
         };
         for road in roads {
             let class = road.highway.trim().to_ascii_lowercase();
@@ -367,7 +369,10 @@ mod tests {
         let far_end = graph.edges[1].v;
         let expected = graph.edges[0].len_m + graph.edges[1].len_m;
         assert!((search.dist(far_end) - expected).abs() < 0.01);
-        assert!(search.dist(graph.edges[2].u).is_infinite(), "other component");
+        assert!(
+            search.dist(graph.edges[2].u).is_infinite(),
+            "other component"
+        );
     }
 
     #[test]
@@ -401,7 +406,11 @@ mod tests {
         let mut settled = 0;
         search.run(&graph, [(0, 0.0)], f32::INFINITY, |_, _| {
             settled += 1;
-            if settled == 2 { Flow::Stop } else { Flow::Continue }
+            if settled == 2 {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
         });
         assert_eq!(settled, 2);
         assert_eq!(search.dist(0), 0.0, "buffers reset between runs");

@@ -390,7 +390,9 @@ impl Coverage {
             .map(|&c| {
                 (
                     c.0 as usize,
-                    self.threshold_m(c, profile).floor().min(f64::from(u16::MAX)) as u16,
+                    self.threshold_m(c, profile)
+                        .floor()
+                        .min(f64::from(u16::MAX)) as u16,
                     self.taxonomy.category(c).group.0 as usize,
                 )
             })
@@ -630,8 +632,7 @@ fn ramp_max_min(taxonomy: &Taxonomy, params: &CoverageParams) -> u32 {
 /// `[west, south, east, north]` of facilities, subdistricts and residential places; `None` when
 /// there is nothing.
 fn data_extent(dataset: &Dataset) -> Option<[f64; 4]> {
-    if dataset.facilities().is_empty() && dataset.areas.is_empty() && dataset.residents.is_empty()
-    {
+    if dataset.facilities().is_empty() && dataset.areas.is_empty() && dataset.residents.is_empty() {
         return None;
     }
     let mut bounds = if dataset.facilities().is_empty() && dataset.areas.is_empty() {
@@ -710,7 +711,12 @@ type NetworkFields = (Vec<Vec<u16>>, Vec<Vec<u16>>, Network);
 
 /// The network-mode fields of every category, the distances of the residential places, and the
 /// network with facilities and places attached.
-fn network_fields(dataset: &Dataset, grid: &Grid, graph: WalkGraph, cutoff_m: f64) -> NetworkFields {
+fn network_fields(
+    dataset: &Dataset,
+    grid: &Grid,
+    graph: WalkGraph,
+    cutoff_m: f64,
+) -> NetworkFields {
     let taxonomy = &dataset.taxonomy;
     let facility_snaps: Vec<Option<Snap>> = dataset
         .facilities()

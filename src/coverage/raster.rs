@@ -78,7 +78,13 @@ pub fn time_ramp(band_minutes: &[u32], ramp_max_min: u32) -> Vec<[u8; 4]> {
 /// The score ramp of a composite of `n` categories: one colour per count `0..=n`.
 pub fn score_ramp(n: u32) -> Vec<[u8; 4]> {
     (0..=n)
-        .map(|k| viridis(if n == 0 { 1.0 } else { f64::from(k) / f64::from(n) }))
+        .map(|k| {
+            viridis(if n == 0 {
+                1.0
+            } else {
+                f64::from(k) / f64::from(n)
+            })
+        })
         .collect()
 }
 
@@ -332,7 +338,9 @@ pub fn legend_png(coverage: &Coverage, id: CoverageId) -> Result<Vec<u8>, Error>
             let width = MARGIN + ramp_w + 12 + 28 + 8 + 28 + MARGIN;
             let mut canvas = Canvas::new(width, height);
             for (i, &colour) in ramp.iter().enumerate() {
-                canvas.rect(MARGIN + i as u32 * step, MARGIN, step, SWATCH_H, |_, _| colour);
+                canvas.rect(MARGIN + i as u32 * step, MARGIN, step, SWATCH_H, |_, _| {
+                    colour
+                });
             }
             let mut ticks = coverage.params.band_minutes.clone();
             ticks.insert(0, 0);
@@ -340,7 +348,9 @@ pub fn legend_png(coverage: &Coverage, id: CoverageId) -> Result<Vec<u8>, Error>
             ticks.dedup();
             for &minute in ticks.iter().filter(|&&m| m <= coverage.ramp_max_min()) {
                 let x = MARGIN + minute * step;
-                canvas.rect(x.saturating_sub(1), MARGIN + SWATCH_H, 2, 4, |_, _| [0, 0, 0, 255]);
+                canvas.rect(x.saturating_sub(1), MARGIN + SWATCH_H, 2, 4, |_, _| {
+                    [0, 0, 0, 255]
+                });
                 let label_x = x.saturating_sub(number_width(minute) / 2);
                 canvas.number(label_x, MARGIN + SWATCH_H + 6, minute);
             }
@@ -379,7 +389,9 @@ mod tests {
         let ramp = time_ramp(&[5, 10, 15], 20);
         assert_eq!(ramp.len(), 20);
         let diff = |a: [u8; 4], b: [u8; 4]| -> i32 {
-            (0..3).map(|k| (i32::from(a[k]) - i32::from(b[k])).abs()).sum()
+            (0..3)
+                .map(|k| (i32::from(a[k]) - i32::from(b[k])).abs())
+                .sum()
         };
         // Every band limit is a larger jump than any step inside a band.
         let inside_max = (1..20)
@@ -388,7 +400,10 @@ mod tests {
             .max()
             .unwrap();
         for limit in [5, 10, 15] {
-            assert!(diff(ramp[limit - 1], ramp[limit]) > inside_max, "at {limit}");
+            assert!(
+                diff(ramp[limit - 1], ramp[limit]) > inside_max,
+                "at {limit}"
+            );
         }
         assert!(diff(ramp[19], FAR_RGBA) > inside_max);
         // Colours are all distinct, and none is an unreachable stripe.

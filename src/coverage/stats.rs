@@ -232,7 +232,8 @@ pub fn stats(coverage: &Coverage, dataset: &Dataset, profile: ProfileId) -> Stat
         .fold(
             || empty.clone(),
             |mut accs, cell| {
-                accs[bucket(coverage.cell_area(cell))].add(&limits, 1, |c| coverage.fields[c][cell]);
+                accs[bucket(coverage.cell_area(cell))]
+                    .add(&limits, 1, |c| coverage.fields[c][cell]);
                 accs
             },
         )
@@ -285,7 +286,14 @@ pub fn stats(coverage: &Coverage, dataset: &Dataset, profile: ProfileId) -> Stat
         .areas
         .iter()
         .enumerate()
-        .map(|(a, area)| make(area.name.clone(), area.name_en.clone(), &cells[a], &people[a]))
+        .map(|(a, area)| {
+            make(
+                area.name.clone(),
+                area.name_en.clone(),
+                &cells[a],
+                &people[a],
+            )
+        })
         .collect();
     let outside_areas = (n_areas > 0 && people[n_areas].n > 0).then(|| {
         make(
@@ -353,7 +361,12 @@ pub struct Gaps {
 }
 
 /// The blind spots of `category` under `profile`.
-pub fn gaps(coverage: &Coverage, dataset: &Dataset, category: CategoryId, profile: ProfileId) -> Gaps {
+pub fn gaps(
+    coverage: &Coverage,
+    dataset: &Dataset,
+    category: CategoryId,
+    profile: ProfileId,
+) -> Gaps {
     let grid = &coverage.grid;
     let field = coverage.field_m(category);
     let limit = limit_m(coverage, category, profile);
@@ -544,7 +557,9 @@ pub fn suggest(
             let tree: RTree<GeomWithData<[f64; 2], u32>> = RTree::bulk_load(
                 uncovered
                     .iter()
-                    .map(|&r| GeomWithData::new(frame.to_xy(places[r].lon, places[r].lat), r as u32))
+                    .map(|&r| {
+                        GeomWithData::new(frame.to_xy(places[r].lon, places[r].lat), r as u32)
+                    })
                     .collect(),
             );
             // The frame may be off by a fraction of a percent: search a little wider, then
@@ -555,7 +570,10 @@ pub fn suggest(
                 .map(|&c| {
                     let origin = (places[c].lon, places[c].lat);
                     let mut hits: Vec<u32> = tree
-                        .locate_within_distance(frame.to_xy(origin.0, origin.1), radius_m * radius_m)
+                        .locate_within_distance(
+                            frame.to_xy(origin.0, origin.1),
+                            radius_m * radius_m,
+                        )
                         .map(|p| p.data)
                         .filter(|&r| {
                             let place = &places[r as usize];
@@ -690,7 +708,11 @@ pub fn at(
                     }
                 };
                 for &(f, along_m, off_m) in network.facilities.on(snap.edge) {
-                    offer(&mut best, f, f64::from((along_m - snap.along_m).abs() + off_m));
+                    offer(
+                        &mut best,
+                        f,
+                        f64::from((along_m - snap.along_m).abs() + off_m),
+                    );
                 }
                 let mut search = Search::new(graph);
                 search.run(graph, graph.seeds(&snap, 0.0), f32::INFINITY, |node, d| {
@@ -738,7 +760,11 @@ pub fn at(
         })
         .collect();
     let within = |c: &CategoryId| reach[c.0 as usize].within;
-    let score = coverage.composite_categories.iter().filter(|c| within(c)).count() as u32;
+    let score = coverage
+        .composite_categories
+        .iter()
+        .filter(|c| within(c))
+        .count() as u32;
     let groups = taxonomy
         .groups()
         .map(|(g, _)| {
