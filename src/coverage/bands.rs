@@ -434,8 +434,11 @@ fn to_tile_polygons(
             (m.y * n - f64::from(tile.y)) * units,
         )
     };
-    let mut exteriors: Vec<(Vec<(f64, f64)>, Vec<(i32, i32)>, i64)> = Vec::new();
-    let mut holes: Vec<(Vec<(f64, f64)>, Vec<(i32, i32)>)> = Vec::new();
+    // Each ring in float and in integer tile units; outer rings with twice their area.
+    type FloatRing = Vec<(f64, f64)>;
+    type IntRing = Vec<(i32, i32)>;
+    let mut exteriors: Vec<(FloatRing, IntRing, i64)> = Vec::new();
+    let mut holes: Vec<(FloatRing, IntRing)> = Vec::new();
     for ring in rings {
         // Counter-clockwise with y north becomes clockwise with y down: reversing restores the
         // sign, so outer rings end up with positive area on screen, as MVT wants.

@@ -275,10 +275,14 @@ pub fn rasterise_areas(grid: &Grid, areas: &[Area]) -> Vec<u16> {
                 if last < first as i64 {
                     continue;
                 }
-                for row in first..=last as usize {
+                for (row, xs) in crossings
+                    .iter_mut()
+                    .enumerate()
+                    .take(last as usize + 1)
+                    .skip(first)
+                {
                     let y = row as f64;
-                    let x = xa + (y - ya) * (xb - xa) / (yb - ya);
-                    crossings[row].push(x);
+                    xs.push(xa + (y - ya) * (xb - xa) / (yb - ya));
                 }
             }
         }

@@ -286,9 +286,9 @@ impl Canvas {
             let at = ((y * self.width + x) * 4) as usize;
             // Composite over white, so the legend shows the colours as they look on a light map.
             let alpha = f32::from(colour[3]) / 255.0;
-            for k in 0..3 {
+            for (k, &channel) in colour.iter().take(3).enumerate() {
                 self.rgba[at + k] =
-                    (f32::from(colour[k]) * alpha + 255.0 * (1.0 - alpha)).round() as u8;
+                    (f32::from(channel) * alpha + 255.0 * (1.0 - alpha)).round() as u8;
             }
             self.rgba[at + 3] = 255;
         }

@@ -260,7 +260,9 @@ fn brute_network_m(
 ) -> f64 {
     let mut graph = PlainGraph { adj: Vec::new() };
     let mut vertex: HashMap<(u64, u64), usize> = HashMap::new();
-    let mut segments: Vec<(usize, usize, (f64, f64), (f64, f64))> = Vec::new();
+    // (node a, node b, lon/lat a, lon/lat b)
+    type Segment = (usize, usize, (f64, f64), (f64, f64));
+    let mut segments: Vec<Segment> = Vec::new();
     for road in roads {
         if excluded.contains(&road.highway.as_str()) {
             continue;

@@ -89,3 +89,24 @@ impl From<tokio::task::JoinError> for ApiError {
         ApiError::Internal(format!("background task failed: {e}"))
     }
 }
+
+impl From<crate::coverage::Error> for ApiError {
+    fn from(e: crate::coverage::Error) -> Self {
+        use crate::coverage::Error;
+        match e {
+            Error::UnknownId { .. } => ApiError::NotFound(e.to_string()),
+            Error::UnknownCategory { .. }
+            | Error::UnknownProfile { .. }
+            | Error::BadParameter { .. } => ApiError::BadRequest(e.to_string()),
+            Error::GridTooLarge { .. } | Error::NoWalkableStreets | Error::Encode(_) => {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<std::sync::Arc<crate::coverage::Error>> for ApiError {
+    fn from(e: std::sync::Arc<crate::coverage::Error>) -> Self {
+        ApiError::from((*e).clone())
+    }
+}

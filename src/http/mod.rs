@@ -4,6 +4,7 @@
 //! snapshot, call one stage, shape the answer) and wraps them in the cross-cutting layers:
 //! CORS on every answer (errors included), gzip for JSON, panic → 500, request metrics, tracing.
 
+mod coverage;
 mod error;
 mod meta;
 mod respond;
@@ -47,6 +48,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/catalog", get(meta::get_catalog))
         .route("/tiles/{file}", get(tiles::get_tilejson))
         .route("/tiles/{source}/{z}/{x}/{y}", get(tiles::get_tile))
+        .route("/coverage/legend", get(coverage::get_legend))
+        .route("/coverage/legend.png", get(coverage::get_legend_png))
+        .route("/coverage/stats", get(coverage::get_stats))
+        .route("/coverage/gaps", get(coverage::get_gaps))
+        .route("/coverage/suggest", get(coverage::get_suggest))
+        .route("/coverage/at", get(coverage::get_at))
+        .route("/coverage/{file}", get(coverage::get_tilejson))
+        .route("/coverage/{id}/{z}/{x}/{y}", get(coverage::get_tile))
         .route("/styles/{file}", get(meta::get_style))
         .route("/health", get(meta::get_health))
         .route("/metrics", get(meta::get_metrics))
