@@ -11,7 +11,7 @@
 //! which cell a place falls in and, for near-ties, which facility is taken as nearest.
 
 use rayon::prelude::*;
-use rstar::{RTree, primitives::GeomWithData};
+use rstar::{PointDistance, RTree, primitives::GeomWithData};
 
 use crate::dataset::Area;
 use crate::geom;
@@ -218,6 +218,58 @@ pub fn nearest_facility(
     ))
 }
 
+/// Side of the square blocks of cells that share one candidate search, cells.
+const BLOCK: usize = 8;
+
+/// Calls `visit(cell, candidates)` for every cell, where `candidates` (frame position, data)
+/// surely holds the item of `tree` nearest to the cell's centre: the items within `d0 + 2r` of
+/// the centre of the cell's block, `d0` being the distance from that centre to its nearest item
+/// and `r` the block's half-diagonal (any item nearer to a cell than that cell's distance to the
+/// block's nearest item lies within that radius). One R-tree search per block instead of one
+/// per cell. Rows of blocks run in parallel; `out` holds one value per cell.
+pub fn for_each_cell_with_candidates<G, T, V>(
+    grid: &Grid,
+    block: usize,
+    tree: &RTree<G>,
+    out: &mut [T],
+    visit: V,
+) where
+    G: rstar::PointDistance<Envelope = rstar::AABB<[f64; 2]>> + Sync,
+    T: Send,
+    V: Fn(usize, [f64; 2], &[&G]) -> T + Sync,
+{
+    let n_cols = grid.n_cols;
+    out.par_chunks_mut(n_cols * block)
+        .enumerate()
+        .for_each(|(block_row, rows)| {
+            let row0 = block_row * block;
+            let n_rows_here = rows.len() / n_cols;
+            let mut candidates: Vec<&G> = Vec::new();
+            for col0 in (0..n_cols).step_by(block) {
+                let n_cols_here = block.min(n_cols - col0);
+                let centre = [
+                    grid.x0_m + (col0 as f64 + n_cols_here as f64 / 2.0) * grid.cell_m,
+                    grid.y0_m + (row0 as f64 + n_rows_here as f64 / 2.0) * grid.cell_m,
+                ];
+                let half_diagonal =
+                    (n_cols_here.max(n_rows_here) as f64) * grid.cell_m * std::f64::consts::SQRT_2
+                        / 2.0;
+                candidates.clear();
+                if let Some(nearest) = tree.nearest_neighbor(&centre) {
+                    let radius = nearest.distance_2(&centre).sqrt() + 2.0 * half_diagonal + 1.0;
+                    candidates.extend(tree.locate_within_distance(centre, radius * radius));
+                }
+                for dr in 0..n_rows_here {
+                    for dc in 0..n_cols_here {
+                        let (col, row) = (col0 + dc, row0 + dr);
+                        rows[dr * n_cols + col] =
+                            visit(row * n_cols + col, grid.centre_xy(col, row), &candidates);
+                    }
+                }
+            }
+        });
+}
+
 /// The straight-line field: for every cell, the ground distance to the nearest facility of
 /// `tree` (all [`UNREACHABLE`] when the tree is empty).
 pub fn euclidean_field(
@@ -229,18 +281,19 @@ pub fn euclidean_field(
     if tree.size() == 0 || grid.n_cells() == 0 {
         return field;
     }
-    field
-        .par_chunks_mut(grid.n_cols)
-        .enumerate()
-        .for_each(|(row, cells)| {
-            for (col, cell) in cells.iter_mut().enumerate() {
-                let xy = grid.centre_xy(col, row);
-                let (lon, lat) = grid.frame.to_lonlat(xy);
-                if let Some(nearest) = tree.nearest_neighbor(&xy) {
-                    *cell = encode_m(geom::haversine_m((lon, lat), lonlat_of(nearest.data)));
-                }
-            }
+    for_each_cell_with_candidates(grid, BLOCK, tree, &mut field, |_, xy, candidates| {
+        let nearest = candidates.iter().min_by(|a, b| {
+            a.distance_2(&xy)
+                .total_cmp(&b.distance_2(&xy))
+                .then(a.data.cmp(&b.data))
         });
+        nearest.map_or(UNREACHABLE, |f| {
+            encode_m(geom::haversine_m(
+                grid.frame.to_lonlat(xy),
+                lonlat_of(f.data),
+            ))
+        })
+    });
     field
 }
 

@@ -13,7 +13,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use rstar::{RTree, primitives::GeomWithData, primitives::Line};
+use rstar::{PointDistance, RTree, primitives::GeomWithData, primitives::Line};
 
 use super::field::Frame;
 use crate::dataset::Road;
@@ -151,6 +151,34 @@ impl WalkGraph {
     pub fn snap(&self, lon: f64, lat: f64) -> Option<Snap> {
         let xy = self.frame.to_xy(lon, lat);
         let nearest = self.segments.nearest_neighbor(&xy)?;
+        Some(self.snap_onto(nearest, xy, (lon, lat)))
+    }
+
+    /// The snap of every cell centre of `grid` (same frame), searched block by block.
+    pub fn snap_cells(&self, grid: &super::field::Grid) -> Vec<Option<Snap>> {
+        let mut snaps = vec![None; grid.n_cells()];
+        if self.edges.is_empty() {
+            return snaps;
+        }
+        super::field::for_each_cell_with_candidates(
+            grid,
+            4,
+            &self.segments,
+            &mut snaps,
+            |_, xy, candidates| {
+                let nearest = candidates.iter().min_by(|a, b| {
+                    a.distance_2(&xy)
+                        .total_cmp(&b.distance_2(&xy))
+                        .then(a.data.cmp(&b.data))
+                })?;
+                Some(self.snap_onto(nearest, xy, self.frame.to_lonlat(xy)))
+            },
+        );
+        snaps
+    }
+
+    /// Where the place at frame position `xy` (lon/lat `lonlat`) meets the segment `nearest`.
+    fn snap_onto(&self, nearest: &IndexedSegment, xy: [f64; 2], lonlat: (f64, f64)) -> Snap {
         let line = nearest.geom();
         let on_line = line.nearest_point(&xy);
         let (dx, dy) = (line.to[0] - line.from[0], line.to[1] - line.from[1]);
@@ -164,11 +192,11 @@ impl WalkGraph {
         let edge_idx = nearest.data;
         let edge = self.edges[edge_idx as usize];
         let snapped = self.point_on_edge(edge_idx, t);
-        Some(Snap {
+        Snap {
             edge: edge_idx,
             along_m: (t * f64::from(edge.len_m)) as f32,
-            off_m: geom::haversine_m((lon, lat), snapped) as f32,
-        })
+            off_m: geom::haversine_m(lonlat, snapped) as f32,
+        }
     }
 
     /// lon/lat of the point a fraction `t` of the way from `u` to `v` along `edge`.

@@ -275,6 +275,13 @@ impl Coverage {
             .fold(0.0, f64::max);
         let cutoff_m = f64::from(ramp_max_min) * 60.0 * max_speed;
 
+        let phase = |name: &str| {
+            tracing::debug!(
+                phase = name,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "coverage build"
+            )
+        };
         let graph = match params.mode {
             CoverageMode::Euclidean => None,
             CoverageMode::Auto | CoverageMode::Network => {
@@ -300,6 +307,7 @@ impl Coverage {
             .iter()
             .map(|r| grid.nearest_cell(r.lon, r.lat).unwrap_or(0) as u32)
             .collect();
+        phase("graph");
         let (fields, resident_dist, network, trees) = match graph {
             Some(graph) => {
                 let (fields, resident_dist, network) =
@@ -333,6 +341,7 @@ impl Coverage {
             }
         };
         debug_assert_eq!(fields.len(), n_categories);
+        phase("fields");
 
         let cell_area = field::rasterise_areas(&grid, &dataset.areas);
         let in_study = study_mask(dataset, &grid, &cell_area);
@@ -367,9 +376,11 @@ impl Coverage {
             trees,
             cutoff_m,
         };
+        phase("areas");
         coverage.composites = (0..params.profiles.len())
             .map(|p| coverage.build_composite(ProfileId(p as u8)))
             .collect();
+        phase("composites");
         coverage.info = BuildInfo {
             elapsed_ms: started.elapsed().as_millis() as u64,
             heap_bytes: coverage.heap_bytes(),
@@ -728,13 +739,8 @@ fn network_fields(
         .par_iter()
         .map(|r| graph.snap(r.lon, r.lat))
         .collect();
-    let cell_snaps: Vec<Option<Snap>> = (0..grid.n_cells())
-        .into_par_iter()
-        .map(|cell| {
-            let (lon, lat) = grid.centre_lonlat(cell);
-            graph.snap(lon, lat)
-        })
-        .collect();
+    let cell_snaps = graph.snap_cells(grid);
+    tracing::debug!("snapped cells, facilities and residential places");
     let n_components = graph.n_components();
     let category_components: Vec<Vec<bool>> = taxonomy
         .categories()
