@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod coverage;
 pub mod dataset;
+pub mod generate;
 pub mod geom;
 pub mod http;
 pub mod ingest;
