@@ -8,6 +8,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod coverage;
 pub mod dataset;
 pub mod feedback;
 pub mod generate;

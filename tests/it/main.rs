@@ -2,6 +2,7 @@
 //! per area.
 
 mod admin;
+mod coverage;
 mod feedback;
 mod ingest;
 mod support;
