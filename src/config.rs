@@ -43,6 +43,7 @@ pub struct Config {
     pub feedback: FeedbackConfig,
     pub admin: AdminConfig,
     pub coverage: CoverageConfig,
+    pub search: SearchConfig,
     pub groups: Vec<crate::taxonomy::GroupConfig>,
     pub taxonomy: crate::taxonomy::TaxonomyOptions,
     pub categories: Vec<crate::taxonomy::CategoryConfig>,
@@ -199,6 +200,22 @@ pub struct WalkProfileConfig {
     pub speed_m_s: f64,
 }
 
+/// The `[search]` section: request limits, walking speed, navigation link source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    pub default_limit: usize,
+    pub max_limit: usize,
+    pub max_offset: usize,
+    pub max_radius_m: f64,
+    pub max_query_chars: usize,
+    pub max_query_terms: usize,
+    pub suggest_default_limit: usize,
+    pub suggest_max_limit: usize,
+    pub walk_speed_m_per_s: f64,
+    pub link_source: String,
+}
+
 impl Config {
     /// The embedded default, with relative paths resolved against the current directory.
     pub fn embedded() -> Result<Config, Error> {
@@ -344,6 +361,7 @@ impl Config {
         }
         self.validate_admin_token()?;
         self.validate_coverage().map_err(invalid)?;
+        self.validate_search().map_err(invalid)?;
         self.taxonomy()?;
         Ok(())
     }
@@ -447,6 +465,72 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_search(&self) -> Result<(), String> {
+        let s = &self.search;
+        if !(1..=1000).contains(&s.max_limit) {
+            return Err(format!(
+                "search.max_limit must be from 1 to 1000, not {}",
+                s.max_limit
+            ));
+        }
+        if !(1..=s.max_limit).contains(&s.default_limit) {
+            return Err(format!(
+                "search.default_limit must be from 1 to search.max_limit ({}), not {}",
+                s.max_limit, s.default_limit
+            ));
+        }
+        if s.max_offset > 100_000 {
+            return Err(format!(
+                "search.max_offset must be at most 100000, not {}",
+                s.max_offset
+            ));
+        }
+        if !(s.max_radius_m.is_finite() && s.max_radius_m > 0.0 && s.max_radius_m <= 100_000.0) {
+            return Err(format!(
+                "search.max_radius_m must be greater than 0 and at most 100000 metres, not {}",
+                s.max_radius_m
+            ));
+        }
+        if !(1..=256).contains(&s.max_query_chars) {
+            return Err(format!(
+                "search.max_query_chars must be from 1 to 256, not {}",
+                s.max_query_chars
+            ));
+        }
+        if !(1..=32).contains(&s.max_query_terms) {
+            return Err(format!(
+                "search.max_query_terms must be from 1 to 32, not {}",
+                s.max_query_terms
+            ));
+        }
+        if !(1..=100).contains(&s.suggest_max_limit) {
+            return Err(format!(
+                "search.suggest_max_limit must be from 1 to 100, not {}",
+                s.suggest_max_limit
+            ));
+        }
+        if !(1..=s.suggest_max_limit).contains(&s.suggest_default_limit) {
+            return Err(format!(
+                "search.suggest_default_limit must be from 1 to search.suggest_max_limit ({}), not {}",
+                s.suggest_max_limit, s.suggest_default_limit
+            ));
+        }
+        if !(s.walk_speed_m_per_s.is_finite() && (0.3..=3.0).contains(&s.walk_speed_m_per_s)) {
+            return Err(format!(
+                "search.walk_speed_m_per_s must be from 0.3 to 3.0 metres per second, not {}",
+                s.walk_speed_m_per_s
+            ));
+        }
+        let source = s.link_source.trim();
+        if source.is_empty() || source.chars().count() > 64 {
+            return Err(
+                "search.link_source must be a name of 1 to 64 characters, e.g. \"lifecircle\""
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -591,5 +675,14 @@ mod tests {
             "speed_m_s 9",
         );
         check_err("[coverage]\ncel_m = 30.0\n", "unknown field `cel_m`");
+        check_err("[search]\nmax_limit = 0\n", "search.max_limit");
+        check_err("[search]\ndefault_limit = 500\n", "search.default_limit");
+        check_err("[search]\nmax_radius_m = -1.0\n", "search.max_radius_m");
+        check_err(
+            "[search]\nwalk_speed_m_per_s = 30.0\n",
+            "search.walk_speed_m_per_s",
+        );
+        check_err("[search]\nlink_source = \" \"\n", "search.link_source");
+        check_err("[search]\nmax_radius = 5\n", "unknown field `max_radius`");
     }
 }

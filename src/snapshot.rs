@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::coverage::{self, Coverage, CoverageParams};
 use crate::dataset::Dataset;
 use crate::ingest::{self, IngestReport};
+use crate::search::SearchIndex;
 use crate::tiles::ClusterPyramid;
 use crate::tiles::basemap::Basemap;
 
@@ -26,6 +27,8 @@ pub struct Snapshot {
     pub basemap: Arc<Basemap>,
     /// Walking-distance fields and composite scores for the coverage heatmaps and statistics.
     pub coverage: Arc<Coverage>,
+    /// Keyword and place search over `dataset`.
+    pub search: Arc<SearchIndex>,
     pub report: IngestReport,
     pub loaded_at: SystemTime,
 }
@@ -74,6 +77,15 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         elapsed_ms = coverage.info.elapsed_ms,
         "coverage built"
     );
+    let search_started = std::time::Instant::now();
+    let search = Arc::new(SearchIndex::build(&dataset));
+    let search_stats = search.stats();
+    tracing::info!(
+        n_tokens = search_stats.n_tokens,
+        memory_bytes = search_stats.memory_bytes,
+        elapsed_ms = search_started.elapsed().as_millis() as u64,
+        "search index built"
+    );
     tracing::info!(
         version,
         n_facilities = dataset.facilities().len(),
@@ -88,6 +100,7 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         pyramid,
         basemap,
         coverage,
+        search,
         report,
         loaded_at: SystemTime::now(),
     })

@@ -93,6 +93,12 @@ impl From<std::sync::Arc<crate::tiles::EncodeError>> for ApiError {
     }
 }
 
+impl From<crate::search::Error> for ApiError {
+    fn from(e: crate::search::Error) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::Internal(format!("background task failed: {e}"))

@@ -11,6 +11,7 @@ mod feedback;
 mod json_body;
 mod meta;
 mod respond;
+mod search;
 mod tiles;
 
 use std::sync::Arc;
@@ -62,6 +63,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/coverage/{file}", get(coverage::get_tilejson))
         .route("/coverage/{id}/{z}/{x}/{y}", get(coverage::get_tile))
         .route("/styles/{file}", get(meta::get_style))
+        .route("/search", get(search::get_search))
+        .route("/search/suggest", get(search::get_suggest))
+        .route("/features/{id}", get(search::get_feature))
         .route("/health", get(meta::get_health))
         .route("/metrics", get(meta::get_metrics))
         .merge(feedback::routes(&state))

@@ -5,5 +5,6 @@ mod admin;
 mod coverage;
 mod feedback;
 mod ingest;
+mod search;
 mod support;
 mod tiles;
