@@ -40,6 +40,9 @@ pub struct Config {
     pub data: DataConfig,
     pub tiles: TilesConfig,
     pub cache: CacheConfig,
+    pub feedback: FeedbackConfig,
+    pub admin: AdminConfig,
+    pub coverage: CoverageConfig,
     pub search: SearchConfig,
     pub groups: Vec<crate::taxonomy::GroupConfig>,
     pub taxonomy: crate::taxonomy::TaxonomyOptions,
@@ -106,6 +109,97 @@ pub struct CacheConfig {
     pub precompute_maxzoom: u8,
 }
 
+/// Residents' reports and their store (see `feedback`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackConfig {
+    /// The SQLite database file.
+    pub path: PathBuf,
+    /// How hard each commit is pushed to disk.
+    pub synchronous: Synchronous,
+    pub max_message_chars: usize,
+    pub max_contact_chars: usize,
+    /// Sustained reports per minute from one client address.
+    pub rate_limit_per_minute: u32,
+    /// Reports one client address may send at once before the sustained rate applies.
+    pub rate_limit_burst: u32,
+}
+
+/// SQLite's `synchronous` setting for the feedback store (in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// The WAL is synced at every commit: an acknowledged report survives a crash and a power loss.
+    Full,
+    /// Like `full`, and the directory is synced too after the WAL is reset.
+    Extra,
+    /// The WAL is synced only at checkpoints: survives a process crash, not a power loss.
+    Normal,
+}
+
+/// The token-protected `/admin` routes.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer token; empty disables the admin routes. `LIFECIRCLE_ADMIN_TOKEN` overrides it.
+    pub token: String,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = if self.token.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("AdminConfig")
+            .field("token", &token)
+            .finish()
+    }
+}
+
+/// Environment variable that overrides `admin.token` (read by [`Config::load`] only).
+pub const ADMIN_TOKEN_ENV: &str = "LIFECIRCLE_ADMIN_TOKEN";
+
+/// Shortest admin token accepted.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+/// `[coverage]`: walking-time heatmaps and statistics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageConfig {
+    pub mode: CoverageMode,
+    pub cell_m: f64,
+    pub padding_m: f64,
+    pub exclude_highways: Vec<String>,
+    pub cutoff_margin_min: u32,
+    pub band_minutes: Vec<u32>,
+    pub default_profile: String,
+    pub precompute_maxzoom: u8,
+    pub suggest_max_candidates: usize,
+    pub max_grid_cells: usize,
+    pub profiles: Vec<WalkProfileConfig>,
+}
+
+/// `coverage.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoverageMode {
+    Auto,
+    Network,
+    Euclidean,
+}
+
+/// One `[[coverage.profiles]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkProfileConfig {
+    pub id: String,
+    pub label_zh: String,
+    pub label_en: String,
+    pub speed_m_s: f64,
+}
+
 /// The `[search]` section: request limits, walking speed, navigation link source.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,16 +223,36 @@ impl Config {
     }
 
     /// Loads `path` merged over the embedded default, or the default alone when `path` is `None`.
+    /// A non-empty `LIFECIRCLE_ADMIN_TOKEN` in the environment replaces `admin.token`.
     pub fn load(path: Option<&Path>) -> Result<Config, Error> {
-        let Some(path) = path else {
-            return Self::embedded();
+        let mut config = match path {
+            None => Self::embedded()?,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+                Self::from_layers(Some(&text), base_dir, path.display().to_string())?
+            }
         };
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        Self::from_layers(Some(&text), base_dir, path.display().to_string())
+        match std::env::var(ADMIN_TOKEN_ENV) {
+            Ok(token) if !token.is_empty() => config.set_admin_token(token)?,
+            Ok(_) | Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::Invalid {
+                    origin: ADMIN_TOKEN_ENV.into(),
+                    message: "the admin token is not valid UTF-8".into(),
+                });
+            }
+        }
+        Ok(config)
+    }
+
+    /// Replaces the admin token (e.g. with one from the environment) and validates it.
+    pub fn set_admin_token(&mut self, token: String) -> Result<(), Error> {
+        self.admin.token = token;
+        self.validate_admin_token()
     }
 
     /// Parses `text` merged over the embedded default; relative paths resolve against `base_dir`.
@@ -223,8 +337,135 @@ impl Config {
                 "cache.precompute_minzoom must not exceed cache.precompute_maxzoom".into(),
             ));
         }
+        let f = &self.feedback;
+        if f.path.as_os_str().is_empty() {
+            return Err(invalid("feedback.path must not be empty".into()));
+        }
+        for (key, value) in [
+            ("max_message_chars", f.max_message_chars),
+            ("max_contact_chars", f.max_contact_chars),
+        ] {
+            if !(1..=100_000).contains(&value) {
+                return Err(invalid(format!(
+                    "feedback.{key} must be from 1 to 100000, not {value}"
+                )));
+            }
+        }
+        for (key, value) in [
+            ("rate_limit_per_minute", f.rate_limit_per_minute),
+            ("rate_limit_burst", f.rate_limit_burst),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!("feedback.{key} must be at least 1")));
+            }
+        }
+        self.validate_admin_token()?;
+        self.validate_coverage().map_err(invalid)?;
         self.validate_search().map_err(invalid)?;
         self.taxonomy()?;
+        Ok(())
+    }
+
+    fn validate_admin_token(&self) -> Result<(), Error> {
+        let token = &self.admin.token;
+        if token.is_empty() {
+            return Ok(());
+        }
+        let message = if token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            format!(
+                "admin.token (or {ADMIN_TOKEN_ENV}) must be at least {MIN_ADMIN_TOKEN_CHARS} characters, or empty to disable the admin routes"
+            )
+        } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            format!(
+                "admin.token (or {ADMIN_TOKEN_ENV}) may hold only visible ASCII characters (no spaces), as it travels in an HTTP header"
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::Invalid {
+            origin: self.origin.clone(),
+            message,
+        })
+    }
+
+    fn validate_coverage(&self) -> Result<(), String> {
+        let c = &self.coverage;
+        if !(5.0..=500.0).contains(&c.cell_m) {
+            return Err(format!(
+                "coverage.cell_m must be from 5 to 500 metres, not {}",
+                c.cell_m
+            ));
+        }
+        if !(0.0..=10_000.0).contains(&c.padding_m) {
+            return Err(format!(
+                "coverage.padding_m must be from 0 to 10000 metres, not {}",
+                c.padding_m
+            ));
+        }
+        if c.cutoff_margin_min > 60 {
+            return Err(format!(
+                "coverage.cutoff_margin_min must be at most 60 minutes, not {}",
+                c.cutoff_margin_min
+            ));
+        }
+        let ascending = c.band_minutes.windows(2).all(|w| w[0] < w[1]);
+        if c.band_minutes.is_empty()
+            || !ascending
+            || c.band_minutes.iter().any(|&m| !(1..=120).contains(&m))
+        {
+            return Err(format!(
+                "coverage.band_minutes must be a non-empty ascending list of minutes from 1 to 120, not {:?}",
+                c.band_minutes
+            ));
+        }
+        if c.precompute_maxzoom > crate::geom::MAX_ZOOM {
+            return Err(format!(
+                "coverage.precompute_maxzoom must be at most {}, not {}",
+                crate::geom::MAX_ZOOM,
+                c.precompute_maxzoom
+            ));
+        }
+        if c.suggest_max_candidates == 0 || c.max_grid_cells == 0 {
+            return Err(
+                "coverage.suggest_max_candidates and coverage.max_grid_cells must be positive"
+                    .into(),
+            );
+        }
+        if c.profiles.is_empty() {
+            return Err("coverage.profiles must define at least one walking profile".into());
+        }
+        for (idx, p) in c.profiles.iter().enumerate() {
+            let id_ok = !p.id.is_empty()
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !id_ok {
+                return Err(format!(
+                    "coverage.profiles id `{}` is not a lowercase identifier (a-z, 0-9, _)",
+                    p.id
+                ));
+            }
+            if c.profiles[..idx].iter().any(|q| q.id == p.id) {
+                return Err(format!("coverage.profiles id `{}` is defined twice", p.id));
+            }
+            if !(0.1..=5.0).contains(&p.speed_m_s) {
+                return Err(format!(
+                    "coverage.profiles `{}` has speed_m_s {}; expected 0.1 to 5.0 metres per second",
+                    p.id, p.speed_m_s
+                ));
+            }
+        }
+        if !c.profiles.iter().any(|p| p.id == c.default_profile) {
+            return Err(format!(
+                "coverage.default_profile `{}` is not one of coverage.profiles ({})",
+                c.default_profile,
+                c.profiles
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         Ok(())
     }
 
@@ -370,6 +611,70 @@ mod tests {
             "[taxonomy]\nfallback = \"nope\"\n",
             "fallback category `nope`",
         );
+        check_err("[feedback]\npath = \"\"\n", "feedback.path");
+        check_err(
+            "[feedback]\nsynchronous = \"off\"\n",
+            "unknown variant `off`",
+        );
+        check_err(
+            "[feedback]\nmax_message_chars = 0\n",
+            "feedback.max_message_chars",
+        );
+        check_err(
+            "[feedback]\nrate_limit_burst = 0\n",
+            "feedback.rate_limit_burst",
+        );
+        check_err("[feedback]\nrate_limit = 5\n", "unknown field `rate_limit`");
+        check_err("[admin]\ntoken = \"short\"\n", "admin.token");
+        check_err("[admin]\ntoken = \"has a space in it ok\"\n", "admin.token");
+    }
+
+    #[test]
+    fn feedback_and_admin_defaults() {
+        let config = Config::embedded().unwrap();
+        assert_eq!(config.feedback.path, Path::new("feedback.sqlite"));
+        assert_eq!(config.feedback.synchronous, Synchronous::Full);
+        assert!(
+            config.admin.token.is_empty(),
+            "admin routes are off by default"
+        );
+    }
+
+    #[test]
+    fn admin_token_is_validated_and_never_printed() {
+        let mut config = Config::embedded().unwrap();
+        assert!(config.set_admin_token("too-short".into()).is_err());
+        config
+            .set_admin_token("a-long-enough-secret-token".into())
+            .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("a-long-enough-secret-token"), "{printed}");
+        assert!(printed.contains("<redacted>"));
+    }
+
+    #[test]
+    fn coverage_section_is_validated() {
+        let config = Config::embedded().unwrap();
+        assert_eq!(config.coverage.mode, CoverageMode::Auto);
+        assert_eq!(config.coverage.profiles.len(), 2);
+        check_err(
+            "[coverage]\nmode = \"flying\"\n",
+            "unknown variant `flying`",
+        );
+        check_err("[coverage]\ncell_m = 1.0\n", "coverage.cell_m");
+        check_err(
+            "[coverage]\nband_minutes = [10, 5]\n",
+            "coverage.band_minutes",
+        );
+        check_err(
+            "[coverage]\ndefault_profile = \"bike\"\n",
+            "coverage.default_profile `bike`",
+        );
+        check_err(
+            "[[coverage.profiles]]\nid = \"fast\"\nlabel_zh = \"快\"\nlabel_en = \"Fast\"\nspeed_m_s = 9.0\n",
+            "speed_m_s 9",
+        );
+        check_err("[coverage]\ncel_m = 30.0\n", "unknown field `cel_m`");
         check_err("[search]\nmax_limit = 0\n", "search.max_limit");
         check_err("[search]\ndefault_limit = 500\n", "search.default_limit");
         check_err("[search]\nmax_radius_m = -1.0\n", "search.max_radius_m");

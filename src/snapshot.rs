@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::config::Config;
+use crate::coverage::{self, Coverage, CoverageParams};
 use crate::dataset::Dataset;
 use crate::ingest::{self, IngestReport};
 use crate::search::SearchIndex;
+use crate::tiles::ClusterPyramid;
 use crate::tiles::basemap::Basemap;
 
 /// Everything derived from one version of the data.
@@ -19,8 +21,12 @@ pub struct Snapshot {
     /// Increases by one with every successful (re)load; part of every cache key.
     pub version: u64,
     pub dataset: Arc<Dataset>,
+    /// Per-zoom cluster aggregates of the facilities, for low-zoom tiles.
+    pub pyramid: Arc<ClusterPyramid>,
     /// Context layers projected and indexed for basemap tiles.
     pub basemap: Arc<Basemap>,
+    /// Walking-distance fields and composite scores for the coverage heatmaps and statistics.
+    pub coverage: Arc<Coverage>,
     /// Keyword and place search over `dataset`.
     pub search: Arc<SearchIndex>,
     pub report: IngestReport,
@@ -34,6 +40,8 @@ pub enum Error {
     Config(#[from] crate::config::Error),
     #[error(transparent)]
     Ingest(#[from] ingest::Error),
+    #[error(transparent)]
+    Coverage(#[from] coverage::Error),
 }
 
 /// Reads the data the config names and derives everything from it. Blocking: call it from a
@@ -50,6 +58,25 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         layers.residents,
     ));
     let basemap = Arc::new(Basemap::new(&dataset));
+    let tiles = &config.tiles;
+    let pyramid = Arc::new(ClusterPyramid::new(
+        &dataset,
+        tiles.cluster_max_zoom,
+        tiles.cluster_cell_px,
+        tiles.extent,
+    ));
+    let coverage = Arc::new(Coverage::build(
+        &dataset,
+        &CoverageParams::from(&config.coverage),
+    )?);
+    tracing::info!(
+        mode = coverage.mode.as_str(),
+        n_cells = coverage.grid.n_cells(),
+        n_edges = coverage.info.n_edges,
+        heap_mb = coverage.info.heap_bytes as f64 / 1e6,
+        elapsed_ms = coverage.info.elapsed_ms,
+        "coverage built"
+    );
     let search_started = std::time::Instant::now();
     let search = Arc::new(SearchIndex::build(&dataset));
     let search_stats = search.stats();
@@ -70,7 +97,9 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
     Ok(Snapshot {
         version,
         dataset,
+        pyramid,
         basemap,
+        coverage,
         search,
         report,
         loaded_at: SystemTime::now(),

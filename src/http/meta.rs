@@ -62,6 +62,7 @@ pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicU
         "categories": categories,
         "groups": groups,
         "styles": { "lifecircle": { "url": format!("{base}/styles/lifecircle.json") } },
+        "coverage": super::coverage::catalog_entry(&snapshot, base),
         "search": {
             "search": format!("{base}/search?q={{q}}&near={{lon}},{{lat}}&radius={{metres}}&category={{ids}}"),
             "suggest": format!("{base}/search/suggest?q={{prefix}}"),

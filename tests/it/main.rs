@@ -1,6 +1,9 @@
 //! Integration tests: the real server on 127.0.0.1, spoken to over HTTP. One binary, one module
 //! per area.
 
+mod admin;
+mod coverage;
+mod feedback;
 mod ingest;
 mod search;
 mod support;
