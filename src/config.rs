@@ -40,6 +40,7 @@ pub struct Config {
     pub data: DataConfig,
     pub tiles: TilesConfig,
     pub cache: CacheConfig,
+    pub web: WebConfig,
     pub groups: Vec<crate::taxonomy::GroupConfig>,
     pub taxonomy: crate::taxonomy::TaxonomyOptions,
     pub categories: Vec<crate::taxonomy::CategoryConfig>,
@@ -103,6 +104,16 @@ pub struct CacheConfig {
     pub max_bytes: u64,
     pub precompute_minzoom: u8,
     pub precompute_maxzoom: u8,
+}
+
+/// The map page at `/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Directory holding MapLibre GL JS's `dist` files, served under `/assets/maplibre-gl/`.
+    pub maplibre_dist: PathBuf,
+    /// External basemap style for the page; empty means the server's own basemap.
+    pub basemap_style_url: String,
 }
 
 impl Config {
@@ -206,6 +217,16 @@ impl Config {
                 "cache.precompute_minzoom must not exceed cache.precompute_maxzoom".into(),
             ));
         }
+        let style_url = self.web.basemap_style_url.trim();
+        if !(style_url.is_empty()
+            || style_url.starts_with("http://")
+            || style_url.starts_with("https://")
+            || style_url.starts_with('/'))
+        {
+            return Err(invalid(format!(
+                "web.basemap_style_url must be empty, an http(s) URL or a path starting with /, not `{style_url}`"
+            )));
+        }
         self.taxonomy()?;
         Ok(())
     }
@@ -282,6 +303,10 @@ mod tests {
         check_err("[tiles]\nmaxzoom = 30\n", "tiles.maxzoom");
         check_err("[tiles]\nextent = 1000\n", "tiles.extent");
         check_err("[server]\nlisten = \"nowhere\"\n", "invalid socket address");
+        check_err(
+            "[web]\nbasemap_style_url = \"javascript:alert(1)\"\n",
+            "web.basemap_style_url",
+        );
         check_err(
             "[taxonomy]\nfallback = \"nope\"\n",
             "fallback category `nope`",

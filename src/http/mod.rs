@@ -8,6 +8,7 @@ mod error;
 mod meta;
 mod respond;
 mod tiles;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .expose_headers([header::ETAG, HeaderName::from_static("x-data-version")])
         .max_age(Duration::from_secs(3600));
     Router::new()
+        .route("/", get(web::get_page))
+        .route("/assets/{file}", get(web::get_asset))
+        .route("/assets/maplibre-gl/{*path}", get(web::get_maplibre_asset))
         .route("/catalog", get(meta::get_catalog))
         .route("/tiles/{file}", get(tiles::get_tilejson))
         .route("/tiles/{source}/{z}/{x}/{y}", get(tiles::get_tile))
