@@ -4,3 +4,4 @@
 mod ingest;
 mod support;
 mod tiles;
+mod web;
