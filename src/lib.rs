@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod config;
 pub mod dataset;
+pub mod generate;
 pub mod geom;
 pub mod http;
 pub mod ingest;
