@@ -72,6 +72,7 @@ async function main() {
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   page.map = map;
+  page.fitData = () => map.fitBounds(tilejson.bounds, { padding: viewPadding(), duration: 0 });
 
   map.on('error', (event) => {
     // MapLibre logs errors itself only when nobody listens; keep them visible.
@@ -97,7 +98,7 @@ async function main() {
   const device = { position: null, marker: null };
   const origin = () => {
     if (device.position) return { ...device.position, from: 'device' };
-    const c = map.getCenter();
+    const c = visibleCenter(map);
     return { lon: c.lng, lat: c.lat, from: 'centre' };
   };
   const locate = (interactive) => {
@@ -121,7 +122,7 @@ async function main() {
         device.marker.setLngLat([lon, lat]).addTo(map);
         if (interactive) {
           toast(t('locate_ok'));
-          map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 15) });
+          map.flyTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), 15), offset: visibleOffset() });
         }
       },
       () => {
@@ -142,7 +143,8 @@ async function main() {
 
   const selectFacility = (facility) => {
     setPanelExpanded(false);
-    map.flyTo({ center: [facility.lon, facility.lat], zoom: Math.max(map.getZoom(), FOCUS_ZOOM), padding: viewPadding() });
+    // An offset, not `padding`: padding given to a camera move stays on the map afterwards.
+    map.flyTo({ center: [facility.lon, facility.lat], zoom: Math.max(map.getZoom(), FOCUS_ZOOM), offset: visibleOffset() });
     popup.open(facility);
   };
   const search = new Search({
@@ -200,7 +202,7 @@ async function main() {
     const cluster = nearest(hits.filter((f) => clusterLayers.includes(f.layer.id)));
     if (cluster) {
       const zoom = Number(cluster.properties.expansion_zoom) || map.getZoom() + 2;
-      map.easeTo({ center: cluster.geometry.coordinates, zoom: Math.min(zoom, map.getMaxZoom()) });
+      map.easeTo({ center: cluster.geometry.coordinates, zoom: Math.min(zoom, map.getMaxZoom()), offset: visibleOffset() });
     }
   });
   for (const id of pointLayers.concat(clusterLayers)) {
@@ -307,6 +309,20 @@ async function buildStyle(ownStyle, externalUrl, basemap) {
 
 function insideBounds([west, south, east, north], lon, lat, margin) {
   return lon >= west - margin && lon <= east + margin && lat >= south - margin && lat <= north + margin;
+}
+
+/** Where the middle of the part of the map not covered by the panel and top bar is, relative
+ * to the middle of the map, in pixels. */
+function visibleOffset() {
+  const p = viewPadding();
+  return [(p.left - p.right) / 2, (p.top - p.bottom) / 2];
+}
+
+/** The geographic point in the middle of the uncovered part of the map. */
+function visibleCenter(map) {
+  const canvas = map.getCanvas();
+  const [dx, dy] = visibleOffset();
+  return map.unproject([canvas.clientWidth / 2 + dx, canvas.clientHeight / 2 + dy]);
 }
 
 /** Map padding that keeps the data clear of the panel and the top bar. */

@@ -255,6 +255,14 @@ export class Coverage {
       if (!s) return null;
       return s.population_share ?? s.area_share ?? null;
     };
+    // For a composite, how many categories are within reach on average (people-weighted) says
+    // more than the share of people who reach every one of them.
+    const meanScore = (area) => {
+      if (measure.kind === 'category' || !area.composite) return null;
+      if (measure.id === 'all') return area.composite.mean_score_population ?? area.composite.mean_score_area ?? null;
+      return null;
+    };
+    const showMean = measure.id === 'all';
     const rows = [...(stats.subdistricts || [])].sort((x, y) => (share(x) ?? 2) - (share(y) ?? 2));
     const nameOf = (area) => (getLang() === 'en' && area.name_en ? area.name_en : area.name);
     const row = (area, className) => {
@@ -267,6 +275,7 @@ export class Coverage {
         el('th', { scope: 'row' }, nameOf(area)),
         el('td', { className: 'num' }, formatNumber(area.population)),
         el('td', { className: 'num share' }, bar, formatPercent(value)),
+        showMean ? el('td', { className: 'num' }, formatScore(meanScore(area))) : null,
       );
     };
     return el(
@@ -280,7 +289,14 @@ export class Coverage {
         el(
           'thead',
           {},
-          el('tr', {}, el('th', {}, t('stats_subdistrict')), el('th', { className: 'num' }, t('stats_population')), el('th', { className: 'num' }, t('stats_share'))),
+          el(
+            'tr',
+            {},
+            el('th', {}, t('stats_subdistrict')),
+            el('th', { className: 'num' }, t('stats_population')),
+            el('th', { className: 'num' }, t('stats_share')),
+            showMean ? el('th', { className: 'num', title: t('stats_mean_score_note') }, t('stats_mean_score')) : null,
+          ),
         ),
         el('tbody', {}, rows.map((area) => row(area, ''))),
         stats.total ? el('tfoot', {}, row({ ...stats.total, name: t('stats_total'), name_en: t('stats_total') }, 'total')) : null,
@@ -297,6 +313,10 @@ function measureOptions(measures, selected) {
     ...composites.map(option),
     categories.length ? el('optgroup', { label: t('tab_categories') }, categories.map(option)) : null,
   ];
+}
+
+function formatScore(value) {
+  return value === null || value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(1);
 }
 
 function cell(color) {

@@ -70,12 +70,3 @@ export async function fetchJson(url, options = {}) {
   }
   return { status: response.status, body };
 }
-
-/** Calls `fn` at most once per `ms`, with the last arguments. */
-export function debounce(fn, ms) {
-  let timer = null;
-  return (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
-  };
-}

@@ -2,7 +2,7 @@
 // distance and walking minutes from the device location when the browser gave it, else from the
 // map centre, and selecting a result.
 
-import { el, replace, swatch, fetchJson, debounce } from './dom.js';
+import { el, replace, swatch, fetchJson } from './dom.js';
 import { t, label, facilityName, formatDistance, onLangChange } from './i18n.js';
 
 const RESULT_LIMIT = 20;
@@ -22,9 +22,14 @@ export class Search {
     this.suggestions = [];
     this.active = -1;
     this.lastResults = null;
-    this.requestSeq = 0;
-    const suggestLater = debounce(() => this.suggest(), 150);
-    input.addEventListener('input', () => suggestLater());
+    // Answers that arrive after a newer request (or after a search) are dropped.
+    this.suggestSeq = 0;
+    this.searchSeq = 0;
+    this.suggestTimer = null;
+    input.addEventListener('input', () => {
+      clearTimeout(this.suggestTimer);
+      this.suggestTimer = setTimeout(() => this.suggest(), 150);
+    });
     input.addEventListener('keydown', (event) => this.onKey(event));
     input.addEventListener('blur', () => setTimeout(() => this.hideSuggestions(), 150));
     form.addEventListener('submit', (event) => {
@@ -39,17 +44,17 @@ export class Search {
 
   async suggest() {
     const q = this.input.value.trim();
-    const seq = ++this.requestSeq;
+    const seq = ++this.suggestSeq;
     if (!q) {
       this.hideSuggestions();
       return;
     }
     try {
       const { body } = await fetchJson(`/search/suggest?${new URLSearchParams({ q })}`);
-      if (seq !== this.requestSeq) return;
+      if (seq !== this.suggestSeq) return;
       this.showSuggestions(body.suggestions || []);
     } catch {
-      if (seq === this.requestSeq) this.hideSuggestions();
+      if (seq === this.suggestSeq) this.hideSuggestions();
     }
   }
 
@@ -119,6 +124,8 @@ export class Search {
 
   /** Runs a search for `q` (text) and/or `category`, measuring from `origin()`. */
   async run({ q = '', category = null }) {
+    clearTimeout(this.suggestTimer);
+    this.suggestSeq++;
     this.hideSuggestions();
     if (!q && !category) return;
     const origin = this.origin();
@@ -126,16 +133,16 @@ export class Search {
     if (q) params.set('q', q);
     if (category) params.set('category', category);
     params.set('near', `${origin.lon.toFixed(6)},${origin.lat.toFixed(6)}`);
-    const seq = ++this.requestSeq;
+    const seq = ++this.searchSeq;
     this.lastResults = { state: 'loading', q, category, origin };
     this.renderResults();
     this.onResults();
     try {
       const { body } = await fetchJson(`/search?${params}`);
-      if (seq !== this.requestSeq) return;
+      if (seq !== this.searchSeq) return;
       this.lastResults = { state: 'ready', q, category, origin, body };
     } catch (error) {
-      if (seq !== this.requestSeq) return;
+      if (seq !== this.searchSeq) return;
       this.lastResults = { state: 'error', q, category, origin, error };
     }
     this.renderResults();
