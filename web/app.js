@@ -293,10 +293,13 @@ async function buildStyle(ownStyle, externalUrl, basemap) {
   if (!externalUrl || basemap.choice !== 'external') return ownStyle;
   try {
     const external = (await fetchJson(externalUrl)).body;
+    const ours = ownStyle.layers.filter((l) => l.source === FACILITY_SOURCE);
+    const ourIds = new Set(ours.map((l) => l.id));
     return {
       ...external,
       sources: { ...external.sources, [FACILITY_SOURCE]: ownStyle.sources[FACILITY_SOURCE] },
-      layers: external.layers.concat(ownStyle.layers.filter((l) => l.source === FACILITY_SOURCE)),
+      // Our facility layers go on top; an external layer with the same id gives way.
+      layers: external.layers.filter((l) => !ourIds.has(l.id) && l.source !== FACILITY_SOURCE).concat(ours),
     };
   } catch {
     basemap.choice = 'own';

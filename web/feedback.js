@@ -52,12 +52,14 @@ export class FeedbackForm {
       'form',
       {
         method: 'dialog',
+        // The page checks the fields itself, so its messages are in the page's language.
+        novalidate: true,
         className: 'feedback-form',
         onsubmit: async (event) => {
           event.preventDefault();
           if (!message.value.trim()) {
             status.className = 'form-status error';
-            status.textContent = t('feedback_message_placeholder');
+            status.textContent = t('feedback_message_required');
             message.focus();
             return;
           }
