@@ -181,14 +181,38 @@ fn external_basemap_style_reaches_the_page_and_its_policy() {
     );
 }
 
+/// With an external basemap configured (here this server's own style, so no network is
+/// needed), the page draws it with the facilities on top and can switch to its own basemap.
+#[test]
+fn page_switches_between_external_and_own_basemap() {
+    let server = support::spawn("[web]\nbasemap_style_url = \"/styles/lifecircle.json\"\n");
+    let dir = screenshot_dir();
+    let dir_text = dir.display().to_string();
+    if let Some(output) = support::node_script(
+        "page_e2e.mjs",
+        &[
+            "--base",
+            &server.base,
+            "--out",
+            &dir_text,
+            "--basemap-switch",
+        ],
+    ) {
+        check_browser_run(&output);
+    }
+}
+
 /// The page in headless Chromium: loads without console errors, renders facilities at the
 /// default view, category filter, cluster zoom, a facility named like HTML shown as text,
 /// the English switch, the phone layout; screenshots in target/screenshots/.
 #[test]
 fn page_works_in_a_real_browser() {
     let server = support::sample();
+    let snapshot = server.state.snapshot.load_full();
+    let [lon, lat] = snapshot.dataset.center();
+    // The browser reports a position in the middle of the data; distances are measured from it.
+    let device = format!("{lon},{lat}");
     let facility = {
-        let snapshot = server.state.snapshot.load_full();
         let f = snapshot
             .dataset
             .facilities()
@@ -212,6 +236,8 @@ fn page_works_in_a_real_browser() {
             &dir_text,
             "--facility",
             &facility_text,
+            "--device",
+            &device,
         ],
     ) else {
         return;
@@ -223,7 +249,8 @@ fn page_works_in_a_real_browser() {
     }
 }
 
-fn check_browser_run(output: &std::process::Output) {
+/// Asserts that every step of a `page_e2e.mjs` run passed; returns its report.
+fn check_browser_run(output: &std::process::Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let report: serde_json::Value = serde_json::from_str(&stdout)
@@ -237,4 +264,5 @@ fn check_browser_run(output: &std::process::Output) {
         "browser test failed: {}\n{stderr}",
         serde_json::to_string_pretty(&report).unwrap()
     );
+    report
 }

@@ -1,13 +1,17 @@
 // End-to-end test of the map page at `/` in headless Chromium (Debian's `chromium`, driven by
 // playwright-core), against a running lifecircle server.
 //
-//   node page_e2e.mjs --base http://127.0.0.1:PORT --out DIR [--facility JSON] [--missing-maplibre]
+//   node page_e2e.mjs --base http://127.0.0.1:PORT --out DIR [--facility JSON] [--device LON,LAT]
+//                     [--missing-maplibre | --basemap-switch]
 //
 // --facility: {"id", "lon", "lat", "name"} of a facility whose name looks like HTML; its popup
-// must show the name as text. --missing-maplibre: the server lacks MapLibre GL JS; the page must
-// still load and say how to install it.
+// must show the name as text. --device: the position the browser reports (geolocation granted).
+// --missing-maplibre: the server lacks MapLibre GL JS; the page must still load and say how to
+// install it. --basemap-switch: the server has an external basemap style configured; the page
+// must draw it and switch to its own, keeping the category filter.
 //
-// Prints one JSON object {ok, steps: [{name, ok, detail}], console_errors, failed_requests} and
+// Prints one JSON object {ok, steps: [{name, ok, detail}], stored, console_errors,
+// failed_requests} and
 // exits 0 when every step passed, 1 when one failed, 3 when Chromium could not be started.
 // Screenshots go to DIR (desktop.png, phone.png, and a few more for looking at).
 
@@ -36,22 +40,26 @@ const CHROMIUM_ARGS = [
 const STEP_TIMEOUT_MS = 30000;
 
 function parseArgs(argv) {
-  const opts = { base: null, out: null, facility: null, missingMaplibre: false };
+  const opts = { base: null, out: null, facility: null, device: null, missingMaplibre: false, basemapSwitch: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--base') opts.base = argv[++i].replace(/\/$/, '');
     else if (arg === '--out') opts.out = argv[++i];
     else if (arg === '--facility') opts.facility = JSON.parse(argv[++i]);
+    else if (arg === '--device') opts.device = argv[++i].split(',').map(Number);
     else if (arg === '--missing-maplibre') opts.missingMaplibre = true;
+    else if (arg === '--basemap-switch') opts.basemapSwitch = true;
     else throw new Error(`unknown argument ${arg}`);
   }
-  if (!opts.base || !opts.out) throw new Error('usage: node page_e2e.mjs --base URL --out DIR [--facility JSON] [--missing-maplibre]');
+  if (!opts.base || !opts.out) throw new Error('usage: node page_e2e.mjs --base URL --out DIR [--facility JSON] [--device LON,LAT] [--missing-maplibre | --basemap-switch]');
   return opts;
 }
 
 const opts = parseArgs(process.argv.slice(2));
 fs.mkdirSync(opts.out, { recursive: true });
 const steps = [];
+/** What the steps stored on the server, for the caller to look up: {feedback: [...]}. */
+const stored = { feedback: [] };
 const consoleErrors = [];
 const failedRequests = [];
 
@@ -89,6 +97,9 @@ try {
     deviceScaleFactor: 1,
     locale: 'zh-CN',
     timeout: 60000,
+    ...(opts.device
+      ? { permissions: ['geolocation'], geolocation: { longitude: opts.device[0], latitude: opts.device[1] } }
+      : {}),
   });
 } catch (error) {
   fs.rmSync(userDataDir, { recursive: true, force: true });
@@ -108,7 +119,10 @@ async function openPage(label, viewport, extra = {}) {
   });
   page.on('pageerror', (error) => consoleErrors.push({ page: label, text: String(error.message) }));
   page.on('requestfailed', (request) => {
-    failedRequests.push({ page: label, url: request.url(), failure: request.failure()?.errorText });
+    const failure = request.failure()?.errorText;
+    // MapLibre cancels the tile requests a view change made unnecessary; that is not a failure.
+    if (failure === 'net::ERR_ABORTED') return;
+    failedRequests.push({ page: label, url: request.url(), failure });
   });
   page.on('response', (response) => {
     if (response.status() >= 400) failedRequests.push({ page: label, url: response.url(), status: response.status() });
@@ -168,6 +182,29 @@ if (opts.missingMaplibre) {
     assert(!asked.some((u) => u.includes('/assets/maplibre-gl/')), 'page requested the missing MapLibre files');
     await shot(page, 'missing-maplibre.png');
     return { notice: text };
+  });
+} else if (opts.basemapSwitch) {
+  const page = await openPage('basemap', { width: 1280, height: 800 });
+  await step('external basemap: drawn under the facilities; switching to the own basemap keeps the filter', async () => {
+    await page.goto(`${opts.base}/`, { waitUntil: 'load' });
+    await settle(page);
+    assert(consoleErrors.length === 0, `console errors: ${JSON.stringify(consoleErrors)}`);
+    assert((await page.inputValue('#basemap-select')) === 'external', 'the external basemap is not the one shown');
+    assert((await rendered(page)).length > 0, 'no facility over the external basemap');
+    const target = await page.getAttribute('.chip', 'data-category');
+    await page.click(`.chip[data-category="${target}"]`);
+    await settle(page);
+    await page.selectOption('#basemap-select', 'own');
+    await page.waitForFunction(() => window.lifecircle.map.isStyleLoaded(), null, { timeout: STEP_TIMEOUT_MS });
+    await settle(page);
+    const after = await rendered(page);
+    assert(after.length > 0, 'no facility after switching basemaps');
+    assert(shows(after, target).length === 0, `${target} came back after switching basemaps`);
+    const url = await page.evaluate(() => window.lifecircle.map.getSource('facilities').url);
+    assert(new URL(url).searchParams.get('categories')?.split(',').includes(target) === false, `filter lost: ${url}`);
+    const basemapLayers = await page.evaluate(() => window.lifecircle.map.getStyle().layers.filter((l) => l.source === 'basemap').length);
+    assert(basemapLayers > 0, 'the own basemap is not drawn');
+    return { category_off: target, rendered: after.length };
   });
 } else {
   const catalog = await (await fetch(`${opts.base}/catalog`)).json();
@@ -374,5 +411,5 @@ if (opts.missingMaplibre) {
 await context.close();
 fs.rmSync(userDataDir, { recursive: true, force: true });
 const ok = steps.length > 0 && steps.every((s) => s.ok);
-console.log(JSON.stringify({ ok, steps, console_errors: consoleErrors, failed_requests: failedRequests }, null, 1));
+console.log(JSON.stringify({ ok, steps, stored, console_errors: consoleErrors, failed_requests: failedRequests }, null, 1));
 process.exit(ok ? 0 : 1);
