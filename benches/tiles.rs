@@ -5,19 +5,17 @@
 //! City set: cargo run --release -- generate --preset shanghai --facilities 1000000 --out data/city
 
 use std::path::Path;
-use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lifecircle::config::Config;
 use lifecircle::dataset::Dataset;
 use lifecircle::geom::TileKey;
+use lifecircle::snapshot::Snapshot;
 use lifecircle::state::{AppState, tiles_covering};
 use lifecircle::tiles::{self, CategoryFilter, TileParams};
 
-fn load(config: &Config) -> Arc<Dataset> {
-    lifecircle::snapshot::build(config, 1)
-        .expect("data loads")
-        .dataset
+fn load(config: &Config) -> Snapshot {
+    lifecircle::snapshot::build(config, 1).expect("data loads")
 }
 
 /// The tile at zoom `z` holding the most facilities.
@@ -35,13 +33,21 @@ fn densest_tile(dataset: &Dataset, z: u8) -> (TileKey, usize) {
 }
 
 fn bench_dataset(c: &mut Criterion, label: &str, config: &Config) {
-    let dataset = load(config);
+    let snapshot = load(config);
+    let dataset = &snapshot.dataset;
     let params = TileParams::from(&config.tiles);
     let mut group = c.benchmark_group(format!("tiles/{label}"));
     group.sample_size(30);
     for z in [14u8, 10] {
-        let (key, n) = densest_tile(&dataset, z);
-        let rendered = tiles::render(&dataset, key, &CategoryFilter::all(), &params).unwrap();
+        let (key, n) = densest_tile(dataset, z);
+        let rendered = tiles::render(
+            dataset,
+            &snapshot.pyramid,
+            key,
+            &CategoryFilter::all(),
+            &params,
+        )
+        .unwrap();
         eprintln!(
             "{label}: densest z{z} tile {key} holds {n} facilities → {} features, {} bytes, {:?}",
             rendered.n_features,
@@ -49,7 +55,16 @@ fn bench_dataset(c: &mut Criterion, label: &str, config: &Config) {
             rendered.density
         );
         group.bench_function(format!("render_z{z}_densest"), |b| {
-            b.iter(|| tiles::render(&dataset, key, &CategoryFilter::all(), &params).unwrap())
+            b.iter(|| {
+                tiles::render(
+                    dataset,
+                    &snapshot.pyramid,
+                    key,
+                    &CategoryFilter::all(),
+                    &params,
+                )
+                .unwrap()
+            })
         });
     }
     group.finish();
@@ -62,7 +77,7 @@ fn tiles_bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("precompute");
     group.sample_size(10);
     let n_tiles = tiles_covering(
-        load(&sample).bounds,
+        load(&sample).dataset.bounds,
         sample.cache.precompute_minzoom,
         sample.cache.precompute_maxzoom,
     )

@@ -55,4 +55,4 @@ cargo clippy --all-targets --locked -- -D warnings
 log "cargo test"
 export LIFECIRCLE_JS_TESTS=1
 export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
-cargo test --locked --all-targets -- --test-threads=2
+cargo test --locked -- --test-threads=2

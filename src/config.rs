@@ -41,6 +41,8 @@ pub struct Config {
     pub tiles: TilesConfig,
     pub cache: CacheConfig,
     pub web: WebConfig,
+    pub feedback: FeedbackConfig,
+    pub admin: AdminConfig,
     pub groups: Vec<crate::taxonomy::GroupConfig>,
     pub taxonomy: crate::taxonomy::TaxonomyOptions,
     pub categories: Vec<crate::taxonomy::CategoryConfig>,
@@ -116,6 +118,61 @@ pub struct WebConfig {
     pub basemap_style_url: String,
 }
 
+/// Residents' reports and their store (see `feedback`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackConfig {
+    /// The SQLite database file.
+    pub path: PathBuf,
+    /// How hard each commit is pushed to disk.
+    pub synchronous: Synchronous,
+    pub max_message_chars: usize,
+    pub max_contact_chars: usize,
+    /// Sustained reports per minute from one client address.
+    pub rate_limit_per_minute: u32,
+    /// Reports one client address may send at once before the sustained rate applies.
+    pub rate_limit_burst: u32,
+}
+
+/// SQLite's `synchronous` setting for the feedback store (in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// The WAL is synced at every commit: an acknowledged report survives a crash and a power loss.
+    Full,
+    /// Like `full`, and the directory is synced too after the WAL is reset.
+    Extra,
+    /// The WAL is synced only at checkpoints: survives a process crash, not a power loss.
+    Normal,
+}
+
+/// The token-protected `/admin` routes.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Bearer token; empty disables the admin routes. `LIFECIRCLE_ADMIN_TOKEN` overrides it.
+    pub token: String,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = if self.token.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("AdminConfig")
+            .field("token", &token)
+            .finish()
+    }
+}
+
+/// Environment variable that overrides `admin.token` (read by [`Config::load`] only).
+pub const ADMIN_TOKEN_ENV: &str = "LIFECIRCLE_ADMIN_TOKEN";
+
+/// Shortest admin token accepted.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
 impl Config {
     /// The embedded default, with relative paths resolved against the current directory.
     pub fn embedded() -> Result<Config, Error> {
@@ -123,16 +180,36 @@ impl Config {
     }
 
     /// Loads `path` merged over the embedded default, or the default alone when `path` is `None`.
+    /// A non-empty `LIFECIRCLE_ADMIN_TOKEN` in the environment replaces `admin.token`.
     pub fn load(path: Option<&Path>) -> Result<Config, Error> {
-        let Some(path) = path else {
-            return Self::embedded();
+        let mut config = match path {
+            None => Self::embedded()?,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+                Self::from_layers(Some(&text), base_dir, path.display().to_string())?
+            }
         };
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        Self::from_layers(Some(&text), base_dir, path.display().to_string())
+        match std::env::var(ADMIN_TOKEN_ENV) {
+            Ok(token) if !token.is_empty() => config.set_admin_token(token)?,
+            Ok(_) | Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::Invalid {
+                    origin: ADMIN_TOKEN_ENV.into(),
+                    message: "the admin token is not valid UTF-8".into(),
+                });
+            }
+        }
+        Ok(config)
+    }
+
+    /// Replaces the admin token (e.g. with one from the environment) and validates it.
+    pub fn set_admin_token(&mut self, token: String) -> Result<(), Error> {
+        self.admin.token = token;
+        self.validate_admin_token()
     }
 
     /// Parses `text` merged over the embedded default; relative paths resolve against `base_dir`.
@@ -227,8 +304,53 @@ impl Config {
                 "web.basemap_style_url must be empty, an http(s) URL or a path starting with /, not `{style_url}`"
             )));
         }
+        let f = &self.feedback;
+        if f.path.as_os_str().is_empty() {
+            return Err(invalid("feedback.path must not be empty".into()));
+        }
+        for (key, value) in [
+            ("max_message_chars", f.max_message_chars),
+            ("max_contact_chars", f.max_contact_chars),
+        ] {
+            if !(1..=100_000).contains(&value) {
+                return Err(invalid(format!(
+                    "feedback.{key} must be from 1 to 100000, not {value}"
+                )));
+            }
+        }
+        for (key, value) in [
+            ("rate_limit_per_minute", f.rate_limit_per_minute),
+            ("rate_limit_burst", f.rate_limit_burst),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!("feedback.{key} must be at least 1")));
+            }
+        }
+        self.validate_admin_token()?;
         self.taxonomy()?;
         Ok(())
+    }
+
+    fn validate_admin_token(&self) -> Result<(), Error> {
+        let token = &self.admin.token;
+        if token.is_empty() {
+            return Ok(());
+        }
+        let message = if token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            format!(
+                "admin.token (or {ADMIN_TOKEN_ENV}) must be at least {MIN_ADMIN_TOKEN_CHARS} characters, or empty to disable the admin routes"
+            )
+        } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            format!(
+                "admin.token (or {ADMIN_TOKEN_ENV}) may hold only visible ASCII characters (no spaces), as it travels in an HTTP header"
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::Invalid {
+            origin: self.origin.clone(),
+            message,
+        })
     }
 
     /// Builds the category taxonomy from the `groups`, `taxonomy` and `categories` sections.
@@ -311,5 +433,44 @@ mod tests {
             "[taxonomy]\nfallback = \"nope\"\n",
             "fallback category `nope`",
         );
+        check_err("[feedback]\npath = \"\"\n", "feedback.path");
+        check_err(
+            "[feedback]\nsynchronous = \"off\"\n",
+            "unknown variant `off`",
+        );
+        check_err(
+            "[feedback]\nmax_message_chars = 0\n",
+            "feedback.max_message_chars",
+        );
+        check_err(
+            "[feedback]\nrate_limit_burst = 0\n",
+            "feedback.rate_limit_burst",
+        );
+        check_err("[feedback]\nrate_limit = 5\n", "unknown field `rate_limit`");
+        check_err("[admin]\ntoken = \"short\"\n", "admin.token");
+        check_err("[admin]\ntoken = \"has a space in it ok\"\n", "admin.token");
+    }
+
+    #[test]
+    fn feedback_and_admin_defaults() {
+        let config = Config::embedded().unwrap();
+        assert_eq!(config.feedback.path, Path::new("feedback.sqlite"));
+        assert_eq!(config.feedback.synchronous, Synchronous::Full);
+        assert!(
+            config.admin.token.is_empty(),
+            "admin routes are off by default"
+        );
+    }
+
+    #[test]
+    fn admin_token_is_validated_and_never_printed() {
+        let mut config = Config::embedded().unwrap();
+        assert!(config.set_admin_token("too-short".into()).is_err());
+        config
+            .set_admin_token("a-long-enough-secret-token".into())
+            .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("a-long-enough-secret-token"), "{printed}");
+        assert!(printed.contains("<redacted>"));
     }
 }

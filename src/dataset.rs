@@ -56,7 +56,9 @@ pub struct Residential {
     pub lat: f64,
 }
 
-type IndexedPoint = GeomWithData<[f64; 2], u32>;
+/// An R-tree entry: Mercator position, facility index and category, so spatial scans need not
+/// touch the facilities themselves.
+type IndexedPoint = GeomWithData<[f64; 2], (u32, CategoryId)>;
 
 /// The facilities and context layers of one data version, indexed. Immutable once built.
 pub struct Dataset {
@@ -86,7 +88,7 @@ impl Dataset {
             facilities
                 .iter()
                 .enumerate()
-                .map(|(idx, f)| GeomWithData::new([f.merc.x, f.merc.y], idx as u32))
+                .map(|(idx, f)| GeomWithData::new([f.merc.x, f.merc.y], (idx as u32, f.category)))
                 .collect(),
         );
         let by_id = facilities
@@ -131,11 +133,18 @@ impl Dataset {
         &self.by_category[category.0 as usize]
     }
 
-    /// Calls `visit` with the index of every facility inside `[min, max]` (Mercator, inclusive).
-    pub fn for_each_in_merc(&self, min: MercPoint, max: MercPoint, mut visit: impl FnMut(u32)) {
+    /// Calls `visit(index, position, category)` for every facility inside `[min, max]`
+    /// (Mercator, inclusive), in a deterministic order.
+    pub fn for_each_in_merc(
+        &self,
+        min: MercPoint,
+        max: MercPoint,
+        mut visit: impl FnMut(u32, MercPoint, CategoryId),
+    ) {
         let envelope = AABB::from_corners([min.x, min.y], [max.x, max.y]);
         for point in self.index.locate_in_envelope(&envelope) {
-            visit(point.data);
+            let [x, y] = *point.geom();
+            visit(point.data.0, MercPoint { x, y }, point.data.1);
         }
     }
 

@@ -2,12 +2,14 @@
 //!
 //! Modules in pipeline order: `config` and `taxonomy` say what to serve; `ingest` reads
 //! FlatGeobuf files; `dataset` indexes them; `tiles` renders facility MVT; `snapshot` bundles one
-//! data version; `cache` keeps rendered tiles; `state` holds what requests share; `http` answers.
+//! data version; `cache` keeps rendered tiles; `feedback` stores residents' reports; `state` holds
+//! what requests share; `http` answers.
 //! `generate` writes the synthetic sample data. See ARCHITECTURE.md for the map.
 
 pub mod cache;
 pub mod config;
 pub mod dataset;
+pub mod feedback;
 pub mod generate;
 pub mod geom;
 pub mod http;
@@ -19,13 +21,20 @@ pub mod tiles;
 
 use std::sync::Arc;
 
+/// Tile rendering makes many small, short-lived allocations; glibc's allocator spends more time
+/// consolidating them than the renderer spends encoding. Set here rather than in `main.rs` so
+/// benchmarks and tests measure the allocator the server runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
 pub async fn serve(
     state: Arc<state::AppState>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::router(state))
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use crate::config::Config;
 use crate::dataset::Dataset;
 use crate::ingest::{self, IngestReport};
+use crate::tiles::ClusterPyramid;
 use crate::tiles::basemap::Basemap;
 
 /// Everything derived from one version of the data.
@@ -18,6 +19,8 @@ pub struct Snapshot {
     /// Increases by one with every successful (re)load; part of every cache key.
     pub version: u64,
     pub dataset: Arc<Dataset>,
+    /// Per-zoom cluster aggregates of the facilities, for low-zoom tiles.
+    pub pyramid: Arc<ClusterPyramid>,
     /// Context layers projected and indexed for basemap tiles.
     pub basemap: Arc<Basemap>,
     pub report: IngestReport,
@@ -47,6 +50,13 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         layers.residents,
     ));
     let basemap = Arc::new(Basemap::new(&dataset));
+    let tiles = &config.tiles;
+    let pyramid = Arc::new(ClusterPyramid::new(
+        &dataset,
+        tiles.cluster_max_zoom,
+        tiles.cluster_cell_px,
+        tiles.extent,
+    ));
     tracing::info!(
         version,
         n_facilities = dataset.facilities().len(),
@@ -58,6 +68,7 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
     Ok(Snapshot {
         version,
         dataset,
+        pyramid,
         basemap,
         report,
         loaded_at: SystemTime::now(),

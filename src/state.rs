@@ -1,5 +1,6 @@
 //! Shared server state: the current [`Snapshot`] (swapped atomically on reload), the tile cache,
-//! the configuration and the background precompute's progress.
+//! the feedback store (which outlives reloads), the configuration and the background
+//! precompute's progress.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -9,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::cache::{CacheKey, CachedTile, TileCache};
 use crate::config::Config;
+use crate::feedback;
 use crate::geom::{self, TileKey};
 use crate::snapshot::{self, Snapshot};
 use crate::tiles::basemap::BASEMAP_SOURCE;
@@ -55,6 +57,8 @@ pub struct AppState {
     pub cache: TileCache,
     pub tile_params: TileParams,
     pub precompute: Arc<Progress>,
+    /// Residents' reports; the same store across snapshot reloads.
+    pub feedback: feedback::Store,
     /// Serialises reloads; the version counter of the next snapshot.
     reload_lock: tokio::sync::Mutex<()>,
     next_version: AtomicU64,
@@ -69,11 +73,28 @@ pub struct Progress {
     pub elapsed_ms: AtomicU64,
 }
 
+/// Why the server state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::Error),
+    #[error(transparent)]
+    Feedback(#[from] feedback::Error),
+}
+
 impl AppState {
-    /// Builds the first snapshot (blocking) and the state around it.
-    pub fn load(config: Config) -> Result<Arc<AppState>, snapshot::Error> {
+    /// Opens the feedback store and builds the first snapshot (blocking), and the state around
+    /// them.
+    pub fn load(config: Config) -> Result<Arc<AppState>, Error> {
+        let feedback = feedback::Store::open(
+            &config.resolve(&config.feedback.path),
+            feedback::StoreOptions {
+                synchronous: config.feedback.synchronous,
+            },
+        )?;
         let snapshot = snapshot::build(&config, 1)?;
         Ok(Arc::new(AppState {
+            feedback,
             tile_params: TileParams::from(&config.tiles),
             cache: TileCache::new(config.cache.max_bytes),
             config: Arc::new(config),
@@ -95,7 +116,14 @@ impl AppState {
         self.cache.get_or_render(set.cache_key(snapshot, tile), || {
             let bytes = match set {
                 VectorTileSet::Facilities(filter) => {
-                    tiles::render(&snapshot.dataset, tile, filter, &self.tile_params)?.bytes
+                    tiles::render(
+                        &snapshot.dataset,
+                        &snapshot.pyramid,
+                        tile,
+                        filter,
+                        &self.tile_params,
+                    )?
+                    .bytes
                 }
                 VectorTileSet::Basemap => snapshot.basemap.render(tile, &self.tile_params)?,
             };

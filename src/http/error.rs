@@ -12,6 +12,9 @@ pub enum ApiError {
     NotFound(String),
     Unauthorized,
     PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    Conflict(String),
+    Unprocessable(String),
     TooManyRequests,
     Unavailable(String),
     Internal(String),
@@ -24,6 +27,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -35,6 +41,9 @@ impl ApiError {
             ApiError::BadRequest(m)
             | ApiError::NotFound(m)
             | ApiError::PayloadTooLarge(m)
+            | ApiError::UnsupportedMediaType(m)
+            | ApiError::Conflict(m)
+            | ApiError::Unprocessable(m)
             | ApiError::Unavailable(m) => m,
             ApiError::Unauthorized => "missing or wrong bearer token",
             ApiError::TooManyRequests => "too many requests; slow down and retry later",
@@ -87,5 +96,34 @@ impl From<std::sync::Arc<crate::tiles::EncodeError>> for ApiError {
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::Internal(format!("background task failed: {e}"))
+    }
+}
+
+impl From<crate::feedback::Error> for ApiError {
+    fn from(e: crate::feedback::Error) -> Self {
+        use crate::feedback::Error as E;
+        match e {
+            E::Invalid { .. } => ApiError::BadRequest(e.to_string()),
+            E::ClientIdConflict { .. } => ApiError::Conflict(e.to_string()),
+            E::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            E::Closed => ApiError::Unavailable(
+                "the feedback store is not taking reports; retry later".into(),
+            ),
+            E::Open { .. }
+            | E::SchemaTooNew { .. }
+            | E::NotFeedbackDatabase { .. }
+            | E::NoWal { .. }
+            | E::Sqlite(_)
+            | E::Storage(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A failed data reload: the data named in the configuration cannot be used.
+impl From<crate::snapshot::Error> for ApiError {
+    fn from(e: crate::snapshot::Error) -> Self {
+        ApiError::Unprocessable(format!(
+            "data not reloaded, the previous data stays in service: {e}"
+        ))
     }
 }

@@ -4,7 +4,10 @@
 //! snapshot, call one stage, shape the answer) and wraps them in the cross-cutting layers:
 //! CORS on every answer (errors included), gzip for JSON, panic → 500, request metrics, tracing.
 
+mod admin;
 mod error;
+mod feedback;
+mod json_body;
 mod meta;
 mod respond;
 mod tiles;
@@ -54,6 +57,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/styles/{file}", get(meta::get_style))
         .route("/health", get(meta::get_health))
         .route("/metrics", get(meta::get_metrics))
+        .merge(feedback::routes(&state))
+        .merge(admin::routes(&state))
         .fallback(not_found)
         .layer(Extension(metrics.clone()))
         .layer(middleware::from_fn_with_state(

@@ -1,17 +1,26 @@
 //! Deterministic grid clustering in pixel space.
 //!
-//! Takes the facilities around one tile and a cell size; gives one [`Cell`] per occupied grid
-//! cell with its member count, per-category counts and centroid. Cells are aligned to the global
-//! pixel grid of the zoom, so every cell belongs to exactly one tile. Positions are summed as
-//! integers in global tile units, so the centroid does not depend on the order points arrive in.
+//! Takes facilities (or pre-aggregated groups of them) with integer positions in global tile
+//! units and a cell size; gives one [`Cell`] per occupied grid cell with its member count,
+//! per-category counts and centroid. Cells are aligned to the global pixel grid of the zoom, so
+//! every cell belongs to exactly one tile. Positions are summed as integers, so the centroid does
+//! not depend on the order members arrive in.
+//!
+//! [`ClusterPyramid`] pre-aggregates every facility per (cell, category) for each clustered zoom,
+//! so a low-zoom tile costs a few hundred records rather than a scan of every facility in it.
+
+use std::collections::BTreeMap;
 
 use crate::dataset::Dataset;
 use crate::geom::TileKey;
+use crate::taxonomy::CategoryId;
 
-/// One occupied grid cell.
+use super::CategoryFilter;
+
+/// One occupied grid cell, ready to encode.
 #[derive(Debug, Clone)]
 pub struct Cell {
-    /// Global cell column and row at this zoom.
+    /// Global cell column and row at its level.
     pub col: i64,
     pub row: i64,
     pub n_points: u32,
@@ -24,60 +33,261 @@ pub struct Cell {
     pub first_facility: u32,
 }
 
-/// Groups `facilities` (indices into `dataset`) into cells of `cell_px` pixels around `key`.
-/// `global_units` gives each facility's position in global tile units at this zoom.
-pub fn cluster(
-    dataset: &Dataset,
-    key: TileKey,
-    extent: u32,
-    cell_px: u32,
-    facilities: &[u32],
-    global_units: impl Fn(u32) -> (i64, i64),
-) -> Vec<Cell> {
-    let n_categories = dataset.taxonomy.len();
-    let cell_units = i64::from(extent) * i64::from(cell_px) / 256;
-    let tile_x0 = i64::from(key.x) * i64::from(extent);
-    let tile_y0 = i64::from(key.y) * i64::from(extent);
+/// A facility as the clusterer sees it: index, position in global tile units, category.
+#[derive(Debug, Clone, Copy)]
+pub struct Member {
+    pub idx: u32,
+    pub gx: i64,
+    pub gy: i64,
+    pub category: CategoryId,
+}
 
-    struct Acc {
-        n_points: u32,
-        sum_x: i128,
-        sum_y: i128,
-        per_category: Vec<u32>,
-        first_facility: u32,
+/// Groups `members` into cells `cell_units` wide; positions come out relative to `origin`
+/// (the tile's top-left corner in the same global units).
+pub fn cluster(
+    members: &[Member],
+    cell_units: i64,
+    n_categories: usize,
+    origin: (i64, i64),
+) -> Vec<Cell> {
+    let mut cells: BTreeMap<(i64, i64), Acc> = BTreeMap::new();
+    for m in members {
+        let acc = cells
+            .entry((m.gy.div_euclid(cell_units), m.gx.div_euclid(cell_units)))
+            .or_insert_with(|| Acc::new(n_categories, m.idx));
+        acc.add(m.category, 1, i128::from(m.gx), i128::from(m.gy), m.idx);
     }
-    let mut cells: std::collections::HashMap<(i64, i64), Acc> = std::collections::HashMap::new();
-    for &idx in facilities {
-        let (gx, gy) = global_units(idx);
-        let cell_key = (gx.div_euclid(cell_units), gy.div_euclid(cell_units));
-        let acc = cells.entry(cell_key).or_insert_with(|| Acc {
+    cells
+        .into_iter()
+        .map(|((row, col), acc)| acc.finish(col, row, |c| c - origin.0, |c| c - origin.1))
+        .collect()
+}
+
+struct Acc {
+    n_points: u32,
+    sum_x: i128,
+    sum_y: i128,
+    per_category: Vec<u32>,
+    first_facility: u32,
+}
+
+impl Acc {
+    fn new(n_categories: usize, first_facility: u32) -> Acc {
+        Acc {
             n_points: 0,
             sum_x: 0,
             sum_y: 0,
             per_category: vec![0; n_categories],
-            first_facility: idx,
-        });
-        acc.n_points += 1;
-        acc.sum_x += i128::from(gx);
-        acc.sum_y += i128::from(gy);
-        acc.per_category[dataset.facility(idx).category.0 as usize] += 1;
-        acc.first_facility = acc.first_facility.min(idx);
+            first_facility,
+        }
     }
-    let mut out: Vec<Cell> = cells
-        .into_iter()
-        .map(|((col, row), acc)| {
-            let n = i128::from(acc.n_points);
-            Cell {
-                col,
-                row,
-                n_points: acc.n_points,
-                x: (acc.sum_x / n) as i64 - tile_x0,
-                y: (acc.sum_y / n) as i64 - tile_y0,
-                per_category: acc.per_category,
-                first_facility: acc.first_facility,
+
+    fn add(&mut self, category: CategoryId, n: u32, sum_x: i128, sum_y: i128, min_idx: u32) {
+        self.n_points += n;
+        self.sum_x += sum_x;
+        self.sum_y += sum_y;
+        self.per_category[category.0 as usize] += n;
+        self.first_facility = self.first_facility.min(min_idx);
+    }
+
+    /// The cell with its centroid mapped to tile units by `to_tile_x`/`to_tile_y`.
+    fn finish(
+        self,
+        col: i64,
+        row: i64,
+        to_tile_x: impl Fn(i64) -> i64,
+        to_tile_y: impl Fn(i64) -> i64,
+    ) -> Cell {
+        let n = i128::from(self.n_points);
+        Cell {
+            col,
+            row,
+            n_points: self.n_points,
+            x: to_tile_x((self.sum_x / n) as i64),
+            y: to_tile_y((self.sum_y / n) as i64),
+            per_category: self.per_category,
+            first_facility: self.first_facility,
+        }
+    }
+}
+
+/// Facilities of one category in one cell of one level.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    row: i64,
+    col: i64,
+    category: CategoryId,
+    n_points: u32,
+    /// Sums of member positions in base units (global tile units at `base_zoom`).
+    sum_x: i64,
+    sum_y: i64,
+    min_idx: u32,
+}
+
+/// Per-zoom aggregates of all facilities on the cluster grid, for zooms `0..=base_zoom`.
+pub struct ClusterPyramid {
+    base_zoom: u8,
+    /// log2 of the cell size in pixels of a 256-pixel tile.
+    cell_shift: u32,
+    extent: u32,
+    n_categories: usize,
+    /// `levels[z]`: records sorted by (row, col, category).
+    levels: Vec<Vec<Record>>,
+}
+
+impl ClusterPyramid {
+    /// Aggregates `dataset` for zooms `0..=base_zoom` on cells of `cell_px` (a power of two).
+    pub fn new(dataset: &Dataset, base_zoom: u8, cell_px: u32, extent: u32) -> ClusterPyramid {
+        let cell_shift = cell_px.trailing_zeros();
+        let units_per_axis = f64::from(extent) * f64::from(1u32 << base_zoom);
+        // Cells per world axis at the base zoom: 2^(base_zoom + 8 - cell_shift).
+        let cells_shift = u32::from(base_zoom) + 8 - cell_shift;
+        let units_per_cell = units_per_axis as i64 >> cells_shift;
+        let mut base: Vec<Record> = dataset
+            .facilities()
+            .iter()
+            .enumerate()
+            .map(|(idx, f)| {
+                let gx = (f.merc.x * units_per_axis).floor() as i64;
+                let gy = (f.merc.y * units_per_axis).floor() as i64;
+                Record {
+                    row: gy.div_euclid(units_per_cell),
+                    col: gx.div_euclid(units_per_cell),
+                    category: f.category,
+                    n_points: 1,
+                    sum_x: gx,
+                    sum_y: gy,
+                    min_idx: idx as u32,
+                }
+            })
+            .collect();
+        merge_sorted(&mut base);
+        let mut levels = vec![base];
+        for _ in 0..base_zoom {
+            let finer = levels.last().expect("base level exists");
+            let mut coarser: Vec<Record> = finer
+                .iter()
+                .map(|r| Record {
+                    row: r.row >> 1,
+                    col: r.col >> 1,
+                    ..*r
+                })
+                .collect();
+            merge_sorted(&mut coarser);
+            levels.push(coarser);
+        }
+        levels.reverse();
+        ClusterPyramid {
+            base_zoom,
+            cell_shift,
+            extent,
+            n_categories: dataset.taxonomy.len(),
+            levels,
+        }
+    }
+
+    pub fn base_zoom(&self) -> u8 {
+        self.base_zoom
+    }
+
+    /// Number of aggregate records held, all levels together.
+    pub fn n_records(&self) -> usize {
+        self.levels.iter().map(Vec::len).sum()
+    }
+
+    /// The cells of `level` (≤ `key.z`, ≤ `base_zoom`) around tile `key`, with `margin_cells`
+    /// extra cells on each side, counting only categories `filter` allows. Positions are in
+    /// tile units of `key`.
+    pub fn cells(
+        &self,
+        level: u8,
+        key: TileKey,
+        margin_cells: i64,
+        filter: &CategoryFilter,
+    ) -> Vec<Cell> {
+        debug_assert!(level <= key.z && level <= self.base_zoom);
+        let records = &self.levels[level as usize];
+        // Cells per world axis at `level`, and the tile's span in those cells.
+        let cells_shift = i64::from(level) + 8 - i64::from(self.cell_shift);
+        let (lo_col, hi_col) = tile_span_in_cells(i64::from(key.x), i64::from(key.z), cells_shift);
+        let (lo_row, hi_row) = tile_span_in_cells(i64::from(key.y), i64::from(key.z), cells_shift);
+        let down = u32::from(self.base_zoom - key.z);
+        let origin_x = i64::from(key.x) * i64::from(self.extent);
+        let origin_y = i64::from(key.y) * i64::from(self.extent);
+        let mut out = Vec::new();
+        for row in (lo_row - margin_cells)..=(hi_row + margin_cells) {
+            let start = records.partition_point(|r| (r.row, r.col) < (row, lo_col - margin_cells));
+            let mut current: Option<(i64, Acc)> = None;
+            for r in records[start..]
+                .iter()
+                .take_while(|r| r.row == row && r.col <= hi_col + margin_cells)
+            {
+                if !filter.allows(r.category) {
+                    continue;
+                }
+                if current.as_ref().is_some_and(|(col, _)| *col != r.col) {
+                    let (col, acc) = current.take().expect("checked");
+                    out.push(self.finish(acc, col, row, down, origin_x, origin_y));
+                }
+                let (_, acc) =
+                    current.get_or_insert_with(|| (r.col, Acc::new(self.n_categories, r.min_idx)));
+                acc.add(
+                    r.category,
+                    r.n_points,
+                    i128::from(r.sum_x),
+                    i128::from(r.sum_y),
+                    r.min_idx,
+                );
             }
-        })
-        .collect();
-    out.sort_by_key(|c| (c.row, c.col));
-    out
+            if let Some((col, acc)) = current {
+                out.push(self.finish(acc, col, row, down, origin_x, origin_y));
+            }
+        }
+        out
+    }
+
+    fn finish(
+        &self,
+        acc: Acc,
+        col: i64,
+        row: i64,
+        down: u32,
+        origin_x: i64,
+        origin_y: i64,
+    ) -> Cell {
+        // Base units → global units at the tile's zoom (floor), then relative to the tile.
+        acc.finish(
+            col,
+            row,
+            |c| (c >> down) - origin_x,
+            |c| (c >> down) - origin_y,
+        )
+    }
+}
+
+/// The first and last cell (inclusive) covered by tile `index` at zoom `z`, for a grid of
+/// `2^cells_shift` cells per world axis.
+fn tile_span_in_cells(index: i64, z: i64, cells_shift: i64) -> (i64, i64) {
+    if cells_shift >= z {
+        let per_tile = 1i64 << (cells_shift - z);
+        (index * per_tile, (index + 1) * per_tile - 1)
+    } else {
+        let cell = index >> (z - cells_shift);
+        (cell, cell)
+    }
+}
+
+/// Sorts records by (row, col, category) and merges equal keys.
+fn merge_sorted(records: &mut Vec<Record>) {
+    records.sort_unstable_by_key(|r| (r.row, r.col, r.category));
+    records.dedup_by(|later, kept| {
+        let same = (later.row, later.col, later.category) == (kept.row, kept.col, kept.category);
+        if same {
+            kept.n_points += later.n_points;
+            kept.sum_x += later.sum_x;
+            kept.sum_y += later.sum_y;
+            kept.min_idx = kept.min_idx.min(later.min_idx);
+        }
+        same
+    });
 }

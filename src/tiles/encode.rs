@@ -14,6 +14,8 @@ pub struct LayerWriter<'a> {
     tile: Tile,
     layer: Option<mvt::Layer>,
     n_features: usize,
+    /// `n_<category>` attribute names, made once per tile rather than per cluster.
+    count_keys: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,11 +26,17 @@ impl<'a> LayerWriter<'a> {
     pub fn new(dataset: &'a Dataset, extent: u32) -> Self {
         let tile = Tile::new(extent);
         let layer = Some(tile.create_layer(FACILITY_LAYER));
+        let count_keys = dataset
+            .taxonomy
+            .categories()
+            .map(|(_, c)| format!("n_{}", c.id))
+            .collect();
         LayerWriter {
             dataset,
             tile,
             layer,
             n_features: 0,
+            count_keys,
         }
     }
 
@@ -88,9 +96,9 @@ impl<'a> LayerWriter<'a> {
         feature.add_tag_string("category", &category.id);
         feature.add_tag_string("color", &category.color);
         feature.add_tag_string("group", &taxonomy.group(category.group).id);
-        for ((_, c), &n) in taxonomy.categories().zip(&cell.per_category) {
+        for (key, &n) in self.count_keys.iter().zip(&cell.per_category) {
             if n > 0 {
-                feature.add_tag_uint(&format!("n_{}", c.id), u64::from(n));
+                feature.add_tag_uint(key, u64::from(n));
             }
         }
         self.layer = Some(feature.into_layer());

@@ -5,13 +5,15 @@
 //! [`encode`] writes the protobuf.
 
 pub mod basemap;
-mod cluster;
+pub mod cluster;
 mod encode;
 pub mod profile;
 
 use crate::dataset::Dataset;
 use crate::geom::{MercPoint, TileKey};
 use crate::taxonomy::CategoryId;
+pub use cluster::ClusterPyramid;
+use cluster::Member;
 pub use encode::EncodeError;
 pub use profile::{Density, TileParams};
 
@@ -51,68 +53,74 @@ pub struct RenderedTile {
     pub density: Density,
 }
 
-/// Renders the facility tile `key`.
+/// Renders the facility tile `key`. `pyramid` must have been built from `dataset` with the
+/// same `params`.
 pub fn render(
     dataset: &Dataset,
+    pyramid: &ClusterPyramid,
     key: TileKey,
     filter: &CategoryFilter,
     params: &TileParams,
 ) -> Result<RenderedTile, EncodeError> {
     let (min, max) = key.merc_bounds();
     let span = max.x - min.x;
-    let world_units = f64::from(key.tiles_per_axis()) * f64::from(params.extent);
-    // Global tile units at this zoom; floor so a facility inside the tile lands in 0..extent.
-    let global_units = |idx: u32| {
-        let merc = dataset.facility(idx).merc;
-        (
-            (merc.x * world_units).floor() as i64,
-            (merc.y * world_units).floor() as i64,
-        )
+    let extent = i64::from(params.extent);
+    let buffer = i64::from(params.buffer);
+    let origin = (i64::from(key.x) * extent, i64::from(key.y) * extent);
+    let within_buffer = |x: i64, y: i64| {
+        (-buffer..extent + buffer).contains(&x) && (-buffer..extent + buffer).contains(&y)
     };
+    let n_categories = dataset.taxonomy.len();
 
-    let buffer = span * f64::from(params.buffer) / f64::from(params.extent);
-    let in_buffer = collect(dataset, min, max, buffer, filter);
-    let mut density = params.density(key.z, in_buffer.len());
+    let mut in_buffer = None;
+    let mut density = if key.z <= pyramid.base_zoom() {
+        params.density(key.z, 0)
+    } else {
+        let members = collect(
+            dataset,
+            key,
+            span * f64::from(params.buffer) / f64::from(params.extent),
+            filter,
+            params,
+        );
+        let density = params.density(key.z, members.len());
+        in_buffer = Some(members);
+        density
+    };
     loop {
-        let tile_x0 = i64::from(key.x) * i64::from(params.extent);
-        let tile_y0 = i64::from(key.y) * i64::from(params.extent);
-        let buffer_units = i64::from(params.buffer);
-        let within_buffer = |x: i64, y: i64| {
-            let lim = i64::from(params.extent) + buffer_units;
-            (-buffer_units..lim).contains(&x) && (-buffer_units..lim).contains(&y)
-        };
         let mut writer = encode::LayerWriter::new(dataset, params.extent);
         match density {
             Density::Points => {
-                for &idx in &in_buffer {
-                    let (gx, gy) = global_units(idx);
-                    let (x, y) = (gx - tile_x0, gy - tile_y0);
+                for m in in_buffer.as_deref().unwrap_or_default() {
+                    let (x, y) = (m.gx - origin.0, m.gy - origin.1);
                     if within_buffer(x, y) {
-                        writer.facility(dataset.facility(idx), x, y)?;
+                        writer.facility(dataset.facility(m.idx), x, y)?;
                     }
                 }
             }
             Density::Clusters { cell_px } => {
                 // Whole cells around the tile are needed so that clusters in the buffer have
                 // their true centroid and count.
-                let cell_span = span * f64::from(cell_px) / 256.0;
-                let margin_cells = (f64::from(params.buffer)
-                    / (f64::from(params.extent) * f64::from(cell_px) / 256.0))
-                    .ceil();
-                let members = collect(dataset, min, max, cell_span * margin_cells.max(1.0), filter);
-                let expansion_zoom = params.expansion_zoom(key.z);
-                for cell in
-                    cluster::cluster(dataset, key, params.extent, cell_px, &members, global_units)
-                {
-                    if !within_buffer(cell.x, cell.y) {
-                        continue;
+                let margin_cells = (params.buffer * 256)
+                    .div_ceil(params.extent * cell_px)
+                    .max(1);
+                let cells = match pyramid_level(key, cell_px, pyramid, params) {
+                    Some(level) => pyramid.cells(level, key, i64::from(margin_cells), filter),
+                    None => {
+                        let margin = span * f64::from(cell_px * margin_cells) / 256.0;
+                        let members = collect(dataset, key, margin, filter, params);
+                        let cell_units = extent * i64::from(cell_px) / 256;
+                        cluster::cluster(&members, cell_units, n_categories, origin)
                     }
+                };
+                let expansion_zoom = params.expansion_zoom(key.z);
+                for cell in cells.iter().filter(|c| within_buffer(c.x, c.y)) {
                     if cell.n_points == 1 {
                         writer.facility(dataset.facility(cell.first_facility), cell.x, cell.y)?;
                     } else {
                         writer.cluster(
-                            &cell,
-                            cluster_id(key.z, cell.col, cell.row),
+                            cell,
+                            cluster_id(key.z, cell_px, cell.col, cell.row),
                             expansion_zoom,
                         )?;
                     }
@@ -135,16 +143,35 @@ pub fn render(
     }
 }
 
-/// Indices of the facilities inside the tile bounds grown by `margin` (Mercator units) that pass
-/// the filter.
+/// The pyramid level holding cells of `cell_px` pixels at zoom `key.z`, if there is one: a cell
+/// twice as wide at zoom z is a cell of the base width at zoom z - 1.
+fn pyramid_level(
+    key: TileKey,
+    cell_px: u32,
+    pyramid: &ClusterPyramid,
+    params: &TileParams,
+) -> Option<u8> {
+    if key.z > pyramid.base_zoom() || cell_px < params.cluster_cell_px {
+        return None;
+    }
+    let shift = (cell_px / params.cluster_cell_px).trailing_zeros();
+    u8::try_from(shift)
+        .ok()
+        .and_then(|shift| key.z.checked_sub(shift))
+}
+
+/// The facilities inside the tile bounds grown by `margin` (Mercator units) that pass the
+/// filter, with positions in global tile units at the tile's zoom (floored, so a facility inside
+/// the tile lands in `0..extent`). Reads only the spatial index, not the facilities.
 fn collect(
     dataset: &Dataset,
-    min: MercPoint,
-    max: MercPoint,
+    key: TileKey,
     margin: f64,
     filter: &CategoryFilter,
-) -> Vec<u32> {
-    let mut out = Vec::new();
+    params: &TileParams,
+) -> Vec<Member> {
+    let (min, max) = key.merc_bounds();
+    let world_units = f64::from(key.tiles_per_axis()) * f64::from(params.extent);
     let lo = MercPoint {
         x: min.x - margin,
         y: min.y - margin,
@@ -153,9 +180,15 @@ fn collect(
         x: max.x + margin,
         y: max.y + margin,
     };
-    dataset.for_each_in_merc(lo, hi, |idx| {
-        if filter.allows(dataset.facility(idx).category) {
-            out.push(idx);
+    let mut out = Vec::new();
+    dataset.for_each_in_merc(lo, hi, |idx, merc, category| {
+        if filter.allows(category) {
+            out.push(Member {
+                idx,
+                gx: (merc.x * world_units).floor() as i64,
+                gy: (merc.y * world_units).floor() as i64,
+                category,
+            });
         }
     });
     out
@@ -163,11 +196,12 @@ fn collect(
 
 /// A cluster's feature id: stable for a cell at a zoom, and in a range (2^52 and up, below 2^53
 /// so JavaScript numbers hold it exactly) apart from ordinary source ids.
-fn cluster_id(z: u8, col: i64, row: i64) -> u64 {
-    let mut bytes = [0u8; 17];
+fn cluster_id(z: u8, cell_px: u32, col: i64, row: i64) -> u64 {
+    let mut bytes = [0u8; 21];
     bytes[0] = z;
-    bytes[1..9].copy_from_slice(&col.to_le_bytes());
-    bytes[9..17].copy_from_slice(&row.to_le_bytes());
+    bytes[1..5].copy_from_slice(&cell_px.to_le_bytes());
+    bytes[5..13].copy_from_slice(&col.to_le_bytes());
+    bytes[13..21].copy_from_slice(&row.to_le_bytes());
     (1u64 << 52) | (xxhash_rust::xxh3::xxh3_64(&bytes) >> 12)
 }
 
@@ -201,6 +235,11 @@ mod tests {
             })
             .collect();
         Dataset::new(taxonomy, facilities, vec![], vec![], vec![])
+    }
+
+    fn pyramid(data: &Dataset) -> ClusterPyramid {
+        let p = params();
+        ClusterPyramid::new(data, p.cluster_max_zoom, p.cluster_cell_px, p.extent)
     }
 
     fn params() -> TileParams {
@@ -250,7 +289,7 @@ mod tests {
             let p = params();
             let mut total = 0u64;
             for key in crate::state::tiles_covering(data.bounds, z, z) {
-                let tile = render(&data, key, &CategoryFilter::all(), &p).unwrap();
+                let tile = render(&data, &pyramid(&data), key, &CategoryFilter::all(), &p).unwrap();
                 let in_tile: u64 = decode(&tile.bytes).iter().filter(|f| inside(f.1, f.2)).map(|f| f.3).sum();
                 let expected = data.facilities().iter().filter(|f| TileKey::containing(f.merc, z) == key).count() as u64;
                 prop_assert_eq!(in_tile, expected, "tile {}", key);
@@ -274,7 +313,14 @@ mod tests {
             .collect();
         let data = dataset(&points);
         let key = TileKey::containing(geom::lonlat_to_merc(121.4005, 31.2205), 15);
-        let tile = render(&data, key, &CategoryFilter::all(), &params()).unwrap();
+        let tile = render(
+            &data,
+            &pyramid(&data),
+            key,
+            &CategoryFilter::all(),
+            &params(),
+        )
+        .unwrap();
         assert!(matches!(tile.density, Density::Clusters { cell_px: 8 }));
         assert!(tile.bytes.len() <= params().max_tile_bytes);
         let sum: u64 = decode(&tile.bytes)
@@ -305,7 +351,7 @@ mod tests {
         let key = TileKey::containing(geom::lonlat_to_merc(121.4005, 31.2205), 16);
         let mut p = params();
         p.max_tile_bytes = 4096;
-        let tile = render(&data, key, &CategoryFilter::all(), &p).unwrap();
+        let tile = render(&data, &pyramid(&data), key, &CategoryFilter::all(), &p).unwrap();
         assert!(tile.bytes.len() <= 4096, "{} bytes", tile.bytes.len());
         assert!(matches!(tile.density, Density::Clusters { .. }));
     }
@@ -324,8 +370,8 @@ mod tests {
         let data = dataset(&points);
         let key = TileKey::containing(geom::lonlat_to_merc(121.38, 31.21), 12);
         let only_first = CategoryFilter::only(vec![CategoryId(0)]);
-        let a = render(&data, key, &only_first, &params()).unwrap();
-        let b = render(&data, key, &only_first, &params()).unwrap();
+        let a = render(&data, &pyramid(&data), key, &only_first, &params()).unwrap();
+        let b = render(&data, &pyramid(&data), key, &only_first, &params()).unwrap();
         assert_eq!(a.bytes, b.bytes);
         let sum: u64 = decode(&a.bytes)
             .iter()
@@ -341,11 +387,76 @@ mod tests {
         // Outside the data: an empty tile.
         let far = render(
             &data,
+            &pyramid(&data),
             TileKey::new(12, 0, 0).unwrap(),
             &CategoryFilter::all(),
             &params(),
         )
         .unwrap();
         assert!(far.bytes.is_empty());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        /// The pyramid gives the same cells as clustering every facility, filtered or not.
+        #[test]
+        fn pyramid_matches_direct_clustering(points in prop::collection::vec((121.33f64..121.45, 31.19f64..31.24, 0u8..14), 1..300), z in 0u8..=13, filtered in any::<bool>()) {
+            let data = dataset(&points);
+            let p = params();
+            let pyr = pyramid(&data);
+            let filter = if filtered { CategoryFilter::only(vec![CategoryId(1), CategoryId(5), CategoryId(9)]) } else { CategoryFilter::all() };
+            for key in crate::state::tiles_covering(data.bounds, z, z) {
+                let (min, max) = key.merc_bounds();
+                let margin = (max.x - min.x) * f64::from(p.cluster_cell_px) / 256.0;
+                let members = collect(&data, key, margin, &filter, &p);
+                let extent = i64::from(p.extent);
+                let cell_units = extent * i64::from(p.cluster_cell_px) / 256;
+                let direct = cluster::cluster(&members, cell_units, data.taxonomy.len(), (i64::from(key.x) * extent, i64::from(key.y) * extent));
+                let from_pyramid = pyr.cells(z, key, 1, &filter);
+                prop_assert_eq!(direct.len(), from_pyramid.len(), "tile {}", key);
+                for (a, b) in direct.iter().zip(&from_pyramid) {
+                    prop_assert_eq!((a.col, a.row, a.n_points, a.first_facility), (b.col, b.row, b.n_points, b.first_facility));
+                    prop_assert_eq!(&a.per_category, &b.per_category);
+                    // Centroids agree to a tile unit (the pyramid floors at a finer zoom first).
+                    prop_assert!((a.x - b.x).abs() <= 1 && (a.y - b.y).abs() <= 1, "{:?} vs {:?}", (a.x, a.y), (b.x, b.y));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn byte_budget_at_a_pyramid_zoom_uses_coarser_levels() {
+        let points: Vec<_> = (0..3000)
+            .map(|i| {
+                (
+                    121.33 + (i % 60) as f64 * 2e-3,
+                    31.19 + (i / 60) as f64 * 1e-3,
+                    (i % 14) as u8,
+                )
+            })
+            .collect();
+        let data = dataset(&points);
+        let key = TileKey::containing(geom::lonlat_to_merc(121.39, 31.215), 12);
+        let mut p = params();
+        p.max_tile_bytes = 2048;
+        let tile = render(&data, &pyramid(&data), key, &CategoryFilter::all(), &p).unwrap();
+        assert!(tile.bytes.len() <= 2048, "{} bytes", tile.bytes.len());
+        assert!(
+            matches!(tile.density, Density::Clusters { cell_px } if cell_px > 32),
+            "{:?}",
+            tile.density
+        );
+        let sum: u64 = decode(&tile.bytes)
+            .iter()
+            .filter(|f| inside(f.1, f.2))
+            .map(|f| f.3)
+            .sum();
+        let expected = data
+            .facilities()
+            .iter()
+            .filter(|f| TileKey::containing(f.merc, 12) == key)
+            .count() as u64;
+        assert_eq!(sum, expected);
     }
 }

@@ -1,6 +1,8 @@
 //! Integration tests: the real server on 127.0.0.1, spoken to over HTTP. One binary, one module
 //! per area.
 
+mod admin;
+mod feedback;
 mod ingest;
 mod support;
 mod tiles;

@@ -17,6 +17,8 @@ pub struct TestServer {
     pub state: Arc<AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Holds the feedback database of servers started with [`spawn`]; removed after the server.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -37,14 +39,25 @@ impl Drop for TestServer {
 }
 
 /// Starts a server with `config_toml` merged over the embedded default; relative data paths
-/// resolve against the repository root. Precompute is not started, so tiles render on demand.
+/// resolve against the repository root, except a relative feedback database path, which goes
+/// to a fresh scratch directory. Precompute is not started, so tiles render on demand.
 pub fn spawn(config_toml: &str) -> TestServer {
-    spawn_with(config_toml, &repo_root())
+    let mut config =
+        Config::from_toml_str(config_toml, &repo_root()).expect("test config is valid");
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    if config.feedback.path.is_relative() {
+        config.feedback.path = scratch.path().join(&config.feedback.path);
+    }
+    start(config, Some(scratch))
 }
 
-/// Like [`spawn`], resolving relative paths against `base_dir`.
+/// Like [`spawn`], resolving every relative path (the feedback database too) against `base_dir`.
 pub fn spawn_with(config_toml: &str, base_dir: &Path) -> TestServer {
     let config = Config::from_toml_str(config_toml, base_dir).expect("test config is valid");
+    start(config, None)
+}
+
+fn start(config: Config, scratch: Option<tempfile::TempDir>) -> TestServer {
     let state = AppState::load(config).expect("test data loads");
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -71,6 +84,7 @@ pub fn spawn_with(config_toml: &str, base_dir: &Path) -> TestServer {
         state,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
+        _scratch: scratch,
     }
 }
 

@@ -1,0 +1,438 @@
+//! The data office's routes, all behind a bearer token (`admin.token` or
+//! `LIFECIRCLE_ADMIN_TOKEN`, compared in constant time):
+//!
+//! - `GET /admin/feedback` — reports, newest first; filters `status`, `kind`, `category`
+//!   (comma lists), `facility`, `since`/`until` (RFC 3339), `bbox` (w,s,e,n); paging `limit`,
+//!   `offset`; `format` = `json` (default), `csv` or `geojson`.
+//! - `GET /admin/feedback/stats` — counts by status; open reports by kind, category, facility.
+//! - `GET /admin/feedback/{id}`, `PATCH /admin/feedback/{id}` (`{"status"?, "note"?}`).
+//! - `GET /admin/facilities/{id}` — a facility of the current data with its report counts.
+//! - `POST /admin/reload` — re-reads the data files; 422 (old data kept) when they are unusable.
+//!
+//! Without a configured token every admin route answers 404 (disabled, not open). A missing or
+//! wrong token gets 401 before anything else is looked at, so the answer says nothing about the
+//! data. Answers are never cached (`Cache-Control: no-store`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use super::json_body::JsonBody;
+use crate::feedback::{FilterText, Limits, Patch, Report, Status, time};
+use crate::snapshot::Snapshot;
+use crate::state::AppState;
+
+/// The `/admin` routes behind the token check.
+pub fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    if state.config.admin.token.is_empty() {
+        tracing::info!("admin routes disabled: no admin token configured");
+    }
+    Router::new()
+        .route("/admin/feedback", get(get_feedback_list))
+        .route("/admin/feedback/stats", get(get_feedback_stats))
+        .route(
+            "/admin/feedback/{id}",
+            get(get_feedback_report)
+                .patch(patch_feedback_report)
+                .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes)),
+        )
+        .route("/admin/facilities/{id}", get(get_facility))
+        .route("/admin/reload", post(post_reload))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+}
+
+/// Lets the request through only with `Authorization: Bearer <admin token>`.
+async fn require_token(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match check_token(&state, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            if e.status() == StatusCode::UNAUTHORIZED {
+                tracing::info!(
+                    path = request.uri().path(),
+                    "admin request without the right token"
+                );
+            }
+            e.into_response()
+        }
+    }
+}
+
+/// Is the request authorised for the admin routes? `Err` is 404 when they are disabled and 401
+/// for a missing or wrong token. Other routes may use this to add admin-only detail.
+pub fn check_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let expected = state.config.admin.token.as_bytes();
+    if expected.is_empty() {
+        return Err(ApiError::NotFound(
+            "the admin routes are disabled: no admin token is configured (set [admin] token or LIFECIRCLE_ADMIN_TOKEN)".into(),
+        ));
+    }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().as_bytes());
+    // ct_eq compares equal-length slices in constant time; a length mismatch fails at once,
+    // which reveals at most the token's length.
+    match given {
+        Some(given) if bool::from(given.ct_eq(expected)) => Ok(()),
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    kind: Option<String>,
+    facility: Option<String>,
+    category: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    bbox: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+    format: Option<String>,
+}
+
+async fn get_feedback_list(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let format = query.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv" | "geojson") {
+        return Err(ApiError::BadRequest(format!(
+            "format: unknown format `{format}`; expected json, csv or geojson"
+        )));
+    }
+    let snapshot = state.snapshot.load_full();
+    let (filter, page) = FilterText {
+        status: query.status.as_deref(),
+        kind: query.kind.as_deref(),
+        facility: query.facility.as_deref(),
+        category: query.category.as_deref(),
+        since: query.since.as_deref(),
+        until: query.until.as_deref(),
+        bbox: query.bbox.as_deref(),
+        limit: query.limit.as_deref(),
+        offset: query.offset.as_deref(),
+    }
+    .parse(&snapshot.dataset.taxonomy)?;
+    let listing = state.feedback.list(filter, page).await?;
+    let mut response = match format {
+        "csv" => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"feedback.csv\"",
+                ),
+            ],
+            reports_csv(&listing.reports),
+        )
+            .into_response(),
+        "geojson" => (
+            [(header::CONTENT_TYPE, "application/geo+json")],
+            json!({
+                "type": "FeatureCollection",
+                "features": listing.reports.iter().map(report_feature).collect::<Vec<_>>(),
+            })
+            .to_string(),
+        )
+            .into_response(),
+        _ => axum::Json(json!({
+            "total": listing.n_total,
+            "limit": page.limit,
+            "offset": page.offset,
+            "reports": listing.reports.iter().map(report_json).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-total-count", HeaderValue::from(listing.n_total));
+    Ok(response)
+}
+
+async fn get_feedback_report(
+    State(state): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let report = state.feedback.get(report_id(id)?).await?;
+    Ok(private_json(&report_json(&report)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    status: Option<String>,
+    note: Option<String>,
+}
+
+async fn patch_feedback_report(
+    State(state): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<PatchBody>,
+) -> Result<Response, ApiError> {
+    let id = report_id(id)?;
+    let patch = Patch::new(
+        body.status.as_deref(),
+        body.note.as_deref(),
+        &Limits::from(&state.config.feedback),
+    )?;
+    let report = state.feedback.update(id, patch).await?;
+    Ok(private_json(&report_json(&report)))
+}
+
+async fn get_feedback_stats(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let stats = state.feedback.stats().await?;
+    let snapshot = state.snapshot.load_full();
+    let counts = |pairs: Vec<(&str, u64)>| -> serde_json::Map<String, Value> {
+        pairs
+            .into_iter()
+            .map(|(k, n)| (k.to_owned(), n.into()))
+            .collect()
+    };
+    let by_facility: Vec<Value> = stats
+        .open_by_facility
+        .iter()
+        .map(|&(facility_id, n_open)| {
+            let mut item = json!({ "facility_id": facility_id, "n_open": n_open });
+            if let Some(facility) = facility_json(&snapshot, facility_id) {
+                item["facility"] = facility;
+            }
+            item
+        })
+        .collect();
+    Ok(private_json(&json!({
+        "total": stats.n_total,
+        "by_status": counts(stats.by_status.iter().map(|&(s, n)| (s.as_str(), n)).collect()),
+        "open": {
+            "total": stats.by_status.iter().find(|(s, _)| *s == Status::Open).map_or(0, |&(_, n)| n),
+            "by_kind": counts(stats.open_by_kind.iter().map(|&(k, n)| (k.as_str(), n)).collect()),
+            "by_category": counts(stats.open_by_category.iter().map(|(c, n)| (c.as_str(), *n)).collect()),
+            "by_facility": by_facility,
+        },
+    })))
+}
+
+async fn get_facility(
+    State(state): State<Arc<AppState>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path(text) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let facility_id: u64 = text.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "facility id `{text}` is not a non-negative integer"
+        ))
+    })?;
+    let snapshot = state.snapshot.load_full();
+    let facility = facility_json(&snapshot, facility_id).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no facility with id {facility_id} in data version {}",
+            snapshot.version
+        ))
+    })?;
+    let counts = state.feedback.facility_counts(facility_id).await?;
+    let n_open = counts
+        .iter()
+        .find(|(s, _)| *s == Status::Open)
+        .map_or(0, |&(_, n)| n);
+    let by_status: serde_json::Map<String, Value> = counts
+        .iter()
+        .map(|&(s, n)| (s.as_str().to_owned(), n.into()))
+        .collect();
+    Ok(private_json(&json!({
+        "facility": facility,
+        "data_version": snapshot.version,
+        "feedback": { "n_open": n_open, "by_status": by_status },
+    })))
+}
+
+async fn post_reload(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let version = state.reload().await.inspect_err(|e| {
+        tracing::warn!(error = %e, "data reload failed; the previous data stays in service");
+    })?;
+    let snapshot = state.snapshot.load_full();
+    Ok(private_json(&json!({
+        "data_version": version,
+        "n_facilities": snapshot.dataset.facilities().len(),
+        "elapsed_ms": started.elapsed().as_millis() as u64,
+    })))
+}
+
+/// JSON that no cache may keep.
+fn private_json(value: &Value) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(value)).into_response()
+}
+
+fn report_id(path: Result<Path<String>, PathRejection>) -> Result<i64, ApiError> {
+    let Path(text) = path.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    text.parse::<i64>()
+        .ok()
+        .filter(|&id| id > 0)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("report id `{text}` is not a positive integer"))
+        })
+}
+
+/// A facility of the current data, as the admin routes show it.
+fn facility_json(snapshot: &Snapshot, facility_id: u64) -> Option<Value> {
+    let dataset = &snapshot.dataset;
+    let facility = dataset.facility_by_id(facility_id)?;
+    Some(json!({
+        "id": facility.id,
+        "name": facility.name,
+        "name_en": facility.name_en,
+        "category": dataset.taxonomy.category(facility.category).id,
+        "address": facility.address,
+        "subdistrict": facility.subdistrict,
+        "lon": facility.lon,
+        "lat": facility.lat,
+    }))
+}
+
+fn report_json(report: &Report) -> Value {
+    json!({
+        "id": report.id,
+        "created_at": time::format_rfc3339_ms(report.created_at_ms),
+        "updated_at": time::format_rfc3339_ms(report.updated_at_ms),
+        "status": report.status.as_str(),
+        "note": report.note,
+        "kind": report.kind.as_str(),
+        "facility": report.facility.as_ref().map(|f| json!({
+            "id": f.id,
+            "name": f.name,
+            "category": f.category,
+            "lon": f.lon,
+            "lat": f.lat,
+        })),
+        "location": report.location.map(|(lon, lat)| json!({ "lon": lon, "lat": lat })),
+        "message": report.message,
+        "contact": report.contact,
+        "client_id": report.client_id,
+        "data_version": report.data_version,
+    })
+}
+
+/// The flat columns of a report, shared by CSV and GeoJSON properties.
+const FLAT_COLUMNS: [&str; 16] = [
+    "id",
+    "created_at",
+    "updated_at",
+    "status",
+    "kind",
+    "facility_id",
+    "facility_name",
+    "category",
+    "facility_lon",
+    "facility_lat",
+    "lon",
+    "lat",
+    "message",
+    "contact",
+    "note",
+    "client_id",
+];
+
+fn report_flat(report: &Report) -> [Value; 16] {
+    let facility = report.facility.as_ref();
+    [
+        report.id.into(),
+        time::format_rfc3339_ms(report.created_at_ms).into(),
+        time::format_rfc3339_ms(report.updated_at_ms).into(),
+        report.status.as_str().into(),
+        report.kind.as_str().into(),
+        facility.map(|f| f.id).into(),
+        facility.map(|f| f.name.clone()).into(),
+        facility.map(|f| f.category.clone()).into(),
+        facility.map(|f| f.lon).into(),
+        facility.map(|f| f.lat).into(),
+        report.location.map(|l| l.0).into(),
+        report.location.map(|l| l.1).into(),
+        report.message.clone().into(),
+        report.contact.clone().into(),
+        report.note.clone().into(),
+        report.client_id.clone().into(),
+    ]
+}
+
+fn report_feature(report: &Report) -> Value {
+    let properties: serde_json::Map<String, Value> = FLAT_COLUMNS
+        .iter()
+        .map(|c| c.to_string())
+        .zip(report_flat(report))
+        .collect();
+    json!({
+        "type": "Feature",
+        "id": report.id,
+        "geometry": report.point().map(|(lon, lat)| json!({ "type": "Point", "coordinates": [lon, lat] })),
+        "properties": properties,
+    })
+}
+
+/// RFC 4180 CSV with a UTF-8 byte order mark (so spreadsheet programs read Chinese text right).
+/// Text that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
+/// carriage return) gets a leading `'`; the stored text is unchanged.
+fn reports_csv(reports: &[Report]) -> String {
+    let mut out = String::from("\u{feff}");
+    out.push_str(&FLAT_COLUMNS.join(","));
+    out.push_str("\r\n");
+    for report in reports {
+        let cells: Vec<String> = report_flat(report)
+            .iter()
+            .map(|value| match value {
+                Value::Null => String::new(),
+                Value::String(text) => csv_cell(text),
+                other => other.to_string(),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn csv_cell(text: &str) -> String {
+    let defused = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if defused.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", defused.replace('"', "\"\""))
+    } else {
+        defused
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("菜场关门了"), "菜场关门了");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("-1 star"), "'-1 star");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+    }
+}
