@@ -204,10 +204,11 @@ fn page_switches_between_external_and_own_basemap() {
 
 /// The page in headless Chromium: loads without console errors, renders facilities at the
 /// default view, category filter, cluster zoom, a facility named like HTML shown as text,
-/// the English switch, the phone layout; screenshots in target/screenshots/.
+/// reports of a problem found in the store afterwards, the English switch, the phone layout;
+/// screenshots in target/screenshots/.
 #[test]
 fn page_works_in_a_real_browser() {
-    let server = support::sample();
+    let server = support::spawn(&format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n"));
     let snapshot = server.state.snapshot.load_full();
     let [lon, lat] = snapshot.dataset.center();
     // The browser reports a position in the middle of the data; distances are measured from it.
@@ -242,12 +243,45 @@ fn page_works_in_a_real_browser() {
     ) else {
         return;
     };
-    check_browser_run(&output);
+    let report = check_browser_run(&output);
+    // The reports the page sent are in the store, as sent.
+    let sent = report["stored"]["feedback"]
+        .as_array()
+        .expect("stored feedback");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for page_report in sent {
+        let id = page_report["id"].as_u64().expect("report id");
+        let response = support::client()
+            .get(server.url(&format!("/admin/feedback/{id}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200, "report {id}");
+        let stored: serde_json::Value = response.json().unwrap();
+        assert_eq!(stored["kind"], page_report["kind"], "{stored}");
+        assert_eq!(stored["message"], page_report["message"], "{stored}");
+        if let Some(facility_id) = page_report.get("facility_id") {
+            assert_eq!(&stored["facility"]["id"], facility_id, "{stored}");
+            assert_eq!(stored["facility"]["name"], facility["name"], "{stored}");
+        }
+        if let Some(location) = page_report.get("location") {
+            for key in ["lon", "lat"] {
+                let (a, b) = (stored["location"][key].as_f64(), location[key].as_f64());
+                assert!(
+                    (a.unwrap() - b.unwrap()).abs() < 1e-5,
+                    "{key}: stored {a:?}, clicked {b:?}"
+                );
+            }
+        }
+    }
     for name in ["desktop.png", "phone.png"] {
         let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(bytes.starts_with(b"\x89PNG"), "{name} is not a PNG");
     }
 }
+
+/// Admin token of the browser test's server, to read back the reports the page sent.
+const ADMIN_TOKEN: &str = "page-test-admin-token-0123456789";
 
 /// Asserts that every step of a `page_e2e.mjs` run passed; returns its report.
 fn check_browser_run(output: &std::process::Output) -> serde_json::Value {

@@ -5,13 +5,15 @@
 //                     [--missing-maplibre | --basemap-switch]
 //
 // --facility: {"id", "lon", "lat", "name"} of a facility whose name looks like HTML; its popup
-// must show the name as text. --device: the position the browser reports (geolocation granted).
-// --missing-maplibre: the server lacks MapLibre GL JS; the page must still load and say how to
-// install it. --basemap-switch: the server has an external basemap style configured; the page
-// must draw it and switch to its own, keeping the category filter.
+// and the report form must show the name as text. --device: the position the browser
+// reports (geolocation granted); distances are measured from it. --missing-maplibre: the server
+// lacks MapLibre GL JS; the page must still load and say how to install it. --basemap-switch:
+// the server has an external basemap style configured; the page must draw it and switch to its
+// own, keeping the category filter.
 //
 // Prints one JSON object {ok, steps: [{name, ok, detail}], stored, console_errors,
-// failed_requests} and
+// failed_requests} (`stored.feedback`: the reports the page sent, for the caller to find in the
+// store) and
 // exits 0 when every step passed, 1 when one failed, 3 when Chromium could not be started.
 // Screenshots go to DIR (desktop.png, phone.png, and a few more for looking at).
 
@@ -346,6 +348,110 @@ if (opts.missingMaplibre) {
         assert(popup.injected === 0, 'markup from the name was injected into the page');
         await shot(page, 'desktop-popup.png');
         return popup;
+      });
+    }
+
+    if (opts.facility) {
+      await step('desktop: "report a problem" on a facility and at a point posts to /feedback, 201 with clear messages', async () => {
+        const f = opts.facility;
+        await page.evaluate(() => window.lifecircle.popup.close());
+        await page.evaluate(({ lon, lat }) => window.lifecircle.map.jumpTo({ center: [lon, lat], zoom: 17.5 }), f);
+        await settle(page);
+        const at = await page.evaluate(({ lon, lat }) => {
+          const map = window.lifecircle.map;
+          const p = map.project([lon, lat]);
+          const r = map.getCanvas().getBoundingClientRect();
+          return { x: p.x + r.left, y: p.y + r.top };
+        }, f);
+        await page.mouse.click(at.x, at.y);
+        await page.waitForSelector(`.facility-popup .popup[data-facility-id="${f.id}"]`, { timeout: STEP_TIMEOUT_MS });
+        await page.click('.facility-popup .report-button');
+        await page.waitForSelector('#feedback-dialog[open] form', { timeout: STEP_TIMEOUT_MS });
+        const heading = await page.textContent('#feedback-dialog h2');
+        assert(heading.includes(f.name), `form heading ${JSON.stringify(heading)} lacks the name as text`);
+        assert((await page.$$eval('#feedback-dialog b', (n) => n.length)) === 0, 'markup from the name was injected into the form');
+
+        // An empty message is refused before anything is sent.
+        let posted = 0;
+        const countPosts = (request) => {
+          if (request.method() === 'POST' && new URL(request.url()).pathname === '/feedback') posted++;
+        };
+        page.on('request', countPosts);
+        await page.click('#feedback-submit');
+        assert(posted === 0, 'an empty report was sent');
+        assert(await page.isVisible('#feedback-dialog .form-status.error'), 'no message for an empty report');
+
+        const message = `电话号码有误，地址门牌号也不对（页面测试 ${Date.now()}）`;
+        await page.selectOption('#feedback-kind', 'wrong_info');
+        await page.fill('#feedback-message', message);
+        const [response] = await Promise.all([
+          page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/feedback'),
+          page.click('#feedback-submit'),
+        ]);
+        assert(response.status() === 201, `POST /feedback answered ${response.status()}`);
+        const { id } = await response.json();
+        await page.waitForSelector('#feedback-dialog .form-status.ok', { timeout: STEP_TIMEOUT_MS });
+        const okText = await page.textContent('#feedback-dialog .form-status');
+        assert(okText.includes(String(id)), `success message ${JSON.stringify(okText)} lacks the report id ${id}`);
+        stored.feedback.push({ id, kind: 'wrong_info', message, facility_id: f.id });
+        await shot(page, 'desktop-feedback.png');
+        await page.click('#feedback-dialog .form-actions button[type="button"]');
+
+        // At a point: the button, then a tap on the map.
+        await page.click('#report-point-button');
+        await page.waitForSelector('#notice:not([hidden])');
+        const point = await page.evaluate(() => {
+          const map = window.lifecircle.map;
+          const r = map.getCanvas().getBoundingClientRect();
+          const x = r.left + r.width * 0.7;
+          const y = r.top + r.height * 0.6;
+          const ll = map.unproject([x - r.left, y - r.top]);
+          return { x, y, lon: ll.lng, lat: ll.lat };
+        });
+        await page.mouse.click(point.x, point.y);
+        await page.waitForSelector('#feedback-dialog[open] #feedback-kind', { timeout: STEP_TIMEOUT_MS });
+        assert((await page.inputValue('#feedback-kind')) === 'missing_facility', 'a point report does not default to a missing facility');
+        const pointMessage = `这里新开了一家社区食堂（页面测试 ${Date.now()}）`;
+        await page.fill('#feedback-message', pointMessage);
+        const [pointResponse] = await Promise.all([
+          page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/feedback'),
+          page.click('#feedback-submit'),
+        ]);
+        assert(pointResponse.status() === 201, `POST /feedback answered ${pointResponse.status()}`);
+        const pointId = (await pointResponse.json()).id;
+        await page.waitForSelector('#feedback-dialog .form-status.ok', { timeout: STEP_TIMEOUT_MS });
+        stored.feedback.push({ id: pointId, kind: 'missing_facility', message: pointMessage, location: { lon: point.lon, lat: point.lat } });
+        await page.click('#feedback-dialog .form-actions button[type="button"]');
+
+        // Errors the server may give are shown, not swallowed.
+        await page.click('#report-point-button');
+        await page.mouse.click(point.x, point.y);
+        await page.waitForSelector('#feedback-dialog[open] #feedback-kind');
+        await page.fill('#feedback-message', 'rate limited');
+        await page.route('**/feedback', (route) =>
+          route.fulfill({ status: 429, headers: { 'Retry-After': '42', 'Content-Type': 'application/json' }, body: '{"error":"too many requests; slow down and retry later","status":429}' }),
+        );
+        await page.click('#feedback-submit');
+        await page.waitForSelector('#feedback-dialog .form-status.error');
+        const limited = await page.textContent('#feedback-dialog .form-status');
+        assert(limited.includes('42'), `rate limit message ${JSON.stringify(limited)} lacks the wait`);
+        await page.unroute('**/feedback');
+        await page.route('**/feedback', (route) =>
+          route.fulfill({ status: 400, headers: { 'Content-Type': 'application/json' }, body: '{"error":"message: must not be empty","status":400}' }),
+        );
+        await page.click('#feedback-submit');
+        await page.waitForFunction(() => document.querySelector('#feedback-dialog .form-status').textContent.includes('must not be empty'));
+        await page.unroute('**/feedback');
+        await page.click('#feedback-dialog .form-actions button[type="button"]');
+        page.off('request', countPosts);
+        // The two routed answers were made up by this test; they are not failures of the page.
+        for (let i = failedRequests.length - 1; i >= 0; i--) {
+          if (new URL(failedRequests[i].url).pathname === '/feedback' && [400, 429].includes(failedRequests[i].status)) failedRequests.splice(i, 1);
+        }
+        for (let i = consoleErrors.length - 1; i >= 0; i--) {
+          if (/status of (400|429)/.test(consoleErrors[i].text) && /\/feedback$/.test(consoleErrors[i].url || '')) consoleErrors.splice(i, 1);
+        }
+        return { facility_report: id, point_report: pointId, rate_limited: limited };
       });
     }
 
