@@ -43,6 +43,8 @@ pub struct Config {
     pub web: WebConfig,
     pub feedback: FeedbackConfig,
     pub admin: AdminConfig,
+    pub coverage: CoverageConfig,
+    pub search: SearchConfig,
     pub groups: Vec<crate::taxonomy::GroupConfig>,
     pub taxonomy: crate::taxonomy::TaxonomyOptions,
     pub categories: Vec<crate::taxonomy::CategoryConfig>,
@@ -172,6 +174,58 @@ pub const ADMIN_TOKEN_ENV: &str = "LIFECIRCLE_ADMIN_TOKEN";
 
 /// Shortest admin token accepted.
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+/// `[coverage]`: walking-time heatmaps and statistics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageConfig {
+    pub mode: CoverageMode,
+    pub cell_m: f64,
+    pub padding_m: f64,
+    pub exclude_highways: Vec<String>,
+    pub cutoff_margin_min: u32,
+    pub band_minutes: Vec<u32>,
+    pub default_profile: String,
+    pub precompute_maxzoom: u8,
+    pub suggest_max_candidates: usize,
+    pub max_grid_cells: usize,
+    pub profiles: Vec<WalkProfileConfig>,
+}
+
+/// `coverage.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoverageMode {
+    Auto,
+    Network,
+    Euclidean,
+}
+
+/// One `[[coverage.profiles]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkProfileConfig {
+    pub id: String,
+    pub label_zh: String,
+    pub label_en: String,
+    pub speed_m_s: f64,
+}
+
+/// The `[search]` section: request limits, walking speed, navigation link source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    pub default_limit: usize,
+    pub max_limit: usize,
+    pub max_offset: usize,
+    pub max_radius_m: f64,
+    pub max_query_chars: usize,
+    pub max_query_terms: usize,
+    pub suggest_default_limit: usize,
+    pub suggest_max_limit: usize,
+    pub walk_speed_m_per_s: f64,
+    pub link_source: String,
+}
 
 impl Config {
     /// The embedded default, with relative paths resolved against the current directory.
@@ -327,6 +381,8 @@ impl Config {
             }
         }
         self.validate_admin_token()?;
+        self.validate_coverage().map_err(invalid)?;
+        self.validate_search().map_err(invalid)?;
         self.taxonomy()?;
         Ok(())
     }
@@ -351,6 +407,153 @@ impl Config {
             origin: self.origin.clone(),
             message,
         })
+    }
+
+    fn validate_coverage(&self) -> Result<(), String> {
+        let c = &self.coverage;
+        if !(5.0..=500.0).contains(&c.cell_m) {
+            return Err(format!(
+                "coverage.cell_m must be from 5 to 500 metres, not {}",
+                c.cell_m
+            ));
+        }
+        if !(0.0..=10_000.0).contains(&c.padding_m) {
+            return Err(format!(
+                "coverage.padding_m must be from 0 to 10000 metres, not {}",
+                c.padding_m
+            ));
+        }
+        if c.cutoff_margin_min > 60 {
+            return Err(format!(
+                "coverage.cutoff_margin_min must be at most 60 minutes, not {}",
+                c.cutoff_margin_min
+            ));
+        }
+        let ascending = c.band_minutes.windows(2).all(|w| w[0] < w[1]);
+        if c.band_minutes.is_empty()
+            || !ascending
+            || c.band_minutes.iter().any(|&m| !(1..=120).contains(&m))
+        {
+            return Err(format!(
+                "coverage.band_minutes must be a non-empty ascending list of minutes from 1 to 120, not {:?}",
+                c.band_minutes
+            ));
+        }
+        if c.precompute_maxzoom > crate::geom::MAX_ZOOM {
+            return Err(format!(
+                "coverage.precompute_maxzoom must be at most {}, not {}",
+                crate::geom::MAX_ZOOM,
+                c.precompute_maxzoom
+            ));
+        }
+        if c.suggest_max_candidates == 0 || c.max_grid_cells == 0 {
+            return Err(
+                "coverage.suggest_max_candidates and coverage.max_grid_cells must be positive"
+                    .into(),
+            );
+        }
+        if c.profiles.is_empty() {
+            return Err("coverage.profiles must define at least one walking profile".into());
+        }
+        for (idx, p) in c.profiles.iter().enumerate() {
+            let id_ok = !p.id.is_empty()
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !id_ok {
+                return Err(format!(
+                    "coverage.profiles id `{}` is not a lowercase identifier (a-z, 0-9, _)",
+                    p.id
+                ));
+            }
+            if c.profiles[..idx].iter().any(|q| q.id == p.id) {
+                return Err(format!("coverage.profiles id `{}` is defined twice", p.id));
+            }
+            if !(0.1..=5.0).contains(&p.speed_m_s) {
+                return Err(format!(
+                    "coverage.profiles `{}` has speed_m_s {}; expected 0.1 to 5.0 metres per second",
+                    p.id, p.speed_m_s
+                ));
+            }
+        }
+        if !c.profiles.iter().any(|p| p.id == c.default_profile) {
+            return Err(format!(
+                "coverage.default_profile `{}` is not one of coverage.profiles ({})",
+                c.default_profile,
+                c.profiles
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_search(&self) -> Result<(), String> {
+        let s = &self.search;
+        if !(1..=1000).contains(&s.max_limit) {
+            return Err(format!(
+                "search.max_limit must be from 1 to 1000, not {}",
+                s.max_limit
+            ));
+        }
+        if !(1..=s.max_limit).contains(&s.default_limit) {
+            return Err(format!(
+                "search.default_limit must be from 1 to search.max_limit ({}), not {}",
+                s.max_limit, s.default_limit
+            ));
+        }
+        if s.max_offset > 100_000 {
+            return Err(format!(
+                "search.max_offset must be at most 100000, not {}",
+                s.max_offset
+            ));
+        }
+        if !(s.max_radius_m.is_finite() && s.max_radius_m > 0.0 && s.max_radius_m <= 100_000.0) {
+            return Err(format!(
+                "search.max_radius_m must be greater than 0 and at most 100000 metres, not {}",
+                s.max_radius_m
+            ));
+        }
+        if !(1..=256).contains(&s.max_query_chars) {
+            return Err(format!(
+                "search.max_query_chars must be from 1 to 256, not {}",
+                s.max_query_chars
+            ));
+        }
+        if !(1..=32).contains(&s.max_query_terms) {
+            return Err(format!(
+                "search.max_query_terms must be from 1 to 32, not {}",
+                s.max_query_terms
+            ));
+        }
+        if !(1..=100).contains(&s.suggest_max_limit) {
+            return Err(format!(
+                "search.suggest_max_limit must be from 1 to 100, not {}",
+                s.suggest_max_limit
+            ));
+        }
+        if !(1..=s.suggest_max_limit).contains(&s.suggest_default_limit) {
+            return Err(format!(
+                "search.suggest_default_limit must be from 1 to search.suggest_max_limit ({}), not {}",
+                s.suggest_max_limit, s.suggest_default_limit
+            ));
+        }
+        if !(s.walk_speed_m_per_s.is_finite() && (0.3..=3.0).contains(&s.walk_speed_m_per_s)) {
+            return Err(format!(
+                "search.walk_speed_m_per_s must be from 0.3 to 3.0 metres per second, not {}",
+                s.walk_speed_m_per_s
+            ));
+        }
+        let source = s.link_source.trim();
+        if source.is_empty() || source.chars().count() > 64 {
+            return Err(
+                "search.link_source must be a name of 1 to 64 characters, e.g. \"lifecircle\""
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// Builds the category taxonomy from the `groups`, `taxonomy` and `categories` sections.
@@ -472,5 +675,39 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("a-long-enough-secret-token"), "{printed}");
         assert!(printed.contains("<redacted>"));
+    }
+
+    #[test]
+    fn coverage_section_is_validated() {
+        let config = Config::embedded().unwrap();
+        assert_eq!(config.coverage.mode, CoverageMode::Auto);
+        assert_eq!(config.coverage.profiles.len(), 2);
+        check_err(
+            "[coverage]\nmode = \"flying\"\n",
+            "unknown variant `flying`",
+        );
+        check_err("[coverage]\ncell_m = 1.0\n", "coverage.cell_m");
+        check_err(
+            "[coverage]\nband_minutes = [10, 5]\n",
+            "coverage.band_minutes",
+        );
+        check_err(
+            "[coverage]\ndefault_profile = \"bike\"\n",
+            "coverage.default_profile `bike`",
+        );
+        check_err(
+            "[[coverage.profiles]]\nid = \"fast\"\nlabel_zh = \"快\"\nlabel_en = \"Fast\"\nspeed_m_s = 9.0\n",
+            "speed_m_s 9",
+        );
+        check_err("[coverage]\ncel_m = 30.0\n", "unknown field `cel_m`");
+        check_err("[search]\nmax_limit = 0\n", "search.max_limit");
+        check_err("[search]\ndefault_limit = 500\n", "search.default_limit");
+        check_err("[search]\nmax_radius_m = -1.0\n", "search.max_radius_m");
+        check_err(
+            "[search]\nwalk_speed_m_per_s = 30.0\n",
+            "search.walk_speed_m_per_s",
+        );
+        check_err("[search]\nlink_source = \" \"\n", "search.link_source");
+        check_err("[search]\nmax_radius = 5\n", "unknown field `max_radius`");
     }
 }

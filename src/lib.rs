@@ -2,18 +2,22 @@
 //!
 //! Modules in pipeline order: `config` and `taxonomy` say what to serve; `ingest` reads
 //! FlatGeobuf files; `dataset` indexes them; `tiles` renders facility MVT; `snapshot` bundles one
-//! data version; `cache` keeps rendered tiles; `feedback` stores residents' reports; `state` holds
+//! data version; `search` finds facilities by keyword and place, and `navigation` links them
+//! to map apps; `cache` keeps rendered tiles; `feedback` stores residents' reports; `state` holds
 //! what requests share; `http` answers.
 //! `generate` writes the synthetic sample data. See ARCHITECTURE.md for the map.
 
 pub mod cache;
 pub mod config;
+pub mod coverage;
 pub mod dataset;
 pub mod feedback;
 pub mod generate;
 pub mod geom;
 pub mod http;
 pub mod ingest;
+pub mod navigation;
+pub mod search;
 pub mod snapshot;
 pub mod state;
 pub mod taxonomy;

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::config::Config;
+use crate::coverage::{self, Coverage, CoverageParams};
 use crate::dataset::Dataset;
 use crate::ingest::{self, IngestReport};
+use crate::search::SearchIndex;
 use crate::tiles::ClusterPyramid;
 use crate::tiles::basemap::Basemap;
 
@@ -23,6 +25,10 @@ pub struct Snapshot {
     pub pyramid: Arc<ClusterPyramid>,
     /// Context layers projected and indexed for basemap tiles.
     pub basemap: Arc<Basemap>,
+    /// Walking-distance fields and composite scores for the coverage heatmaps and statistics.
+    pub coverage: Arc<Coverage>,
+    /// Keyword and place search over `dataset`.
+    pub search: Arc<SearchIndex>,
     pub report: IngestReport,
     pub loaded_at: SystemTime,
 }
@@ -34,6 +40,8 @@ pub enum Error {
     Config(#[from] crate::config::Error),
     #[error(transparent)]
     Ingest(#[from] ingest::Error),
+    #[error(transparent)]
+    Coverage(#[from] coverage::Error),
 }
 
 /// Reads the data the config names and derives everything from it. Blocking: call it from a
@@ -57,6 +65,27 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         tiles.cluster_cell_px,
         tiles.extent,
     ));
+    let coverage = Arc::new(Coverage::build(
+        &dataset,
+        &CoverageParams::from(&config.coverage),
+    )?);
+    tracing::info!(
+        mode = coverage.mode.as_str(),
+        n_cells = coverage.grid.n_cells(),
+        n_edges = coverage.info.n_edges,
+        heap_mb = coverage.info.heap_bytes as f64 / 1e6,
+        elapsed_ms = coverage.info.elapsed_ms,
+        "coverage built"
+    );
+    let search_started = std::time::Instant::now();
+    let search = Arc::new(SearchIndex::build(&dataset));
+    let search_stats = search.stats();
+    tracing::info!(
+        n_tokens = search_stats.n_tokens,
+        memory_bytes = search_stats.memory_bytes,
+        elapsed_ms = search_started.elapsed().as_millis() as u64,
+        "search index built"
+    );
     tracing::info!(
         version,
         n_facilities = dataset.facilities().len(),
@@ -70,6 +99,8 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         dataset,
         pyramid,
         basemap,
+        coverage,
+        search,
         report,
         loaded_at: SystemTime::now(),
     })

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use crate::cache::{CacheKey, CachedTile, TileCache};
 use crate::config::Config;
+use crate::coverage::{self, CoverageId, ProfileId};
 use crate::feedback;
 use crate::geom::{self, TileKey};
 use crate::snapshot::{self, Snapshot};
@@ -47,6 +48,22 @@ impl VectorTileSet {
             version: snapshot.version,
             variant: variant.into(),
             tile,
+        }
+    }
+}
+
+/// What a coverage tile holds: a PNG heatmap or MVT isochrone bands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoverageFormat {
+    Png,
+    Mvt,
+}
+
+impl CoverageFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            CoverageFormat::Png => "png",
+            CoverageFormat::Mvt => "mvt",
         }
     }
 }
@@ -131,6 +148,61 @@ impl AppState {
         })
     }
 
+    /// The cache key of a coverage tile: `coverage/{id}/{profile}.{png|mvt}`.
+    pub fn coverage_tile_key(
+        snapshot: &Snapshot,
+        id: CoverageId,
+        profile: ProfileId,
+        format: CoverageFormat,
+        tile: TileKey,
+    ) -> CacheKey {
+        let coverage = &snapshot.coverage;
+        let variant = format!(
+            "coverage/{}/{}.{}",
+            coverage.id_name(id),
+            coverage.profile(profile).id,
+            format.extension()
+        );
+        CacheKey {
+            version: snapshot.version,
+            variant: variant.into(),
+            tile,
+        }
+    }
+
+    /// Fetches a coverage tile from the cache, rendering it on a miss. Blocking: call from a
+    /// blocking thread.
+    pub fn coverage_tile(
+        &self,
+        snapshot: &Snapshot,
+        id: CoverageId,
+        profile: ProfileId,
+        format: CoverageFormat,
+        tile: TileKey,
+    ) -> Result<Arc<CachedTile>, Arc<coverage::Error>> {
+        let key = Self::coverage_tile_key(snapshot, id, profile, format, tile);
+        self.cache.get_or_render(key, || {
+            let coverage = &snapshot.coverage;
+            Ok(match format {
+                CoverageFormat::Png => CachedTile::new(
+                    coverage::raster::render_png(coverage, id, profile, tile)?,
+                    false,
+                ),
+                CoverageFormat::Mvt => CachedTile::new(
+                    coverage::bands::render_mvt(
+                        coverage,
+                        id,
+                        profile,
+                        tile,
+                        self.tile_params.extent,
+                        self.tile_params.buffer,
+                    )?,
+                    true,
+                ),
+            })
+        })
+    }
+
     /// Renders the configured zoom range of the current snapshot into the cache, on the rayon
     /// pool. Blocking; run it on its own thread. Requests are served meanwhile (a tile not yet
     /// precomputed is rendered on demand).
@@ -142,9 +214,18 @@ impl AppState {
             self.config.cache.precompute_maxzoom,
         );
         let keys = tiles_covering(snapshot.dataset.bounds, minzoom, maxzoom);
+        let coverage = &snapshot.coverage;
+        let coverage_keys = if coverage.grid.n_cells() > 0 {
+            let coverage_maxzoom = self.config.coverage.precompute_maxzoom;
+            tiles_covering(coverage.grid.lonlat_bounds(), minzoom, coverage_maxzoom)
+        } else {
+            Vec::new()
+        };
         self.precompute.finished.store(false, Ordering::SeqCst);
         self.precompute.done.store(0, Ordering::SeqCst);
-        self.precompute.total.store(keys.len(), Ordering::SeqCst);
+        self.precompute
+            .total
+            .store(keys.len() + coverage_keys.len(), Ordering::SeqCst);
         keys.par_iter().for_each(|&tile| {
             for set in [
                 VectorTileSet::Facilities(CategoryFilter::all()),
@@ -156,6 +237,19 @@ impl AppState {
             }
             self.precompute.done.fetch_add(1, Ordering::Relaxed);
         });
+        // Coverage tiles of the default profile, every id, both formats.
+        let coverage_ids = coverage.ids();
+        let profile = coverage.params.default_profile;
+        coverage_keys.par_iter().for_each(|&tile| {
+            for (_, id) in &coverage_ids {
+                for format in [CoverageFormat::Png, CoverageFormat::Mvt] {
+                    if let Err(e) = self.coverage_tile(&snapshot, *id, profile, format, tile) {
+                        tracing::error!(%tile, error = %e, "coverage precompute failed for tile");
+                    }
+                }
+            }
+            self.precompute.done.fetch_add(1, Ordering::Relaxed);
+        });
         let elapsed_ms = started.elapsed().as_millis() as u64;
         self.precompute
             .elapsed_ms
@@ -163,6 +257,7 @@ impl AppState {
         self.precompute.finished.store(true, Ordering::SeqCst);
         tracing::info!(
             n_tiles = keys.len(),
+            n_coverage_tiles = coverage_keys.len() * coverage_ids.len() * 2,
             elapsed_ms,
             version = snapshot.version,
             "precompute finished"

@@ -93,6 +93,12 @@ impl From<std::sync::Arc<crate::tiles::EncodeError>> for ApiError {
     }
 }
 
+impl From<crate::search::Error> for ApiError {
+    fn from(e: crate::search::Error) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::Internal(format!("background task failed: {e}"))
@@ -119,11 +125,32 @@ impl From<crate::feedback::Error> for ApiError {
     }
 }
 
+impl From<crate::coverage::Error> for ApiError {
+    fn from(e: crate::coverage::Error) -> Self {
+        use crate::coverage::Error;
+        match e {
+            Error::UnknownId { .. } => ApiError::NotFound(e.to_string()),
+            Error::UnknownCategory { .. }
+            | Error::UnknownProfile { .. }
+            | Error::BadParameter { .. } => ApiError::BadRequest(e.to_string()),
+            Error::GridTooLarge { .. } | Error::NoWalkableStreets | Error::Encode(_) => {
+                ApiError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
 /// A failed data reload: the data named in the configuration cannot be used.
 impl From<crate::snapshot::Error> for ApiError {
     fn from(e: crate::snapshot::Error) -> Self {
         ApiError::Unprocessable(format!(
             "data not reloaded, the previous data stays in service: {e}"
         ))
+    }
+}
+
+impl From<std::sync::Arc<crate::coverage::Error>> for ApiError {
+    fn from(e: std::sync::Arc<crate::coverage::Error>) -> Self {
+        ApiError::from((*e).clone())
     }
 }

@@ -62,6 +62,12 @@ pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicU
         "categories": categories,
         "groups": groups,
         "styles": { "lifecircle": { "url": format!("{base}/styles/lifecircle.json") } },
+        "coverage": super::coverage::catalog_entry(&snapshot, base),
+        "search": {
+            "search": format!("{base}/search?q={{q}}&near={{lon}},{{lat}}&radius={{metres}}&category={{ids}}"),
+            "suggest": format!("{base}/search/suggest?q={{prefix}}"),
+            "feature": format!("{base}/features/{{id}}"),
+        },
     }))
 }
 
@@ -182,6 +188,12 @@ pub async fn get_metrics(
         "Facilities in the data snapshot.",
         "gauge",
         snapshot.dataset.facilities().len() as f64,
+    );
+    gauge(
+        "lifecircle_search_index_bytes",
+        "Heap bytes held by the search index of the data snapshot.",
+        "gauge",
+        snapshot.search.stats().memory_bytes as f64,
     );
     gauge(
         "lifecircle_tile_cache_bytes",

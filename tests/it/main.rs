@@ -2,8 +2,10 @@
 //! per area.
 
 mod admin;
+mod coverage;
 mod feedback;
 mod ingest;
+mod search;
 mod support;
 mod tiles;
 mod web;

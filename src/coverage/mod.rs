@@ -1,0 +1,839 @@
+//! Coverage: `(&Dataset, CoverageParams)` → a [`Coverage`]: for every category, the walking
+//! distance from each cell of a grid over the data's extent to the nearest facility of that
+//! category, and per walking profile the composite life-circle score (how many categories are
+//! within their own threshold). Built once per snapshot, off the async executor, with rayon.
+//!
+//! Two modes ([`Mode`]): `network` walks the streets ([`graph`]): multi-source Dijkstra from every
+//! facility of the category, snapped to the network, cut off a little past the largest threshold;
+//! a cell takes the distance of its nearest network point plus the straight off-network leg.
+//! `euclidean` takes the straight-line ground distance to the nearest facility. Distances are
+//! ground metres throughout; a walking profile turns them into minutes (`metres / speed`), so one
+//! field serves every profile.
+//!
+//! What is derived from it lives in the submodules, each a pure function of the coverage and the
+//! request: [`raster`] (PNG heatmap tiles and the legend), [`bands`] (isochrone polygons as MVT),
+//! [`stats`] (per-subdistrict figures, blind spots, suggested sites, one place's report).
+
+pub mod bands;
+pub mod field;
+pub mod graph;
+pub mod raster;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use geo::{BoundingRect, Contains};
+use rayon::prelude::*;
+use rstar::RTree;
+
+use crate::config::{CoverageConfig, CoverageMode};
+use crate::dataset::Dataset;
+use crate::taxonomy::{CategoryId, GroupId, Taxonomy};
+use field::{FAR, Grid, IndexedFacility, NO_AREA, UNREACHABLE};
+use graph::{Flow, Search, Snap, WalkGraph};
+
+/// Why a coverage could not be built, or a coverage request answered.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("unknown coverage id `{id}`; known ids: {known}")]
+    UnknownId { id: String, known: String },
+    #[error("unknown category `{id}`; known categories: {known}")]
+    UnknownCategory { id: String, known: String },
+    #[error("unknown profile `{profile}`; valid profiles: {known}")]
+    UnknownProfile { profile: String, known: String },
+    #[error("parameter `{name}`: {message}")]
+    BadParameter { name: &'static str, message: String },
+    #[error(
+        "the coverage grid would have {n_cells} cells, more than coverage.max_grid_cells ({max}); raise coverage.cell_m"
+    )]
+    GridTooLarge { n_cells: usize, max: usize },
+    #[error(
+        "coverage.mode is \"network\" but the road layer holds no walkable streets; configure data.roads or set coverage.mode = \"euclidean\""
+    )]
+    NoWalkableStreets,
+    #[error("encoding a coverage tile failed: {0}")]
+    Encode(String),
+}
+
+/// How walking distances are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Along the walking graph.
+    Network,
+    /// Straight-line ground distance.
+    Euclidean,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Network => "network",
+            Mode::Euclidean => "euclidean",
+        }
+    }
+}
+
+/// A walking speed with its name.
+#[derive(Debug, Clone)]
+pub struct WalkProfile {
+    pub id: String,
+    pub label_zh: String,
+    pub label_en: String,
+    pub speed_m_s: f64,
+}
+
+impl WalkProfile {
+    /// Ground metres walked in `minutes`.
+    pub fn metres(&self, minutes: f64) -> f64 {
+        minutes * 60.0 * self.speed_m_s
+    }
+
+    /// Minutes to walk `dist_m`.
+    pub fn minutes(&self, dist_m: f64) -> f64 {
+        dist_m / self.speed_m_s / 60.0
+    }
+}
+
+/// Index of a profile in [`CoverageParams::profiles`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProfileId(pub u8);
+
+/// The settings a coverage is built with, taken from `[coverage]`.
+#[derive(Debug, Clone)]
+pub struct CoverageParams {
+    pub mode: CoverageMode,
+    pub cell_m: f64,
+    pub padding_m: f64,
+    pub exclude_highways: Vec<String>,
+    pub cutoff_margin_min: u32,
+    pub band_minutes: Vec<u32>,
+    pub profiles: Vec<WalkProfile>,
+    pub default_profile: ProfileId,
+    pub suggest_max_candidates: usize,
+    pub max_grid_cells: usize,
+}
+
+impl From<&CoverageConfig> for CoverageParams {
+    fn from(c: &CoverageConfig) -> Self {
+        let profiles: Vec<WalkProfile> = c
+            .profiles
+            .iter()
+            .map(|p| WalkProfile {
+                id: p.id.clone(),
+                label_zh: p.label_zh.clone(),
+                label_en: p.label_en.clone(),
+                speed_m_s: p.speed_m_s,
+            })
+            .collect();
+        let default_profile = profiles
+            .iter()
+            .position(|p| p.id == c.default_profile)
+            .unwrap_or(0);
+        CoverageParams {
+            mode: c.mode,
+            cell_m: c.cell_m,
+            padding_m: c.padding_m,
+            exclude_highways: c.exclude_highways.clone(),
+            cutoff_margin_min: c.cutoff_margin_min,
+            band_minutes: c.band_minutes.clone(),
+            profiles,
+            default_profile: ProfileId(default_profile as u8),
+            suggest_max_candidates: c.suggest_max_candidates,
+            max_grid_cells: c.max_grid_cells,
+        }
+    }
+}
+
+/// What a heatmap shows: one category, the composite over all categories, or over one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoverageId {
+    Category(CategoryId),
+    All,
+    Group(GroupId),
+}
+
+/// Id of the composite over every category.
+pub const ALL_ID: &str = "all";
+
+/// How a build went, for logs and `/coverage/legend`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildInfo {
+    pub elapsed_ms: u64,
+    /// Approximate heap bytes held by the coverage.
+    pub heap_bytes: usize,
+    pub n_nodes: usize,
+    pub n_edges: usize,
+    pub n_components: usize,
+}
+
+/// Per-cell composite scores of one profile.
+struct Composite {
+    /// Number of composite categories within their threshold.
+    all: Vec<u8>,
+    /// The same, per group.
+    groups: Vec<Vec<u8>>,
+}
+
+/// The walking network and what is attached to its edges.
+struct Network {
+    graph: WalkGraph,
+    /// Facilities by the edge they are snapped to: `(facility idx, along_m, off_m)`.
+    facilities: EdgeIndex<(u32, f32, f32)>,
+    /// Residential places by edge: `(resident idx, along_m, off_m)`.
+    residents: EdgeIndex<(u32, f32, f32)>,
+    /// Snap of every residential place.
+    resident_snaps: Vec<Option<Snap>>,
+    /// Per category, per component: does the component hold a facility of the category?
+    category_components: Vec<Vec<bool>>,
+}
+
+/// Items grouped by edge (compressed rows).
+struct EdgeIndex<T> {
+    offsets: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T: Copy> EdgeIndex<T> {
+    fn new(n_edges: usize, mut pairs: Vec<(u32, T)>) -> EdgeIndex<T> {
+        pairs.sort_by_key(|p| p.0);
+        let mut offsets = vec![0u32; n_edges + 1];
+        for &(edge, _) in &pairs {
+            offsets[edge as usize + 1] += 1;
+        }
+        for e in 0..n_edges {
+            offsets[e + 1] += offsets[e];
+        }
+        EdgeIndex {
+            offsets,
+            items: pairs.into_iter().map(|p| p.1).collect(),
+        }
+    }
+
+    fn on(&self, edge: u32) -> &[T] {
+        let e = edge as usize;
+        &self.items[self.offsets[e] as usize..self.offsets[e + 1] as usize]
+    }
+}
+
+/// Residential places as the coverage sees them.
+struct Residents {
+    /// Nearest grid cell of each place.
+    cell: Vec<u32>,
+    /// Area (subdistrict) containing each place, or [`NO_AREA`].
+    area: Vec<u16>,
+    /// Per category, the walking distance from each place (field encoding).
+    dist_m: Vec<Vec<u16>>,
+}
+
+/// Walking-distance fields and composite scores of one data version. Immutable.
+pub struct Coverage {
+    pub params: CoverageParams,
+    pub mode: Mode,
+    pub grid: Grid,
+    pub info: BuildInfo,
+    taxonomy: Arc<Taxonomy>,
+    /// Per category, per cell: metres to the nearest facility ([`field`] encoding).
+    fields: Vec<Vec<u16>>,
+    /// Per profile.
+    composites: Vec<Composite>,
+    /// Categories the composite counts: every category but the taxonomy's fallback.
+    composite_categories: Vec<CategoryId>,
+    /// Per cell: area index or [`NO_AREA`].
+    cell_area: Vec<u16>,
+    /// Per cell: inside the study area (the subdistricts, or the unpadded extent without them).
+    in_study: Vec<bool>,
+    residents: Residents,
+    network: Option<Network>,
+    /// Per category nearest-neighbour index (euclidean mode).
+    trees: Vec<RTree<IndexedFacility>>,
+    /// Distances beyond this were not searched (network mode) and are stored as [`FAR`].
+    cutoff_m: f64,
+}
+
+impl Coverage {
+    /// Builds the fields of every category and the composites of every profile. Blocking and
+    /// CPU-heavy (rayon): call from a blocking thread.
+    pub fn build(dataset: &Dataset, params: &CoverageParams) -> Result<Coverage, Error> {
+        let started = std::time::Instant::now();
+        let taxonomy = dataset.taxonomy.clone();
+        let grid = match data_extent(dataset) {
+            Some(bounds) => Grid::covering(bounds, params.padding_m, params.cell_m),
+            None => Grid::empty(),
+        };
+        if grid.n_cells() > params.max_grid_cells {
+            return Err(Error::GridTooLarge {
+                n_cells: grid.n_cells(),
+                max: params.max_grid_cells,
+            });
+        }
+        let ramp_max_min = ramp_max_min(&taxonomy, params);
+        let max_speed = params
+            .profiles
+            .iter()
+            .map(|p| p.speed_m_s)
+            .fold(0.0, f64::max);
+        let cutoff_m = f64::from(ramp_max_min) * 60.0 * max_speed;
+
+        let phase = |name: &str| {
+            tracing::debug!(
+                phase = name,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "coverage build"
+            )
+        };
+        let graph = match params.mode {
+            CoverageMode::Euclidean => None,
+            CoverageMode::Auto | CoverageMode::Network => {
+                let graph = WalkGraph::build(&dataset.roads, &params.exclude_highways, grid.frame);
+                if !graph.edges.is_empty() {
+                    Some(graph)
+                } else if params.mode == CoverageMode::Network {
+                    return Err(Error::NoWalkableStreets);
+                } else {
+                    None
+                }
+            }
+        };
+        let mode = if graph.is_some() {
+            Mode::Network
+        } else {
+            Mode::Euclidean
+        };
+
+        let n_categories = taxonomy.len();
+        let resident_cell: Vec<u32> = dataset
+            .residents
+            .iter()
+            .map(|r| grid.nearest_cell(r.lon, r.lat).unwrap_or(0) as u32)
+            .collect();
+        phase("graph");
+        let (fields, resident_dist, network, trees) = match graph {
+            Some(graph) => {
+                let (fields, resident_dist, network) =
+                    network_fields(dataset, &grid, graph, cutoff_m);
+                (fields, resident_dist, Some(network), Vec::new())
+            }
+            None => {
+                let trees = category_trees(dataset, &grid);
+                let lonlat_of = |idx: u32| {
+                    let f = dataset.facility(idx);
+                    (f.lon, f.lat)
+                };
+                let fields: Vec<Vec<u16>> = trees
+                    .iter()
+                    .map(|tree| field::euclidean_field(&grid, tree, &lonlat_of))
+                    .collect();
+                let resident_dist = trees
+                    .iter()
+                    .map(|tree| {
+                        dataset
+                            .residents
+                            .par_iter()
+                            .map(|r| {
+                                field::nearest_facility(tree, &grid.frame, lonlat_of, r.lon, r.lat)
+                                    .map_or(UNREACHABLE, |(_, d)| field::encode_m(d))
+                            })
+                            .collect()
+                    })
+                    .collect();
+                (fields, resident_dist, None, trees)
+            }
+        };
+        debug_assert_eq!(fields.len(), n_categories);
+        phase("fields");
+
+        let cell_area = field::rasterise_areas(&grid, &dataset.areas);
+        let in_study = study_mask(dataset, &grid, &cell_area);
+        let resident_area = dataset
+            .residents
+            .par_iter()
+            .map(|r| area_containing(dataset, r.lon, r.lat))
+            .collect();
+        let fallback = taxonomy.fallback();
+        let composite_categories: Vec<CategoryId> = taxonomy
+            .categories()
+            .map(|(id, _)| id)
+            .filter(|&id| id != fallback)
+            .collect();
+        let mut coverage = Coverage {
+            params: params.clone(),
+            mode,
+            grid,
+            info: BuildInfo::default(),
+            taxonomy,
+            fields,
+            composites: Vec::new(),
+            composite_categories,
+            cell_area,
+            in_study,
+            residents: Residents {
+                cell: resident_cell,
+                area: resident_area,
+                dist_m: resident_dist,
+            },
+            network,
+            trees,
+            cutoff_m,
+        };
+        phase("areas");
+        coverage.composites = (0..params.profiles.len())
+            .map(|p| coverage.build_composite(ProfileId(p as u8)))
+            .collect();
+        phase("composites");
+        coverage.info = BuildInfo {
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            heap_bytes: coverage.heap_bytes(),
+            n_nodes: coverage.network.as_ref().map_or(0, |n| n.graph.n_nodes()),
+            n_edges: coverage.network.as_ref().map_or(0, |n| n.graph.edges.len()),
+            n_components: coverage
+                .network
+                .as_ref()
+                .map_or(0, |n| n.graph.n_components()),
+        };
+        Ok(coverage)
+    }
+
+    fn build_composite(&self, profile: ProfileId) -> Composite {
+        let limits: Vec<(usize, u16, usize)> = self
+            .composite_categories
+            .iter()
+            .map(|&c| {
+                (
+                    c.0 as usize,
+                    self.threshold_m(c, profile)
+                        .floor()
+                        .min(f64::from(u16::MAX)) as u16,
+                    self.taxonomy.category(c).group.0 as usize,
+                )
+            })
+            .collect();
+        let n_cells = self.grid.n_cells();
+        let n_groups = self.taxonomy.groups().len();
+        let per_cell: Vec<(u8, Vec<u8>)> = (0..n_cells)
+            .into_par_iter()
+            .map(|cell| {
+                let mut all = 0u8;
+                let mut groups = vec![0u8; n_groups];
+                for &(cat, limit, group) in &limits {
+                    if self.fields[cat][cell] <= limit {
+                        all += 1;
+                        groups[group] += 1;
+                    }
+                }
+                (all, groups)
+            })
+            .collect();
+        let mut composite = Composite {
+            all: Vec::with_capacity(n_cells),
+            groups: vec![Vec::with_capacity(n_cells); n_groups],
+        };
+        for (all, groups) in per_cell {
+            composite.all.push(all);
+            for (g, n) in groups.into_iter().enumerate() {
+                composite.groups[g].push(n);
+            }
+        }
+        composite
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let fields: usize = self.fields.iter().map(|f| f.capacity() * 2).sum();
+        let composites: usize = self
+            .composites
+            .iter()
+            .map(|c| c.all.capacity() + c.groups.iter().map(Vec::capacity).sum::<usize>())
+            .sum();
+        let residents = self.residents.cell.capacity() * 4
+            + self.residents.area.capacity() * 2
+            + self
+                .residents
+                .dist_m
+                .iter()
+                .map(|d| d.capacity() * 2)
+                .sum::<usize>();
+        let network = self.network.as_ref().map_or(0, |n| {
+            n.graph.heap_bytes()
+                + n.facilities.items.capacity() * 12
+                + n.facilities.offsets.capacity() * 4
+                + n.residents.items.capacity() * 12
+                + n.residents.offsets.capacity() * 4
+                + n.resident_snaps.capacity() * std::mem::size_of::<Option<Snap>>()
+        });
+        let trees: usize = self
+            .trees
+            .iter()
+            .map(|t| t.size() * (std::mem::size_of::<IndexedFacility>() + 16))
+            .sum();
+        fields
+            + composites
+            + residents
+            + network
+            + trees
+            + self.cell_area.capacity() * 2
+            + self.in_study.capacity()
+    }
+
+    pub fn taxonomy(&self) -> &Taxonomy {
+        &self.taxonomy
+    }
+
+    /// The profile named `id`.
+    pub fn profile_id(&self, id: &str) -> Result<ProfileId, Error> {
+        self.params
+            .profiles
+            .iter()
+            .position(|p| p.id == id)
+            .map(|idx| ProfileId(idx as u8))
+            .ok_or_else(|| Error::UnknownProfile {
+                profile: id.to_owned(),
+                known: self.profile_list(),
+            })
+    }
+
+    /// The profile named `id`, or the default profile when `id` is `None`.
+    pub fn profile_or_default(&self, id: Option<&str>) -> Result<ProfileId, Error> {
+        id.map_or(Ok(self.params.default_profile), |id| self.profile_id(id))
+    }
+
+    pub fn profile(&self, id: ProfileId) -> &WalkProfile {
+        &self.params.profiles[id.0 as usize]
+    }
+
+    /// Every profile id, comma-separated.
+    pub fn profile_list(&self) -> String {
+        self.params
+            .profiles
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Parses a coverage id: a category id, `all`, or a group id (in that order of precedence).
+    pub fn coverage_id(&self, id: &str) -> Result<CoverageId, Error> {
+        if let Some(c) = self.taxonomy.by_id(id) {
+            Ok(CoverageId::Category(c))
+        } else if id == ALL_ID {
+            Ok(CoverageId::All)
+        } else if let Some(g) = self.taxonomy.group_by_id(id) {
+            Ok(CoverageId::Group(g))
+        } else {
+            Err(Error::UnknownId {
+                id: id.to_owned(),
+                known: self
+                    .ids()
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    }
+
+    /// Parses a category id (no composites).
+    pub fn category_id(&self, id: &str) -> Result<CategoryId, Error> {
+        self.taxonomy
+            .by_id(id)
+            .ok_or_else(|| Error::UnknownCategory {
+                id: id.to_owned(),
+                known: self.taxonomy.id_list(),
+            })
+    }
+
+    /// Every coverage id with its public name: the categories, `all`, then the groups.
+    pub fn ids(&self) -> Vec<(String, CoverageId)> {
+        let mut ids: Vec<(String, CoverageId)> = self
+            .taxonomy
+            .categories()
+            .map(|(id, c)| (c.id.clone(), CoverageId::Category(id)))
+            .collect();
+        ids.push((ALL_ID.to_owned(), CoverageId::All));
+        for (id, g) in self.taxonomy.groups() {
+            if self.taxonomy.by_id(&g.id).is_none() && g.id != ALL_ID {
+                ids.push((g.id.clone(), CoverageId::Group(id)));
+            }
+        }
+        ids
+    }
+
+    /// The public name of a coverage id.
+    pub fn id_name(&self, id: CoverageId) -> &str {
+        match id {
+            CoverageId::Category(c) => &self.taxonomy.category(c).id,
+            CoverageId::All => ALL_ID,
+            CoverageId::Group(g) => &self.taxonomy.group(g).id,
+        }
+    }
+
+    /// The categories a composite id counts.
+    pub fn composite_members(&self, id: CoverageId) -> Vec<CategoryId> {
+        match id {
+            CoverageId::Category(c) => vec![c],
+            CoverageId::All => self.composite_categories.clone(),
+            CoverageId::Group(g) => self
+                .composite_categories
+                .iter()
+                .copied()
+                .filter(|&c| self.taxonomy.category(c).group == g)
+                .collect(),
+        }
+    }
+
+    /// The distance field of `category`: metres per cell ([`field`] encoding).
+    pub fn field_m(&self, category: CategoryId) -> &[u16] {
+        &self.fields[category.0 as usize]
+    }
+
+    /// The composite score per cell of `id` (not a category) under `profile`.
+    pub fn composite_scores(&self, id: CoverageId, profile: ProfileId) -> &[u8] {
+        let composite = &self.composites[profile.0 as usize];
+        match id {
+            CoverageId::Group(g) => &composite.groups[g.0 as usize],
+            CoverageId::All | CoverageId::Category(_) => &composite.all,
+        }
+    }
+
+    /// Walking threshold of `category` under `profile`, ground metres.
+    pub fn threshold_m(&self, category: CategoryId, profile: ProfileId) -> f64 {
+        let minutes = f64::from(self.taxonomy.category(category).walk_min);
+        self.profile(profile).metres(minutes)
+    }
+
+    /// Top of the colour ramp and of the searched range, minutes: the largest threshold or band
+    /// plus `cutoff_margin_min`.
+    pub fn ramp_max_min(&self) -> u32 {
+        ramp_max_min(&self.taxonomy, &self.params)
+    }
+
+    /// Distances beyond this many metres are stored as [`FAR`] (network mode).
+    pub fn cutoff_m(&self) -> f64 {
+        self.cutoff_m
+    }
+
+    /// The field value of `category` at the cell containing `(lon, lat)`.
+    pub fn field_value_at(&self, category: CategoryId, lon: f64, lat: f64) -> Option<u16> {
+        self.grid
+            .cell_at(lon, lat)
+            .map(|cell| self.fields[category.0 as usize][cell])
+    }
+
+    /// Is the cell inside the study area (a subdistrict, or the unpadded extent without them)?
+    pub fn in_study(&self, cell: usize) -> bool {
+        self.in_study[cell]
+    }
+
+    /// Area index of a cell, or [`NO_AREA`].
+    pub fn cell_area(&self, cell: usize) -> u16 {
+        self.cell_area[cell]
+    }
+}
+
+/// The largest walking threshold or band, plus the margin, minutes.
+fn ramp_max_min(taxonomy: &Taxonomy, params: &CoverageParams) -> u32 {
+    let max_walk = taxonomy
+        .categories()
+        .map(|(_, c)| c.walk_min)
+        .max()
+        .unwrap_or(15);
+    let max_band = params.band_minutes.last().copied().unwrap_or(15);
+    max_walk.max(max_band) + params.cutoff_margin_min
+}
+
+/// `[west, south, east, north]` of facilities, subdistricts and residential places; `None` when
+/// there is nothing.
+fn data_extent(dataset: &Dataset) -> Option<[f64; 4]> {
+    if dataset.facilities().is_empty() && dataset.areas.is_empty() && dataset.residents.is_empty() {
+        return None;
+    }
+    let mut bounds = if dataset.facilities().is_empty() && dataset.areas.is_empty() {
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ]
+    } else {
+        dataset.bounds
+    };
+    for r in &dataset.residents {
+        bounds = [
+            bounds[0].min(r.lon),
+            bounds[1].min(r.lat),
+            bounds[2].max(r.lon),
+            bounds[3].max(r.lat),
+        ];
+    }
+    Some(bounds)
+}
+
+/// Cells inside a subdistrict, or, without subdistricts, inside the unpadded data extent.
+fn study_mask(dataset: &Dataset, grid: &Grid, cell_area: &[u16]) -> Vec<bool> {
+    if !dataset.areas.is_empty() {
+        return cell_area.iter().map(|&a| a != NO_AREA).collect();
+    }
+    let Some([west, south, east, north]) = data_extent(dataset) else {
+        return vec![false; grid.n_cells()];
+    };
+    (0..grid.n_cells())
+        .map(|cell| {
+            let (lon, lat) = grid.centre_lonlat(cell);
+            (west..=east).contains(&lon) && (south..=north).contains(&lat)
+        })
+        .collect()
+}
+
+/// Index of the first area whose polygon contains `(lon, lat)`, or [`NO_AREA`].
+fn area_containing(dataset: &Dataset, lon: f64, lat: f64) -> u16 {
+    let point = geo::Point::new(lon, lat);
+    dataset
+        .areas
+        .iter()
+        .position(|a| {
+            a.polygon.bounding_rect().is_some_and(|r| {
+                (r.min().x..=r.max().x).contains(&lon) && (r.min().y..=r.max().y).contains(&lat)
+            }) && a.polygon.contains(&point)
+        })
+        .filter(|&idx| idx < usize::from(NO_AREA))
+        .map_or(NO_AREA, |idx| idx as u16)
+}
+
+/// One R-tree per category of its facilities' frame positions.
+fn category_trees(dataset: &Dataset, grid: &Grid) -> Vec<RTree<IndexedFacility>> {
+    dataset
+        .taxonomy
+        .categories()
+        .map(|(id, _)| {
+            RTree::bulk_load(
+                dataset
+                    .facilities_of(id)
+                    .iter()
+                    .map(|&idx| {
+                        let f = dataset.facility(idx);
+                        IndexedFacility::new(grid.frame.to_xy(f.lon, f.lat), idx)
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+type NetworkFields = (Vec<Vec<u16>>, Vec<Vec<u16>>, Network);
+
+/// The network-mode fields of every category, the distances of the residential places, and the
+/// network with facilities and places attached.
+fn network_fields(
+    dataset: &Dataset,
+    grid: &Grid,
+    graph: WalkGraph,
+    cutoff_m: f64,
+) -> NetworkFields {
+    let taxonomy = &dataset.taxonomy;
+    let facility_snaps: Vec<Option<Snap>> = dataset
+        .facilities()
+        .par_iter()
+        .map(|f| graph.snap(f.lon, f.lat))
+        .collect();
+    let resident_snaps: Vec<Option<Snap>> = dataset
+        .residents
+        .par_iter()
+        .map(|r| graph.snap(r.lon, r.lat))
+        .collect();
+    let cell_snaps = graph.snap_cells(grid);
+    tracing::debug!("snapped cells, facilities and residential places");
+    let n_components = graph.n_components();
+    let category_components: Vec<Vec<bool>> = taxonomy
+        .categories()
+        .map(|(id, _)| {
+            let mut has = vec![false; n_components];
+            for &idx in dataset.facilities_of(id) {
+                if let Some(snap) = facility_snaps[idx as usize] {
+                    has[graph.edge_component(snap.edge) as usize] = true;
+                }
+            }
+            has
+        })
+        .collect();
+    let category_ids: Vec<CategoryId> = taxonomy.categories().map(|(id, _)| id).collect();
+    let per_category: Vec<(Vec<u16>, Vec<u16>)> = category_ids
+        .par_iter()
+        .map(|&category| {
+            let facilities = dataset.facilities_of(category);
+            let mut same_edge: HashMap<u32, Vec<(f32, f32)>> = HashMap::new();
+            let mut seeds = Vec::with_capacity(facilities.len() * 2);
+            for &idx in facilities {
+                if let Some(snap) = facility_snaps[idx as usize] {
+                    seeds.extend(graph.seeds(&snap, snap.off_m));
+                    same_edge
+                        .entry(snap.edge)
+                        .or_default()
+                        .push((snap.along_m, snap.off_m));
+                }
+            }
+            let mut search = Search::new(&graph);
+            search.run(&graph, seeds, cutoff_m as f32, |_, _| Flow::Continue);
+            let dist = search.into_dist();
+            let components = &category_components[category.0 as usize];
+            let value = |snap: &Option<Snap>| -> u16 {
+                let Some(snap) = snap else {
+                    return UNREACHABLE;
+                };
+                let d = point_distance(&graph, &dist, &same_edge, snap);
+                if f64::from(d) <= cutoff_m {
+                    field::encode_m(f64::from(d))
+                } else if components[graph.edge_component(snap.edge) as usize] {
+                    FAR
+                } else {
+                    UNREACHABLE
+                }
+            };
+            let cells: Vec<u16> = cell_snaps.par_iter().map(value).collect();
+            let residents: Vec<u16> = resident_snaps.iter().map(value).collect();
+            (cells, residents)
+        })
+        .collect();
+    let (fields, resident_dist) = per_category.into_iter().unzip();
+    let n_edges = graph.edges.len();
+    let facility_items = facility_snaps
+        .iter()
+        .enumerate()
+        .filter_map(|(idx, s)| s.map(|s| (s.edge, (idx as u32, s.along_m, s.off_m))))
+        .collect();
+    let resident_items = resident_snaps
+        .iter()
+        .enumerate()
+        .filter_map(|(idx, s)| s.map(|s| (s.edge, (idx as u32, s.along_m, s.off_m))))
+        .collect();
+    let network = Network {
+        facilities: EdgeIndex::new(n_edges, facility_items),
+        residents: EdgeIndex::new(n_edges, resident_items),
+        resident_snaps,
+        category_components,
+        graph,
+    };
+    (fields, resident_dist, network)
+}
+
+/// Walking distance from a snapped place to the nearest source, given the node distances of a
+/// multi-source search and the sources lying on the place's own edge (`(along_m, off_m)`): via
+/// either end of the edge, or straight along it to a source on the same edge; plus the place's
+/// own off-network leg.
+fn point_distance(
+    graph: &WalkGraph,
+    node_dist: &[f32],
+    same_edge: &HashMap<u32, Vec<(f32, f32)>>,
+    snap: &Snap,
+) -> f32 {
+    let edge = graph.edges[snap.edge as usize];
+    let mut best = (node_dist[edge.u as usize] + snap.along_m)
+        .min(node_dist[edge.v as usize] + (edge.len_m - snap.along_m).max(0.0));
+    if let Some(sources) = same_edge.get(&snap.edge) {
+        for &(along_m, off_m) in sources {
+            best = best.min((along_m - snap.along_m).abs() + off_m);
+        }
+    }
+    best + snap.off_m
+}
+
+#[cfg(test)]
+mod tests;

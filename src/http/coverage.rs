@@ -1,0 +1,738 @@
+//! Coverage routes: heatmap tiles `GET /coverage/{id}/{z}/{x}/{y}.png`, isochrone bands
+//! `….mvt` (`.pbf` alias), TileJSON `GET /coverage/{id}.json[?format=mvt]`, the legend
+//! `GET /coverage/legend` (JSON) and `/coverage/legend.png`, statistics `GET /coverage/stats`
+//! (JSON, `?format=csv`), blind spots `GET /coverage/gaps`, suggested sites
+//! `GET /coverage/suggest` and one place's report `GET /coverage/at`.
+//!
+//! Every route takes `?profile=` (default: the configured default profile). Statuses: 200, 204
+//! (tile with nothing on it), 304 (ETag matches), 400 (bad parameter, named, with the valid
+//! values), 404 (unknown coverage id or no such tile). Heavy work runs on `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+use super::respond::{self, PublicUrl};
+use super::tiles::{MVT_CONTENT_TYPE, parse_tile_address};
+use crate::coverage::stats::{self, AreaStats, Share};
+use crate::coverage::{self, Coverage, CoverageId, ProfileId, bands, raster};
+use crate::snapshot::Snapshot;
+use crate::state::{AppState, CoverageFormat};
+
+const PNG_CONTENT_TYPE: &str = "image/png";
+
+/// The query parameters of a request, checked against the names the route accepts.
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn parse(uri: &Uri, allowed: &[&str]) -> Result<Params, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
+            .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))?;
+        let mut map = HashMap::new();
+        for (name, value) in pairs {
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown parameter `{name}`; {} takes: {}",
+                    uri.path(),
+                    allowed.join(", ")
+                )));
+            }
+            map.insert(name, value);
+        }
+        Ok(Params(map))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &str, what: &str) -> Result<&str, ApiError> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::BadRequest(format!("parameter `{name}` is required: {what}")))
+    }
+
+    fn number<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        default: Option<T>,
+        what: &str,
+    ) -> Result<T, ApiError> {
+        let text = match (self.get(name), default) {
+            (Some(text), _) => text,
+            (None, Some(default)) => return Ok(default),
+            (None, None) => self.required(name, what)?,
+        };
+        text.trim().parse().map_err(|_| {
+            ApiError::BadRequest(format!("parameter `{name}` must be {what}, not `{text}`"))
+        })
+    }
+
+    fn profile(&self, coverage: &Coverage) -> Result<ProfileId, ApiError> {
+        Ok(coverage.profile_or_default(self.get("profile"))?)
+    }
+}
+
+fn colour_hex(rgba: [u8; 4]) -> String {
+    format!("#{:02x}{:02x}{:02x}", rgba[0], rgba[1], rgba[2])
+}
+
+fn colour_json(rgba: [u8; 4]) -> serde_json::Value {
+    serde_json::json!({ "color": colour_hex(rgba), "rgba": rgba })
+}
+
+fn profile_json(coverage: &Coverage, profile: ProfileId) -> serde_json::Value {
+    let p = coverage.profile(profile);
+    serde_json::json!({
+        "id": p.id,
+        "label_zh": p.label_zh,
+        "label_en": p.label_en,
+        "speed_m_s": p.speed_m_s,
+    })
+}
+
+fn share_json(share: &Share) -> serde_json::Value {
+    serde_json::json!({
+        "area_share": share.cells.share(),
+        "population_share": share.population.share(),
+        "population_within": share.population.within,
+        "population_outside": share.population.outside(),
+    })
+}
+
+/// `GET /coverage/{id}/{z}/{x}/{y}.png|.mvt|.pbf`
+pub async fn get_tile(
+    State(state): State<Arc<AppState>>,
+    Path((id, z, x, y_ext)): Path<(String, String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let coverage_id = snapshot.coverage.coverage_id(&id)?;
+    let tile = parse_tile_address(&z, &x, &y_ext, &["png", "mvt", "pbf"])?;
+    let (format, content_type) = if y_ext.ends_with(".png") {
+        (CoverageFormat::Png, PNG_CONTENT_TYPE)
+    } else {
+        (CoverageFormat::Mvt, MVT_CONTENT_TYPE)
+    };
+    let profile = Params::parse(&uri, &["profile"])?.profile(&snapshot.coverage)?;
+    let key = AppState::coverage_tile_key(&snapshot, coverage_id, profile, format, tile);
+    let cached = match state.cache.get(&key) {
+        Some(hit) => hit,
+        None => {
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || {
+                state.coverage_tile(&snapshot, coverage_id, profile, format, tile)
+            })
+            .await??
+        }
+    };
+    Ok(respond::tile(&cached, content_type, &headers))
+}
+
+/// `GET /coverage/{id}.json[?format=png|mvt&profile=]`: TileJSON of the heatmap (default) or of
+/// the bands.
+pub async fn get_tilejson(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    uri: Uri,
+    public_url: PublicUrl,
+) -> Result<Response, ApiError> {
+    let Some(name) = file.strip_suffix(".json") else {
+        return Err(ApiError::NotFound(format!(
+            "no such resource `/coverage/{file}`; TileJSON is at /coverage/{{id}}.json, see /catalog"
+        )));
+    };
+    let snapshot = state.snapshot.load_full();
+    let coverage = &snapshot.coverage;
+    let id = coverage.coverage_id(name)?;
+    let params = Params::parse(&uri, &["profile", "format"])?;
+    let profile = params.profile(coverage)?;
+    let format = match params.get("format").unwrap_or("png") {
+        "png" => CoverageFormat::Png,
+        "mvt" | "pbf" => CoverageFormat::Mvt,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "parameter `format` must be png or mvt, not `{other}`"
+            )));
+        }
+    };
+    Ok(respond::json(&tilejson(
+        &state,
+        &snapshot,
+        id,
+        profile,
+        format,
+        &public_url.0,
+    )))
+}
+
+fn tilejson(
+    state: &AppState,
+    snapshot: &Snapshot,
+    id: CoverageId,
+    profile: ProfileId,
+    format: CoverageFormat,
+    base: &str,
+) -> serde_json::Value {
+    let coverage = &snapshot.coverage;
+    let taxonomy = coverage.taxonomy();
+    let name = coverage.id_name(id);
+    let walk = coverage.profile(profile);
+    let (what, threshold) = match id {
+        CoverageId::Category(c) => {
+            let category = taxonomy.category(c);
+            (
+                format!(
+                    "walking minutes to the nearest {} ({})",
+                    category.label_en, category.label_zh
+                ),
+                Some(category.walk_min),
+            )
+        }
+        CoverageId::All => (
+            "number of categories within their life-circle threshold".to_owned(),
+            None,
+        ),
+        CoverageId::Group(g) => (
+            format!(
+                "number of {} ({}) categories within their life-circle threshold",
+                taxonomy.group(g).label_en,
+                taxonomy.group(g).label_zh
+            ),
+            None,
+        ),
+    };
+    let ext = format.extension();
+    let tiles_url = format!(
+        "{base}/coverage/{name}/{{z}}/{{x}}/{{y}}.{ext}?profile={}",
+        walk.id
+    );
+    let tiles = &state.config.tiles;
+    let bounds = if coverage.grid.n_cells() > 0 {
+        coverage.grid.lonlat_bounds()
+    } else {
+        snapshot.dataset.bounds
+    };
+    let [lon, lat] = snapshot.dataset.center();
+    let mut json = serde_json::json!({
+        "tilejson": "3.0.0",
+        "name": format!("lifecircle coverage: {name} ({}, {})", walk.label_en, coverage.mode.as_str()),
+        "description": format!(
+            "15-minute life circle: {what}, {} ({} m/s), {} distances on a {} m grid",
+            walk.label_en, walk.speed_m_s, coverage.mode.as_str(), coverage.params.cell_m
+        ),
+        "version": format!("1.0.{}", snapshot.version),
+        "attribution": state.config.data.attribution,
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": tiles.minzoom,
+        "maxzoom": tiles.maxzoom,
+        "bounds": bounds,
+        "center": [lon, lat, 13],
+        "format": ext,
+        "coverage": {
+            "id": name,
+            "kind": if matches!(id, CoverageId::Category(_)) { "category" } else { "composite" },
+            "threshold_min": threshold,
+            "profile": profile_json(coverage, profile),
+            "mode": coverage.mode.as_str(),
+            "cell_m": coverage.params.cell_m,
+            "legend": format!("{base}/coverage/legend?id={name}&profile={}", walk.id),
+        },
+    });
+    if format == CoverageFormat::Png {
+        json["tileSize"] = 256.into();
+    } else {
+        let fields: serde_json::Map<String, serde_json::Value> = bands::BAND_FIELDS
+            .iter()
+            .map(|(n, t)| ((*n).to_owned(), (*t).into()))
+            .collect();
+        json["vector_layers"] = serde_json::json!([{
+            "id": bands::BANDS_LAYER,
+            "description": "Isochrone bands: for a category, one polygon per band limit (`minutes`: the area within that many minutes; they nest) and one `beyond` polygon; for a composite, one polygon per `score` (at least that many categories within their threshold)",
+            "minzoom": tiles.minzoom,
+            "maxzoom": tiles.maxzoom,
+            "fields": fields,
+        }]);
+    }
+    json
+}
+
+/// The `coverage` entry of `/catalog`.
+pub fn catalog_entry(snapshot: &Snapshot, base: &str) -> serde_json::Value {
+    let coverage = &snapshot.coverage;
+    let profile = coverage.profile(coverage.params.default_profile);
+    let ids: Vec<serde_json::Value> = coverage
+        .ids()
+        .into_iter()
+        .map(|(name, id)| {
+            serde_json::json!({
+                "id": name,
+                "kind": if matches!(id, CoverageId::Category(_)) { "category" } else { "composite" },
+                "tilejson": format!("{base}/coverage/{name}.json"),
+                "tilejson_mvt": format!("{base}/coverage/{name}.json?format=mvt"),
+                "tiles": format!("{base}/coverage/{name}/{{z}}/{{x}}/{{y}}.png?profile={}", profile.id),
+                "tiles_mvt": format!("{base}/coverage/{name}/{{z}}/{{x}}/{{y}}.mvt?profile={}", profile.id),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "mode": coverage.mode.as_str(),
+        "cell_m": coverage.params.cell_m,
+        "default_profile": profile.id,
+        "profiles": (0..coverage.params.profiles.len())
+            .map(|p| profile_json(coverage, ProfileId(p as u8)))
+            .collect::<Vec<_>>(),
+        "legend": format!("{base}/coverage/legend"),
+        "stats": format!("{base}/coverage/stats"),
+        "ids": ids,
+    })
+}
+
+/// `GET /coverage/legend[?id=&profile=]`
+pub async fn get_legend(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    public_url: PublicUrl,
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let coverage = &snapshot.coverage;
+    let params = Params::parse(&uri, &["id", "profile"])?;
+    let profile = params.profile(coverage)?;
+    let walk = coverage.profile(profile);
+    let only = params
+        .get("id")
+        .map(|id| coverage.coverage_id(id))
+        .transpose()?;
+    let band_minutes = &coverage.params.band_minutes;
+    let ramp_max = coverage.ramp_max_min();
+    let steps: Vec<serde_json::Value> = raster::time_ramp(band_minutes, ramp_max)
+        .into_iter()
+        .enumerate()
+        .map(|(minute, rgba)| {
+            let mut step = colour_json(rgba);
+            step["from_min"] = minute.into();
+            step["to_min"] = (minute + 1).into();
+            step
+        })
+        .collect();
+    let mut far = colour_json(raster::FAR_RGBA);
+    far["label"] = format!("more than {ramp_max} min").into();
+    far["from_min"] = ramp_max.into();
+    let unreachable = serde_json::json!({
+        "label": "no facility reachable",
+        "pattern": "diagonal stripes",
+        "stripe_px": raster::STRIPE_PX,
+        "colors": raster::UNREACHABLE_RGBA.map(colour_hex),
+        "rgba": raster::UNREACHABLE_RGBA,
+    });
+    let composites: Vec<serde_json::Value> = coverage
+        .ids()
+        .into_iter()
+        .filter(|(_, id)| !matches!(id, CoverageId::Category(_)))
+        .filter(|(_, id)| only.is_none_or(|o| o == *id))
+        .map(|(name, id)| {
+            let n = coverage.composite_members(id).len() as u32;
+            let steps: Vec<serde_json::Value> = raster::score_ramp(n)
+                .into_iter()
+                .enumerate()
+                .map(|(score, rgba)| {
+                    let mut step = colour_json(rgba);
+                    step["score"] = score.into();
+                    step
+                })
+                .collect();
+            serde_json::json!({ "id": name, "n_categories": n, "steps": steps })
+        })
+        .collect();
+    let thresholds: Vec<serde_json::Value> = coverage
+        .taxonomy()
+        .categories()
+        .filter(|(id, _)| only.is_none_or(|o| o == CoverageId::Category(*id)))
+        .map(|(id, c)| {
+            serde_json::json!({
+                "category": c.id,
+                "walk_min": c.walk_min,
+                "walk_m": coverage.threshold_m(id, profile),
+            })
+        })
+        .collect();
+    let base = &public_url.0;
+    let png_id = params.get("id").unwrap_or(coverage::ALL_ID);
+    Ok(respond::json(&serde_json::json!({
+        "mode": coverage.mode.as_str(),
+        "profile": profile_json(coverage, profile),
+        "cell_m": coverage.params.cell_m,
+        "band_minutes": band_minutes,
+        "ramp_max_min": ramp_max,
+        "time": {
+            "unit": "minutes",
+            "note": "one colour per whole minute; the jumps mark the band limits",
+            "steps": steps,
+            "far": far,
+            "unreachable": unreachable,
+        },
+        "thresholds": thresholds,
+        "composites": composites,
+        "alpha": raster::FAR_RGBA[3],
+        "png": format!("{base}/coverage/legend.png?id={png_id}&profile={}", walk.id),
+    })))
+}
+
+/// `GET /coverage/legend.png[?id=]`: the ramp of `id` (default `all`) as an image.
+pub async fn get_legend_png(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let coverage = &snapshot.coverage;
+    let params = Params::parse(&uri, &["id", "profile"])?;
+    params.profile(coverage)?;
+    let id = coverage.coverage_id(params.get("id").unwrap_or(coverage::ALL_ID))?;
+    let png = raster::legend_png(coverage, id)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, PNG_CONTENT_TYPE),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+/// `GET /coverage/stats[?profile=&format=json|csv]`
+pub async fn get_stats(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let params = Params::parse(&uri, &["profile", "format"])?;
+    let profile = params.profile(&snapshot.coverage)?;
+    let csv = match params.get("format").unwrap_or("json") {
+        "json" => false,
+        "csv" => true,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "parameter `format` must be json or csv, not `{other}`"
+            )));
+        }
+    };
+    let computed = {
+        let snapshot = snapshot.clone();
+        tokio::task::spawn_blocking(move || {
+            stats::stats(&snapshot.coverage, &snapshot.dataset, profile)
+        })
+        .await?
+    };
+    let coverage = &snapshot.coverage;
+    if csv {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=60"),
+            ],
+            stats_csv(coverage, &computed),
+        )
+            .into_response());
+    }
+    let taxonomy = coverage.taxonomy();
+    let area_json = |a: &AreaStats| {
+        let categories: serde_json::Map<String, serde_json::Value> = taxonomy
+            .categories()
+            .map(|(id, c)| {
+                let mut v = share_json(&a.categories[id.0 as usize]);
+                v["walk_min"] = c.walk_min.into();
+                (c.id.clone(), v)
+            })
+            .collect();
+        let groups: serde_json::Map<String, serde_json::Value> = computed
+            .group_members
+            .iter()
+            .map(|(g, members)| {
+                let mut v = share_json(&a.groups[g.0 as usize]);
+                v["n_categories"] = members.len().into();
+                (taxonomy.group(*g).id.clone(), v)
+            })
+            .collect();
+        serde_json::json!({
+            "name": a.name,
+            "name_en": a.name_en,
+            "area_km2": a.area_km2,
+            "population": a.population,
+            "categories": categories,
+            "composite": {
+                "n_categories": a.n_composite,
+                "mean_score_area": a.mean_score_cells(),
+                "mean_score_population": a.mean_score_population(),
+                "all": share_json(&a.all),
+                "essential": share_json(&a.essential),
+                "groups": groups,
+            },
+        })
+    };
+    let essential: Vec<&str> = computed
+        .essential_categories
+        .iter()
+        .map(|&c| taxonomy.category(c).id.as_str())
+        .collect();
+    Ok(respond::json(&serde_json::json!({
+        "data_version": snapshot.version,
+        "mode": coverage.mode.as_str(),
+        "profile": profile_json(coverage, profile),
+        "cell_m": coverage.params.cell_m,
+        "headline": {
+            "description": "share of residents with every essential category within its walking threshold",
+            "essential_categories": essential,
+            "population_share": computed.total.essential.population.share(),
+            "area_share": computed.total.essential.cells.share(),
+        },
+        "total": area_json(&computed.total),
+        "subdistricts": computed.areas.iter().map(area_json).collect::<Vec<_>>(),
+        "outside_subdistricts": computed.outside_areas.as_ref().map(area_json),
+    })))
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn stats_csv(coverage: &Coverage, computed: &stats::Stats) -> String {
+    use std::fmt::Write;
+    let taxonomy = coverage.taxonomy();
+    let profile = &coverage.profile(computed.profile).id;
+    let mut out = String::from(
+        "area,area_en,profile,measure,walk_min,area_km2,population,area_share,population_share,population_within,population_outside\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+    let areas = computed
+        .areas
+        .iter()
+        .chain(computed.outside_areas.as_ref())
+        .chain(std::iter::once(&computed.total));
+    for a in areas {
+        let mut rows: Vec<(String, String, &Share)> = taxonomy
+            .categories()
+            .map(|(id, c)| {
+                (
+                    c.id.clone(),
+                    c.walk_min.to_string(),
+                    &a.categories[id.0 as usize],
+                )
+            })
+            .collect();
+        rows.push(("all".into(), String::new(), &a.all));
+        rows.push(("essential".into(), String::new(), &a.essential));
+        for (g, group) in taxonomy.groups() {
+            rows.push((
+                format!("group:{}", group.id),
+                String::new(),
+                &a.groups[g.0 as usize],
+            ));
+        }
+        for (measure, walk_min, share) in rows {
+            let _ = writeln!(
+                out,
+                "{},{},{profile},{measure},{walk_min},{:.4},{},{},{},{},{}",
+                csv_field(&a.name),
+                csv_field(a.name_en.as_deref().unwrap_or("")),
+                a.area_km2,
+                a.population,
+                opt(share.cells.share()),
+                opt(share.population.share()),
+                share.population.within,
+                share.population.outside(),
+            );
+        }
+    }
+    out
+}
+
+/// `GET /coverage/gaps?category=&profile=&limit=`
+pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let coverage = &snapshot.coverage;
+    let params = Params::parse(&uri, &["category", "profile", "limit"])?;
+    let category = coverage.category_id(params.required(
+        "category",
+        &format!("one of {}", coverage.taxonomy().id_list()),
+    )?)?;
+    let profile = params.profile(coverage)?;
+    let limit: usize = params.number("limit", Some(20), "an integer from 1 to 1000")?;
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "parameter `limit` must be from 1 to 1000, not {limit}"
+        )));
+    }
+    let found = {
+        let snapshot = snapshot.clone();
+        tokio::task::spawn_blocking(move || {
+            stats::gaps(&snapshot.coverage, &snapshot.dataset, category, profile)
+        })
+        .await?
+    };
+    let total_area_m2: f64 = found.gaps.iter().map(|g| g.area_m2).sum();
+    let total_residents: u64 = found.gaps.iter().map(|g| g.residents).sum();
+    let gaps: Vec<serde_json::Value> = found
+        .gaps
+        .iter()
+        .take(limit)
+        .enumerate()
+        .map(|(rank, g)| {
+            serde_json::json!({
+                "rank": rank + 1,
+                "area_m2": g.area_m2,
+                "area_km2": g.area_m2 / 1e6,
+                "n_cells": g.n_cells,
+                "residents": g.residents,
+                "centroid": [g.centroid.0, g.centroid.1],
+                "bounds": g.bounds,
+                "unreachable_share": g.n_unreachable_cells as f64 / g.n_cells as f64,
+            })
+        })
+        .collect();
+    Ok(respond::json(&serde_json::json!({
+        "category": coverage.taxonomy().category(category).id,
+        "profile": profile_json(coverage, profile),
+        "mode": coverage.mode.as_str(),
+        "threshold_min": found.threshold_min,
+        "n_gaps": found.gaps.len(),
+        "total_area_km2": total_area_m2 / 1e6,
+        "total_residents": total_residents,
+        "gaps": gaps,
+    })))
+}
+
+/// `GET /coverage/suggest?category=&k=&profile=`
+pub async fn get_suggest(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let coverage = &snapshot.coverage;
+    let params = Params::parse(&uri, &["category", "profile", "k"])?;
+    let category = coverage.category_id(params.required(
+        "category",
+        &format!("one of {}", coverage.taxonomy().id_list()),
+    )?)?;
+    let profile = params.profile(coverage)?;
+    let k: usize = params.number(
+        "k",
+        Some(5),
+        &format!("an integer from 1 to {}", stats::MAX_SUGGESTIONS),
+    )?;
+    let result = {
+        let snapshot = snapshot.clone();
+        tokio::task::spawn_blocking(move || {
+            stats::suggest(&snapshot.coverage, &snapshot.dataset, category, k, profile)
+        })
+        .await??
+    };
+    let dataset = &snapshot.dataset;
+    let suggestions: Vec<serde_json::Value> = result
+        .picks
+        .iter()
+        .enumerate()
+        .map(|(rank, s)| {
+            let place = &dataset.residents[s.resident];
+            serde_json::json!({
+                "rank": rank + 1,
+                "lon": s.lon,
+                "lat": s.lat,
+                "newly_covered_residents": s.newly_covered,
+                "cumulative_covered_residents": s.cumulative,
+                "near": place.name,
+                "subdistrict": place.subdistrict,
+            })
+        })
+        .collect();
+    let covered_by_picks = result.picks.last().map_or(0, |s| s.cumulative);
+    Ok(respond::json(&serde_json::json!({
+        "category": coverage.taxonomy().category(category).id,
+        "profile": profile_json(coverage, profile),
+        "mode": coverage.mode.as_str(),
+        "threshold_min": result.threshold_min,
+        "population": result.population,
+        "uncovered_before": result.uncovered_before,
+        "uncovered_after": result.uncovered_before - covered_by_picks,
+        "n_candidates": result.n_candidates,
+        "method": "greedy: each site is the residential place that brings the most not-yet-covered residents within the threshold",
+        "suggestions": suggestions,
+    })))
+}
+
+/// `GET /coverage/at?lon=&lat=&profile=`
+pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let params = Params::parse(&uri, &["lon", "lat", "profile"])?;
+    let lon: f64 = params.number("lon", None, "a longitude in degrees (WGS84)")?;
+    let lat: f64 = params.number("lat", None, "a latitude in degrees (WGS84)")?;
+    if !crate::geom::is_valid_lonlat(lon, lat) {
+        return Err(ApiError::BadRequest(format!(
+            "parameters `lon`, `lat` must be WGS84 degrees (lon -180 to 180, lat -90 to 90), not {lon}, {lat}"
+        )));
+    }
+    let profile = params.profile(&snapshot.coverage)?;
+    let report = {
+        let snapshot = snapshot.clone();
+        tokio::task::spawn_blocking(move || {
+            stats::at(&snapshot.coverage, &snapshot.dataset, lon, lat, profile)
+        })
+        .await??
+    };
+    let coverage = &snapshot.coverage;
+    let taxonomy = coverage.taxonomy();
+    let walk = coverage.profile(profile);
+    let categories: Vec<serde_json::Value> = report
+        .reach
+        .iter()
+        .map(|r| {
+            let c = taxonomy.category(r.category);
+            let facility = r.facility.map(|idx| {
+                let f = snapshot.dataset.facility(idx);
+                serde_json::json!({
+                    "id": f.id,
+                    "name": f.name,
+                    "name_en": f.name_en,
+                    "lon": f.lon,
+                    "lat": f.lat,
+                })
+            });
+            serde_json::json!({
+                "category": c.id,
+                "label_zh": c.label_zh,
+                "label_en": c.label_en,
+                "walk_min": c.walk_min,
+                "distance_m": r.dist_m,
+                "minutes": r.dist_m.map(|d| walk.minutes(d)),
+                "within": r.within,
+                "facility": facility,
+            })
+        })
+        .collect();
+    let groups: Vec<serde_json::Value> = report
+        .groups
+        .iter()
+        .map(|(g, within, of)| {
+            serde_json::json!({ "group": taxonomy.group(*g).id, "within": within, "of": of })
+        })
+        .collect();
+    Ok(respond::json(&serde_json::json!({
+        "lon": report.lon,
+        "lat": report.lat,
+        "profile": profile_json(coverage, profile),
+        "mode": coverage.mode.as_str(),
+        "snapped": report.snapped.map(|((lon, lat), off_m)| {
+            serde_json::json!({ "lon": lon, "lat": lat, "off_network_m": off_m })
+        }),
+        "categories": categories,
+        "score": { "within": report.score, "of": report.n_composite },
+        "groups": groups,
+        "essential_within": report.essential_within,
+    })))
+}

@@ -1,0 +1,372 @@
+//! Request parameters → validated [`SearchQuery`] / [`SuggestQuery`].
+//!
+//! Takes the decoded `name=value` pairs of a request and the limits from the configuration;
+//! gives a typed query or an [`Error`] that names the parameter, what was given and the range
+//! allowed. Nothing here panics on any input.
+
+use super::Error;
+use super::tokenize;
+use crate::geom;
+use crate::taxonomy::{CategoryId, Taxonomy};
+
+/// The configured bounds on requests (from the `[search]` section).
+#[derive(Debug, Clone)]
+pub struct SearchLimits {
+    pub default_limit: usize,
+    pub max_limit: usize,
+    pub max_offset: usize,
+    pub max_radius_m: f64,
+    pub max_query_chars: usize,
+    pub max_query_terms: usize,
+    pub suggest_default_limit: usize,
+    pub suggest_max_limit: usize,
+}
+
+impl From<&crate::config::SearchConfig> for SearchLimits {
+    fn from(c: &crate::config::SearchConfig) -> Self {
+        SearchLimits {
+            default_limit: c.default_limit,
+            max_limit: c.max_limit,
+            max_offset: c.max_offset,
+            max_radius_m: c.max_radius_m,
+            max_query_chars: c.max_query_chars,
+            max_query_terms: c.max_query_terms,
+            suggest_default_limit: c.suggest_default_limit,
+            suggest_max_limit: c.suggest_max_limit,
+        }
+    }
+}
+
+/// A validated search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchQuery {
+    /// The keyword text as given (may be empty).
+    pub text: String,
+    /// Where distances are measured from, `(lon, lat)`.
+    pub near: Option<(f64, f64)>,
+    /// Only facilities at most this far from `near` (ground metres); needs `near`.
+    pub radius_m: Option<f64>,
+    /// Only facilities inside `[west, south, east, north]`.
+    pub bbox: Option<[f64; 4]>,
+    /// Only these categories; empty means all.
+    pub categories: Vec<CategoryId>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+impl SearchQuery {
+    /// A query for `text` with no place, filter or paging beyond `limit`.
+    pub fn text(text: &str, limit: usize) -> SearchQuery {
+        SearchQuery {
+            text: text.to_owned(),
+            near: None,
+            radius_m: None,
+            bbox: None,
+            categories: Vec::new(),
+            limit,
+            offset: 0,
+        }
+    }
+}
+
+/// A validated suggestion request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuggestQuery {
+    pub text: String,
+    pub limit: usize,
+}
+
+const SEARCH_PARAMS: &str = "q, near, radius, bbox, category (or categories), limit, offset";
+const SUGGEST_PARAMS: &str = "q, limit";
+
+/// Validates the parameters of `GET /search`.
+pub fn parse_search(
+    pairs: &[(String, String)],
+    taxonomy: &Taxonomy,
+    limits: &SearchLimits,
+) -> Result<SearchQuery, Error> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut query = SearchQuery::text("", limits.default_limit);
+    let mut radius: Option<&str> = None;
+    for (name, value) in pairs {
+        let name = name.as_str();
+        let is_category = matches!(name, "category" | "categories");
+        if !is_category {
+            if seen.contains(&name) {
+                return Err(Error::Repeated { name: name.into() });
+            }
+            seen.push(name);
+        }
+        match name {
+            "q" => query.text = parse_text(value, limits)?,
+            "near" => query.near = Some(parse_near(value)?),
+            "radius" => radius = Some(value),
+            "bbox" => query.bbox = Some(parse_bbox(value)?),
+            "category" | "categories" => {
+                let ids = taxonomy
+                    .parse_list(value)
+                    .map_err(|message| Error::UnknownCategory { message })?;
+                query.categories.extend(ids);
+            }
+            "limit" => query.limit = parse_count("limit", value, 1, limits.max_limit)?,
+            "offset" => query.offset = parse_count("offset", value, 0, limits.max_offset)?,
+            _ => {
+                return Err(Error::UnknownParameter {
+                    name: name.into(),
+                    route: "/search",
+                    allowed: SEARCH_PARAMS,
+                });
+            }
+        }
+    }
+    if let Some(value) = radius {
+        if query.near.is_none() {
+            return Err(Error::Invalid {
+                name: "radius",
+                message: "needs `near=lon,lat` to measure from".into(),
+            });
+        }
+        query.radius_m = Some(parse_radius(value, limits.max_radius_m)?);
+    }
+    query.categories.sort();
+    query.categories.dedup();
+    Ok(query)
+}
+
+/// Validates the parameters of `GET /search/suggest`.
+pub fn parse_suggest(
+    pairs: &[(String, String)],
+    limits: &SearchLimits,
+) -> Result<SuggestQuery, Error> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut query = SuggestQuery {
+        text: String::new(),
+        limit: limits.suggest_default_limit,
+    };
+    for (name, value) in pairs {
+        let name = name.as_str();
+        if seen.contains(&name) {
+            return Err(Error::Repeated { name: name.into() });
+        }
+        seen.push(name);
+        match name {
+            "q" => query.text = parse_text(value, limits)?,
+            "limit" => query.limit = parse_count("limit", value, 1, limits.suggest_max_limit)?,
+            _ => {
+                return Err(Error::UnknownParameter {
+                    name: name.into(),
+                    route: "/search/suggest",
+                    allowed: SUGGEST_PARAMS,
+                });
+            }
+        }
+    }
+    Ok(query)
+}
+
+/// Shows a bad value in a message, shortened and with control characters escaped.
+fn shown(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .take(40)
+        .flat_map(char::escape_debug)
+        .collect();
+    if value.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+fn parse_text(value: &str, limits: &SearchLimits) -> Result<String, Error> {
+    let n_chars = value.chars().count();
+    if n_chars > limits.max_query_chars {
+        return Err(Error::Invalid {
+            name: "q",
+            message: format!(
+                "is {n_chars} characters long; at most {} are allowed",
+                limits.max_query_chars
+            ),
+        });
+    }
+    let n_terms = tokenize::tokens(value).len();
+    if n_terms > limits.max_query_terms {
+        return Err(Error::Invalid {
+            name: "q",
+            message: format!(
+                "has {n_terms} terms (words or runs of Chinese characters); at most {} are allowed",
+                limits.max_query_terms
+            ),
+        });
+    }
+    Ok(value.to_owned())
+}
+
+fn parse_numbers<const N: usize>(value: &str) -> Option<[f64; N]> {
+    let parts: Vec<&str> = value.split(',').map(str::trim).collect();
+    if parts.len() != N {
+        return None;
+    }
+    let mut out = [0.0; N];
+    for (slot, part) in out.iter_mut().zip(parts) {
+        let v: f64 = part.parse().ok()?;
+        if !v.is_finite() {
+            return None;
+        }
+        *slot = v;
+    }
+    Some(out)
+}
+
+fn parse_near(value: &str) -> Result<(f64, f64), Error> {
+    match parse_numbers::<2>(value) {
+        Some([lon, lat]) if geom::is_valid_lonlat(lon, lat) => Ok((lon, lat)),
+        _ => Err(Error::Invalid {
+            name: "near",
+            message: format!(
+                "must be `lon,lat` in decimal degrees, longitude -180 to 180 and latitude -90 to 90 \
+                 (e.g. near=121.4245,31.2204); got `{}`",
+                shown(value)
+            ),
+        }),
+    }
+}
+
+fn parse_bbox(value: &str) -> Result<[f64; 4], Error> {
+    match parse_numbers::<4>(value) {
+        Some([west, south, east, north])
+            if geom::is_valid_lonlat(west, south)
+                && geom::is_valid_lonlat(east, north)
+                && west <= east
+                && south <= north =>
+        {
+            Ok([west, south, east, north])
+        }
+        _ => Err(Error::Invalid {
+            name: "bbox",
+            message: format!(
+                "must be `west,south,east,north` in decimal degrees, longitude -180 to 180, \
+                 latitude -90 to 90, west ≤ east and south ≤ north; got `{}`",
+                shown(value)
+            ),
+        }),
+    }
+}
+
+fn parse_radius(value: &str, max_radius_m: f64) -> Result<f64, Error> {
+    match value.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= max_radius_m => Ok(r),
+        _ => Err(Error::Invalid {
+            name: "radius",
+            message: format!(
+                "must be a distance in metres greater than 0 and at most {max_radius_m}; got `{}`",
+                shown(value)
+            ),
+        }),
+    }
+}
+
+fn parse_count(name: &'static str, value: &str, min: usize, max: usize) -> Result<usize, Error> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(Error::Invalid {
+            name,
+            message: format!(
+                "must be an integer from {min} to {max}; got `{}`",
+                shown(value)
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn limits() -> SearchLimits {
+        SearchLimits::from(&Config::embedded().unwrap().search)
+    }
+
+    fn parse(query: &str) -> Result<SearchQuery, Error> {
+        let taxonomy = Config::embedded().unwrap().taxonomy().unwrap();
+        let pairs: Vec<(String, String)> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        parse_search(&pairs, &taxonomy, &limits())
+    }
+
+    fn check_err(query: &str, fragments: &[&str]) {
+        let message = parse(query).unwrap_err().to_string();
+        for fragment in fragments {
+            assert!(
+                message.contains(fragment),
+                "error for {query:?} is {message:?}, lacking {fragment:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_queries() {
+        let q = parse("q=幼儿园&near=121.42,31.22&radius=800&category=kindergarten,education&category=park&limit=5&offset=10").unwrap();
+        assert_eq!(q.text, "幼儿园");
+        assert_eq!(q.near, Some((121.42, 31.22)));
+        assert_eq!(q.radius_m, Some(800.0));
+        assert_eq!(q.categories.len(), 3);
+        assert_eq!((q.limit, q.offset), (5, 10));
+        let q = parse("bbox=121.3,31.1,121.5,31.3").unwrap();
+        assert_eq!(q.bbox, Some([121.3, 31.1, 121.5, 31.3]));
+        assert_eq!(q.limit, limits().default_limit);
+        assert!(parse("").unwrap().text.is_empty());
+    }
+
+    #[test]
+    fn bad_parameters_are_named_with_their_range() {
+        check_err("near=abc", &["`near`", "longitude -180 to 180", "`abc`"]);
+        check_err("near=121.4", &["`near`"]);
+        check_err("near=200,31", &["`near`", "latitude -90 to 90"]);
+        check_err("near=121,95", &["`near`"]);
+        check_err("near=NaN,31", &["`near`"]);
+        check_err("near=inf,31", &["`near`"]);
+        check_err(
+            "near=121.4,31.2&radius=50000",
+            &["`radius`", "at most 5000"],
+        );
+        check_err("near=121.4,31.2&radius=-1", &["`radius`", "greater than 0"]);
+        check_err("near=121.4,31.2&radius=far", &["`radius`"]);
+        check_err("radius=500", &["`radius`", "`near"]);
+        check_err("limit=1000", &["`limit`", "from 1 to 100"]);
+        check_err("limit=0", &["`limit`", "from 1 to 100"]);
+        check_err("offset=-3", &["`offset`", "from 0 to"]);
+        check_err("bbox=1,2,3", &["`bbox`", "west,south,east,north"]);
+        check_err("bbox=121.5,31.1,121.3,31.3", &["`bbox`", "west ≤ east"]);
+        check_err(
+            "category=zoo",
+            &["`category`", "unknown category `zoo`", "kindergarten"],
+        );
+        check_err(
+            "radius_m=5",
+            &["unknown parameter `radius_m`", "near, radius"],
+        );
+        check_err("q=a&q=b", &["`q`", "more than once"]);
+        let long = "幼".repeat(65);
+        check_err(
+            &format!("q={long}"),
+            &["`q`", "65 characters", "at most 64"],
+        );
+        check_err("q=a b c d e f g h i", &["`q`", "9 terms", "at most 8"]);
+    }
+
+    #[test]
+    fn odd_values_are_shown_safely() {
+        check_err("near=\u{0}\u{1b}[31m", &["\\0\\u{1b}[31m"]);
+        let message = parse(&format!("near={}", "9".repeat(500)))
+            .unwrap_err()
+            .to_string();
+        assert!(message.len() < 300, "{message}");
+    }
+}
