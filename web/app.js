@@ -393,6 +393,8 @@ function toast(text) {
 }
 
 function showMissingMaplibre() {
+  // Without a map, the panel, search and location controls would only look broken.
+  document.body.classList.add('no-map');
   const render = () =>
     showNotice(
       [
