@@ -204,8 +204,9 @@ fn page_switches_between_external_and_own_basemap() {
 
 /// The page in headless Chromium: loads without console errors, renders facilities at the
 /// default view, category filter, cluster zoom, a facility named like HTML shown as text,
-/// reports of a problem found in the store afterwards, the English switch, the phone layout;
-/// screenshots in target/screenshots/.
+/// search with suggestions, distances and navigation links, the coverage overlay, feedback
+/// found in the store afterwards, the English switch, the phone layout; screenshots in
+/// target/screenshots/.
 #[test]
 fn page_works_in_a_real_browser() {
     let server = support::spawn(&format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n"));

@@ -4,8 +4,8 @@
 //   node page_e2e.mjs --base http://127.0.0.1:PORT --out DIR [--facility JSON] [--device LON,LAT]
 //                     [--missing-maplibre | --basemap-switch]
 //
-// --facility: {"id", "lon", "lat", "name"} of a facility whose name looks like HTML; its popup
-// and the report form must show the name as text. --device: the position the browser
+// --facility: {"id", "lon", "lat", "name"} of a facility whose name looks like HTML; the search
+// must find it, and its popup must show the name as text. --device: the position the browser
 // reports (geolocation granted); distances are measured from it. --missing-maplibre: the server
 // lacks MapLibre GL JS; the page must still load and say how to install it. --basemap-switch:
 // the server has an external basemap style configured; the page must draw it and switch to its
@@ -173,6 +173,20 @@ function shows(features, id) {
 
 const shot = (page, name) => page.screenshot({ path: path.join(opts.out, name) });
 
+/** Ground distance in metres (haversine), to check the distances the page shows. */
+function haversineM([lon1, lat1], [lon2, lat2]) {
+  const rad = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
+  return 2 * 6371008.8 * Math.asin(Math.sqrt(a));
+}
+
+/** "350 米" / "1.2 公里" / "350 m" / "1.2 km" → metres. */
+function parseDistance(text) {
+  const m = /([\d.]+)\s*(米|公里|m|km)/.exec(text);
+  if (!m) return NaN;
+  return Number(m[1]) * (m[2] === '公里' || m[2] === 'km' ? 1000 : 1);
+}
+
 if (opts.missingMaplibre) {
   const page = await openPage('missing', { width: 1280, height: 800 });
   await step('page loads without MapLibre GL JS and says how to install it', async () => {
@@ -182,6 +196,8 @@ if (opts.missingMaplibre) {
     assert(text.includes('npm ci --prefix web'), `notice lacks the install command: ${text}`);
     const asked = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
     assert(!asked.some((u) => u.includes('/assets/maplibre-gl/')), 'page requested the missing MapLibre files');
+    assert(!(await page.isVisible('#panel')) && !(await page.isVisible('#search-input')), 'map controls shown without a map');
+    assert(consoleErrors.length === 0, `console errors: ${JSON.stringify(consoleErrors)}`);
     await shot(page, 'missing-maplibre.png');
     return { notice: text };
   });
@@ -350,6 +366,108 @@ if (opts.missingMaplibre) {
         return popup;
       });
     }
+
+    if (opts.facility) {
+      await step('desktop: search suggests while typing, finds a known facility, opens its popup with navigation links', async () => {
+        const f = opts.facility;
+        await page.fill('#search-input', '便民');
+        await page.waitForSelector('#suggestions .suggestion', { state: 'visible', timeout: STEP_TIMEOUT_MS });
+        const suggestions = await page.$$eval('#suggestions .suggestion', (nodes) => nodes.map((n) => n.textContent));
+        assert(suggestions.some((text) => text.includes('便民')), `suggestions ${suggestions} lack the typed text`);
+        await page.fill('#search-input', '便民服务点');
+        await page.press('#search-input', 'Enter');
+        const result = `.result[data-facility-id="${f.id}"]`;
+        await page.waitForSelector(result, { timeout: STEP_TIMEOUT_MS });
+        assert(await page.isVisible('#tab-results'), 'results tab is not shown');
+        const listed = await page.evaluate((sel) => {
+          const node = document.querySelector(sel);
+          return {
+            name: node.querySelector('.result-name').textContent,
+            distance: node.querySelector('.result-distance')?.textContent ?? null,
+            origin: document.querySelector('.results-origin').textContent,
+          };
+        }, result);
+        assert(listed.name === f.name, `result shows ${JSON.stringify(listed.name)}, not ${JSON.stringify(f.name)}`);
+        assert(listed.distance && /\d/.test(listed.distance), `no distance and walking time: ${listed.distance}`);
+        if (opts.device) {
+          assert(/位置/.test(listed.origin), `distances are not from the device location: ${listed.origin}`);
+          const expected = haversineM(opts.device, [f.lon, f.lat]);
+          const shown = parseDistance(listed.distance);
+          assert(Math.abs(shown - expected) <= Math.max(60, expected * 0.05), `shows ${listed.distance} for ${Math.round(expected)} m from the device`);
+        }
+        await page.click(result);
+        await page.waitForSelector(`.facility-popup .popup[data-facility-id="${f.id}"]`, { timeout: STEP_TIMEOUT_MS });
+        await page.click('.facility-popup .nav-button');
+        await page.waitForSelector('.facility-popup .nav-links a', { timeout: STEP_TIMEOUT_MS });
+        const popup = await page.evaluate(() => {
+          const node = document.querySelector('.facility-popup');
+          return {
+            name: node.querySelector('.popup-name').textContent,
+            links: [...node.querySelectorAll('.nav-links a')].map((a) => ({ app: a.dataset.app, href: a.href, target: a.target, rel: a.rel })),
+            injected: document.querySelectorAll('b, .facility-popup script').length,
+          };
+        });
+        assert(popup.name === f.name, `popup shows ${JSON.stringify(popup.name)}`);
+        assert(popup.injected === 0, 'markup from a name was injected into the page');
+        const apps = popup.links.map((l) => l.app).sort();
+        assert(JSON.stringify(apps) === JSON.stringify(['amap', 'apple', 'baidu', 'osm', 'tencent']), `navigation apps ${apps}`);
+        for (const link of popup.links) {
+          assert(link.href.startsWith('https://') && link.target === '_blank' && link.rel.includes('noopener'), `bad link ${JSON.stringify(link)}`);
+        }
+        const osm = popup.links.find((l) => l.app === 'osm').href;
+        const osmUrl = new URL(osm);
+        const [mlat, mlon] = ['mlat', 'mlon'].map((k) => Number(osmUrl.searchParams.get(k)));
+        assert(Math.abs(mlat - f.lat) < 1e-5 && Math.abs(mlon - f.lon) < 1e-5, `OSM link ${osm} is not at the facility`);
+        await settle(page);
+        await shot(page, 'desktop-search.png');
+        return { suggestions, listed, links: popup.links.length };
+      });
+    }
+
+    await step('desktop: coverage overlay loads its PNG tiles, legend and per-subdistrict statistics', async () => {
+      const stats = await (await fetch(`${opts.base}/coverage/stats`)).json();
+      const pngs = [];
+      const onResponse = (response) => {
+        const url = response.url();
+        if (/\/coverage\/[^/]+\/\d+\/\d+\/\d+\.png/.test(url)) {
+          pngs.push({ url, status: response.status(), type: response.headers()['content-type'] || '' });
+        }
+      };
+      page.on('response', onResponse);
+      await page.evaluate(() => window.lifecircle.popup.close());
+      await page.evaluate(() => window.lifecircle.fitData());
+      await page.click('.tab[data-tab="coverage"]');
+      await page.check('#coverage-toggle');
+      await page.waitForFunction(() => window.lifecircle.map.getLayer('coverage-heatmap'), null, { timeout: STEP_TIMEOUT_MS });
+      await settle(page);
+      await page.waitForSelector('#coverage-legend .legend-bar span', { timeout: STEP_TIMEOUT_MS });
+      await page.waitForSelector('#coverage-stats tbody tr', { timeout: STEP_TIMEOUT_MS });
+      const all = pngs.filter((p) => p.url.includes('/coverage/all/'));
+      assert(all.length > 0, 'no heatmap tile was requested');
+      assert(all.every((p) => p.status === 200 || p.status === 204), `heatmap tiles failed: ${JSON.stringify(all.filter((p) => p.status >= 300))}`);
+      assert(all.some((p) => p.status === 200 && p.type.startsWith('image/png')), 'no PNG heatmap tile arrived');
+      const rows = await page.$$eval('#coverage-stats tbody tr', (nodes) => nodes.map((n) => n.textContent));
+      assert(rows.length === stats.subdistricts.length, `${rows.length} rows for ${stats.subdistricts.length} subdistricts`);
+      for (const area of stats.subdistricts) assert(rows.some((r) => r.includes(area.name)), `no row for ${area.name}`);
+      await shot(page, 'desktop-coverage.png');
+
+      pngs.length = 0;
+      await page.selectOption('#coverage-measure', 'kindergarten');
+      await page.click('[data-profile="elderly"]');
+      await settle(page);
+      await page.waitForFunction(() => document.querySelector('#coverage-legend')?.textContent.includes('老年'), null, { timeout: STEP_TIMEOUT_MS });
+      const elderly = pngs.filter((p) => p.url.includes('/coverage/kindergarten/') && p.url.includes('profile=elderly'));
+      assert(elderly.some((p) => p.status === 200 && p.type.startsWith('image/png')), `no elderly kindergarten heatmap tile: ${JSON.stringify(pngs.slice(0, 3))}`);
+      assert(pngs.every((p) => p.status === 200 || p.status === 204), `heatmap tiles failed: ${JSON.stringify(pngs.filter((p) => p.status >= 300))}`);
+      const legend = await page.textContent('#coverage-legend');
+      await shot(page, 'desktop-coverage-elderly.png');
+
+      await page.uncheck('#coverage-toggle');
+      assert(!(await page.evaluate(() => window.lifecircle.map.getLayer('coverage-heatmap'))), 'heatmap still on the map');
+      page.off('response', onResponse);
+      await page.click('.tab[data-tab="categories"]');
+      return { tiles_all: all.length, tiles_elderly: elderly.length, rows: rows.length, legend };
+    });
 
     if (opts.facility) {
       await step('desktop: "report a problem" on a facility and at a point posts to /feedback, 201 with clear messages', async () => {
