@@ -12,7 +12,7 @@ use lifecircle::dataset::Dataset;
 use lifecircle::geom::TileKey;
 use lifecircle::snapshot::Snapshot;
 use lifecircle::state::{AppState, tiles_covering};
-use lifecircle::tiles::{self, CategoryFilter, TileParams};
+use lifecircle::tiles::{self, CategoryFilter, Datum, TileParams};
 
 fn load(config: &Config) -> Snapshot {
     lifecircle::snapshot::build(config, 1).expect("data loads")
@@ -42,7 +42,7 @@ fn bench_dataset(c: &mut Criterion, label: &str, config: &Config) {
         let (key, n) = densest_tile(dataset, z);
         let rendered = tiles::render(
             dataset,
-            &snapshot.pyramid,
+            snapshot.facility_points(Datum::Wgs84),
             key,
             &CategoryFilter::all(),
             &params,
@@ -58,7 +58,7 @@ fn bench_dataset(c: &mut Criterion, label: &str, config: &Config) {
             b.iter(|| {
                 tiles::render(
                     dataset,
-                    &snapshot.pyramid,
+                    snapshot.facility_points(Datum::Wgs84),
                     key,
                     &CategoryFilter::all(),
                     &params,

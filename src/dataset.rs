@@ -1,13 +1,11 @@
 //! Dataset: ingested layers + taxonomy → an immutable, indexed [`Dataset`].
 //!
 //! Facilities are sorted by id (so everything derived from them is deterministic whatever the
-//! file order) and indexed three ways: an R-tree in normalised Web Mercator for tiles and
-//! bounding boxes, an id map for `/features/{id}`, and per-category lists for coverage.
+//! file order) and indexed by id (for `/features/{id}`) and by category (for coverage). Spatial
+//! indexes live with the stage that needs them (`tiles::points`, `search`, `coverage`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use rstar::{AABB, RTree, primitives::GeomWithData};
 
 use crate::geom::{self, MercPoint};
 use crate::taxonomy::{CategoryId, Taxonomy};
@@ -56,15 +54,10 @@ pub struct Residential {
     pub lat: f64,
 }
 
-/// An R-tree entry: Mercator position, facility index and category, so spatial scans need not
-/// touch the facilities themselves.
-type IndexedPoint = GeomWithData<[f64; 2], (u32, CategoryId)>;
-
 /// The facilities and context layers of one data version, indexed. Immutable once built.
 pub struct Dataset {
     pub taxonomy: Arc<Taxonomy>,
     facilities: Vec<Facility>,
-    index: RTree<IndexedPoint>,
     by_id: HashMap<u64, u32>,
     by_category: Vec<Vec<u32>>,
     pub roads: Vec<Road>,
@@ -84,13 +77,6 @@ impl Dataset {
         residents: Vec<Residential>,
     ) -> Dataset {
         facilities.sort_by_key(|f| f.id);
-        let index = RTree::bulk_load(
-            facilities
-                .iter()
-                .enumerate()
-                .map(|(idx, f)| GeomWithData::new([f.merc.x, f.merc.y], (idx as u32, f.category)))
-                .collect(),
-        );
         let by_id = facilities
             .iter()
             .enumerate()
@@ -104,7 +90,6 @@ impl Dataset {
         Dataset {
             taxonomy,
             facilities,
-            index,
             by_id,
             by_category,
             roads,
@@ -131,21 +116,6 @@ impl Dataset {
     /// Indices of the facilities of one category, in id order.
     pub fn facilities_of(&self, category: CategoryId) -> &[u32] {
         &self.by_category[category.0 as usize]
-    }
-
-    /// Calls `visit(index, position, category)` for every facility inside `[min, max]`
-    /// (Mercator, inclusive), in a deterministic order.
-    pub fn for_each_in_merc(
-        &self,
-        min: MercPoint,
-        max: MercPoint,
-        mut visit: impl FnMut(u32, MercPoint, CategoryId),
-    ) {
-        let envelope = AABB::from_corners([min.x, min.y], [max.x, max.y]);
-        for point in self.index.locate_in_envelope(&envelope) {
-            let [x, y] = *point.geom();
-            visit(point.data.0, MercPoint { x, y }, point.data.1);
-        }
     }
 
     /// `[lon, lat]` of the middle of the data.

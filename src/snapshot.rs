@@ -5,7 +5,7 @@
 //! `state`). Requests take one snapshot and answer from it alone, so a reload never mixes data
 //! versions in one answer; a failed build leaves the old snapshot serving.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::config::Config;
@@ -13,16 +13,18 @@ use crate::coverage::{self, Coverage, CoverageParams};
 use crate::dataset::Dataset;
 use crate::ingest::{self, IngestReport};
 use crate::search::SearchIndex;
-use crate::tiles::ClusterPyramid;
 use crate::tiles::basemap::Basemap;
+use crate::tiles::{Datum, FacilityPoints, TileParams};
 
 /// Everything derived from one version of the data.
 pub struct Snapshot {
     /// Increases by one with every successful (re)load; part of every cache key.
     pub version: u64,
     pub dataset: Arc<Dataset>,
-    /// Per-zoom cluster aggregates of the facilities, for low-zoom tiles.
-    pub pyramid: Arc<ClusterPyramid>,
+    /// Facility positions indexed for tiles, in WGS84 (built with the snapshot) and GCJ-02
+    /// (built on first use); see [`Snapshot::facility_points`].
+    facility_points: [OnceLock<FacilityPoints>; 2],
+    tile_params: TileParams,
     /// Context layers projected and indexed for basemap tiles.
     pub basemap: Arc<Basemap>,
     /// Walking-distance fields and composite scores for the coverage heatmaps and statistics.
@@ -58,13 +60,9 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         layers.residents,
     ));
     let basemap = Arc::new(Basemap::new(&dataset));
-    let tiles = &config.tiles;
-    let pyramid = Arc::new(ClusterPyramid::new(
-        &dataset,
-        tiles.cluster_max_zoom,
-        tiles.cluster_cell_px,
-        tiles.extent,
-    ));
+    let tile_params = TileParams::from(&config.tiles);
+    let facility_points = [OnceLock::new(), OnceLock::new()];
+    let _ = facility_points[0].set(FacilityPoints::new(&dataset, Datum::Wgs84, &tile_params));
     let coverage = Arc::new(Coverage::build(
         &dataset,
         &CoverageParams::from(&config.coverage),
@@ -97,11 +95,25 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
     Ok(Snapshot {
         version,
         dataset,
-        pyramid,
+        facility_points,
+        tile_params,
         basemap,
         coverage,
         search,
         report,
         loaded_at: SystemTime::now(),
     })
+}
+
+impl Snapshot {
+    /// Facility positions in `datum`, indexed for tiles. The WGS84 set is built with the
+    /// snapshot; others on first use (blocking: call from a blocking thread).
+    pub fn facility_points(&self, datum: Datum) -> &FacilityPoints {
+        let slot = match datum {
+            Datum::Wgs84 => 0,
+            Datum::Gcj02 => 1,
+        };
+        self.facility_points[slot]
+            .get_or_init(|| FacilityPoints::new(&self.dataset, datum, &self.tile_params))
+    }
 }

@@ -15,35 +15,56 @@ use crate::feedback;
 use crate::geom::{self, TileKey};
 use crate::snapshot::{self, Snapshot};
 use crate::tiles::basemap::BASEMAP_SOURCE;
-use crate::tiles::{self, CategoryFilter, TileParams};
+use crate::tiles::{self, CategoryFilter, Datum, TileParams};
 
 /// Tile set id of the facility tiles.
 pub const FACILITIES_SOURCE: &str = "facilities";
 
-/// A vector tile set, with its variant (the facility filter).
+/// A vector tile set, with its variant (the facility filter and datum).
 #[derive(Debug, Clone)]
 pub enum VectorTileSet {
-    Facilities(CategoryFilter),
+    Facilities {
+        filter: CategoryFilter,
+        datum: Datum,
+    },
     Basemap,
 }
 
 impl VectorTileSet {
+    /// The query string that selects this variant (`?categories=a,b&crs=gcj02`; empty for the
+    /// default), as written in tile URLs and cache keys.
+    pub fn query_string(&self, snapshot: &Snapshot) -> String {
+        let mut params = Vec::new();
+        if let VectorTileSet::Facilities { filter, datum } = self {
+            if let Some(ids) = filter.categories() {
+                let taxonomy = &snapshot.dataset.taxonomy;
+                let names: Vec<&str> = ids
+                    .iter()
+                    .map(|&id| taxonomy.category(id).id.as_str())
+                    .collect();
+                params.push(format!("categories={}", names.join(",")));
+            }
+            if *datum != Datum::Wgs84 {
+                params.push(format!("crs={}", datum.as_str()));
+            }
+        }
+        if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        }
+    }
+
+    pub fn source_id(&self) -> &'static str {
+        match self {
+            VectorTileSet::Facilities { .. } => FACILITIES_SOURCE,
+            VectorTileSet::Basemap => BASEMAP_SOURCE,
+        }
+    }
+
     /// The cache key of one tile of this set in `snapshot`.
     pub fn cache_key(&self, snapshot: &Snapshot, tile: TileKey) -> CacheKey {
-        let variant = match self {
-            VectorTileSet::Facilities(filter) => match filter.categories() {
-                None => FACILITIES_SOURCE.to_owned(),
-                Some(ids) => {
-                    let taxonomy = &snapshot.dataset.taxonomy;
-                    let names: Vec<&str> = ids
-                        .iter()
-                        .map(|&id| taxonomy.category(id).id.as_str())
-                        .collect();
-                    format!("{FACILITIES_SOURCE}?categories={}", names.join(","))
-                }
-            },
-            VectorTileSet::Basemap => BASEMAP_SOURCE.to_owned(),
-        };
+        let variant = format!("{}{}", self.source_id(), self.query_string(snapshot));
         CacheKey {
             version: snapshot.version,
             variant: variant.into(),
@@ -132,15 +153,9 @@ impl AppState {
     ) -> Result<Arc<CachedTile>, Arc<tiles::EncodeError>> {
         self.cache.get_or_render(set.cache_key(snapshot, tile), || {
             let bytes = match set {
-                VectorTileSet::Facilities(filter) => {
-                    tiles::render(
-                        &snapshot.dataset,
-                        &snapshot.pyramid,
-                        tile,
-                        filter,
-                        &self.tile_params,
-                    )?
-                    .bytes
+                VectorTileSet::Facilities { filter, datum } => {
+                    let points = snapshot.facility_points(*datum);
+                    tiles::render(&snapshot.dataset, points, tile, filter, &self.tile_params)?.bytes
                 }
                 VectorTileSet::Basemap => snapshot.basemap.render(tile, &self.tile_params)?,
             };
@@ -228,7 +243,10 @@ impl AppState {
             .store(keys.len() + coverage_keys.len(), Ordering::SeqCst);
         keys.par_iter().for_each(|&tile| {
             for set in [
-                VectorTileSet::Facilities(CategoryFilter::all()),
+                VectorTileSet::Facilities {
+                    filter: CategoryFilter::all(),
+                    datum: Datum::Wgs84,
+                },
                 VectorTileSet::Basemap,
             ] {
                 if let Err(e) = self.vector_tile(&snapshot, tile, &set) {

@@ -17,13 +17,17 @@ use crate::geom::TileKey;
 use crate::snapshot::Snapshot;
 use crate::state::{AppState, FACILITIES_SOURCE, VectorTileSet};
 use crate::tiles::basemap::{BASEMAP_LAYERS, BASEMAP_SOURCE};
-use crate::tiles::{CategoryFilter, profile};
+use crate::tiles::{CategoryFilter, Datum, profile};
 
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
 #[derive(Debug, Deserialize)]
 pub struct TileQuery {
+    /// Comma-separated category ids to keep (facilities only).
     categories: Option<String>,
+    /// Datum of the positions: `wgs84` (default) or `gcj02`, to overlay Amap or Tencent basemaps
+    /// (facilities only).
+    crs: Option<String>,
 }
 
 /// Parses `z`, `x` and `y.ext` of a tile path; `extensions` lists the accepted extensions.
@@ -66,14 +70,32 @@ fn parse_source(
     query: &TileQuery,
 ) -> Result<VectorTileSet, ApiError> {
     match source {
-        FACILITIES_SOURCE => Ok(VectorTileSet::Facilities(parse_filter(snapshot, query)?)),
-        BASEMAP_SOURCE if query.categories.is_some() => Err(ApiError::BadRequest(format!(
-            "`categories` filters {FACILITIES_SOURCE} tiles; {BASEMAP_SOURCE} has none"
-        ))),
+        FACILITIES_SOURCE => Ok(VectorTileSet::Facilities {
+            filter: parse_filter(snapshot, query)?,
+            datum: parse_datum(query)?,
+        }),
+        BASEMAP_SOURCE if query.categories.is_some() || query.crs.is_some() => {
+            Err(ApiError::BadRequest(format!(
+                "`categories` and `crs` apply to {FACILITIES_SOURCE} tiles; {BASEMAP_SOURCE} takes neither"
+            )))
+        }
         BASEMAP_SOURCE => Ok(VectorTileSet::Basemap),
         _ => Err(ApiError::NotFound(format!(
             "unknown tile source `{source}`; available: {FACILITIES_SOURCE}, {BASEMAP_SOURCE}"
         ))),
+    }
+}
+
+fn parse_datum(query: &TileQuery) -> Result<Datum, ApiError> {
+    match query.crs.as_deref() {
+        None => Ok(Datum::Wgs84),
+        Some(text) => Datum::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = Datum::ALL.iter().map(|d| d.as_str()).collect();
+            ApiError::BadRequest(format!(
+                "unknown crs `{text}`; use one of: {}",
+                known.join(", ")
+            ))
+        }),
     }
 }
 
@@ -131,29 +153,14 @@ pub async fn get_tilejson(
     let snapshot = state.snapshot.load_full();
     let set = parse_source(source, &snapshot, &query)?;
     let base = &public_url.0;
+    let tiles_url = format!(
+        "{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{}",
+        set.source_id(),
+        set.query_string(&snapshot)
+    );
     let tilejson = match &set {
-        VectorTileSet::Facilities(filter) => {
-            let query_suffix = filter.categories().map(|ids| {
-                let names: Vec<&str> = ids
-                    .iter()
-                    .map(|&c| snapshot.dataset.taxonomy.category(c).id.as_str())
-                    .collect();
-                format!("?categories={}", names.join(","))
-            });
-            facility_tilejson(
-                &state,
-                &snapshot,
-                format!(
-                    "{base}/tiles/{FACILITIES_SOURCE}/{{z}}/{{x}}/{{y}}.mvt{}",
-                    query_suffix.unwrap_or_default()
-                ),
-            )
-        }
-        VectorTileSet::Basemap => basemap_tilejson(
-            &state,
-            &snapshot,
-            format!("{base}/tiles/{BASEMAP_SOURCE}/{{z}}/{{x}}/{{y}}.mvt"),
-        ),
+        VectorTileSet::Facilities { .. } => facility_tilejson(&state, &snapshot, tiles_url),
+        VectorTileSet::Basemap => basemap_tilejson(&state, &snapshot, tiles_url),
     };
     Ok(respond::json(&tilejson))
 }

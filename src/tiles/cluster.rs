@@ -11,8 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::dataset::Dataset;
-use crate::geom::TileKey;
+use crate::geom::{MercPoint, TileKey};
 use crate::taxonomy::CategoryId;
 
 use super::CategoryFilter;
@@ -136,24 +135,29 @@ pub struct ClusterPyramid {
 }
 
 impl ClusterPyramid {
-    /// Aggregates `dataset` for zooms `0..=base_zoom` on cells of `cell_px` (a power of two).
-    pub fn new(dataset: &Dataset, base_zoom: u8, cell_px: u32, extent: u32) -> ClusterPyramid {
+    /// Aggregates facilities, given as `(position, category)` in index order, for zooms
+    /// `0..=base_zoom` on cells of `cell_px` (a power of two).
+    pub fn new(
+        facilities: impl Iterator<Item = (MercPoint, CategoryId)>,
+        n_categories: usize,
+        base_zoom: u8,
+        cell_px: u32,
+        extent: u32,
+    ) -> ClusterPyramid {
         let cell_shift = cell_px.trailing_zeros();
         let units_per_axis = f64::from(extent) * f64::from(1u32 << base_zoom);
         // Cells per world axis at the base zoom: 2^(base_zoom + 8 - cell_shift).
         let cells_shift = u32::from(base_zoom) + 8 - cell_shift;
         let units_per_cell = units_per_axis as i64 >> cells_shift;
-        let mut base: Vec<Record> = dataset
-            .facilities()
-            .iter()
+        let mut base: Vec<Record> = facilities
             .enumerate()
-            .map(|(idx, f)| {
-                let gx = (f.merc.x * units_per_axis).floor() as i64;
-                let gy = (f.merc.y * units_per_axis).floor() as i64;
+            .map(|(idx, (merc, category))| {
+                let gx = (merc.x * units_per_axis).floor() as i64;
+                let gy = (merc.y * units_per_axis).floor() as i64;
                 Record {
                     row: gy.div_euclid(units_per_cell),
                     col: gx.div_euclid(units_per_cell),
-                    category: f.category,
+                    category,
                     n_points: 1,
                     sum_x: gx,
                     sum_y: gy,
@@ -181,7 +185,7 @@ impl ClusterPyramid {
             base_zoom,
             cell_shift,
             extent,
-            n_categories: dataset.taxonomy.len(),
+            n_categories,
             levels,
         }
     }

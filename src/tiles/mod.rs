@@ -1,12 +1,14 @@
-//! Facility tiles: `(&Dataset, TileKey, CategoryFilter, &TileParams)` → MVT bytes.
+//! Facility tiles: `(&Dataset, &FacilityPoints, TileKey, CategoryFilter, &TileParams)` → MVT
+//! bytes.
 //!
 //! A pure function of its inputs: no IO, no clock, no globals, so the same data always gives the
-//! same bytes (and the same ETag). [`profile`] decides points or clusters, [`cluster`] groups,
-//! [`encode`] writes the protobuf.
+//! same bytes (and the same ETag). [`profile`] decides points or clusters, [`points`] indexes
+//! positions in a datum, [`cluster`] groups, [`encode`] writes the protobuf.
 
 pub mod basemap;
 pub mod cluster;
 mod encode;
+pub mod points;
 pub mod profile;
 
 use crate::dataset::Dataset;
@@ -15,6 +17,7 @@ use crate::taxonomy::CategoryId;
 pub use cluster::ClusterPyramid;
 use cluster::Member;
 pub use encode::EncodeError;
+pub use points::{Datum, FacilityPoints};
 pub use profile::{Density, TileParams};
 
 /// Which categories a tile shows: all, or a sorted, de-duplicated subset.
@@ -53,11 +56,11 @@ pub struct RenderedTile {
     pub density: Density,
 }
 
-/// Renders the facility tile `key`. `pyramid` must have been built from `dataset` with the
-/// same `params`.
+/// Renders the facility tile `key`. `points` must have been built from `dataset` with the same
+/// `params`; its datum decides where facilities are drawn.
 pub fn render(
     dataset: &Dataset,
-    pyramid: &ClusterPyramid,
+    points: &FacilityPoints,
     key: TileKey,
     filter: &CategoryFilter,
     params: &TileParams,
@@ -72,12 +75,13 @@ pub fn render(
     };
     let n_categories = dataset.taxonomy.len();
 
+    let pyramid = points.pyramid();
     let mut in_buffer = None;
     let mut density = if key.z <= pyramid.base_zoom() {
         params.density(key.z, 0)
     } else {
         let members = collect(
-            dataset,
+            points,
             key,
             span * f64::from(params.buffer) / f64::from(params.extent),
             filter,
@@ -108,7 +112,7 @@ pub fn render(
                     Some(level) => pyramid.cells(level, key, i64::from(margin_cells), filter),
                     None => {
                         let margin = span * f64::from(cell_px * margin_cells) / 256.0;
-                        let members = collect(dataset, key, margin, filter, params);
+                        let members = collect(points, key, margin, filter, params);
                         let cell_units = extent * i64::from(cell_px) / 256;
                         cluster::cluster(&members, cell_units, n_categories, origin)
                     }
@@ -164,7 +168,7 @@ fn pyramid_level(
 /// filter, with positions in global tile units at the tile's zoom (floored, so a facility inside
 /// the tile lands in `0..extent`). Reads only the spatial index, not the facilities.
 fn collect(
-    dataset: &Dataset,
+    points: &FacilityPoints,
     key: TileKey,
     margin: f64,
     filter: &CategoryFilter,
@@ -181,7 +185,7 @@ fn collect(
         y: max.y + margin,
     };
     let mut out = Vec::new();
-    dataset.for_each_in_merc(lo, hi, |idx, merc, category| {
+    points.for_each_in(lo, hi, |idx, merc, category| {
         if filter.allows(category) {
             out.push(Member {
                 idx,
@@ -237,9 +241,8 @@ mod tests {
         Dataset::new(taxonomy, facilities, vec![], vec![], vec![])
     }
 
-    fn pyramid(data: &Dataset) -> ClusterPyramid {
-        let p = params();
-        ClusterPyramid::new(data, p.cluster_max_zoom, p.cluster_cell_px, p.extent)
+    fn wgs84_points(data: &Dataset) -> FacilityPoints {
+        FacilityPoints::new(data, Datum::Wgs84, &params())
     }
 
     fn params() -> TileParams {
@@ -289,7 +292,7 @@ mod tests {
             let p = params();
             let mut total = 0u64;
             for key in crate::state::tiles_covering(data.bounds, z, z) {
-                let tile = render(&data, &pyramid(&data), key, &CategoryFilter::all(), &p).unwrap();
+                let tile = render(&data, &wgs84_points(&data), key, &CategoryFilter::all(), &p).unwrap();
                 let in_tile: u64 = decode(&tile.bytes).iter().filter(|f| inside(f.1, f.2)).map(|f| f.3).sum();
                 let expected = data.facilities().iter().filter(|f| TileKey::containing(f.merc, z) == key).count() as u64;
                 prop_assert_eq!(in_tile, expected, "tile {}", key);
@@ -315,7 +318,7 @@ mod tests {
         let key = TileKey::containing(geom::lonlat_to_merc(121.4005, 31.2205), 15);
         let tile = render(
             &data,
-            &pyramid(&data),
+            &wgs84_points(&data),
             key,
             &CategoryFilter::all(),
             &params(),
@@ -351,7 +354,7 @@ mod tests {
         let key = TileKey::containing(geom::lonlat_to_merc(121.4005, 31.2205), 16);
         let mut p = params();
         p.max_tile_bytes = 4096;
-        let tile = render(&data, &pyramid(&data), key, &CategoryFilter::all(), &p).unwrap();
+        let tile = render(&data, &wgs84_points(&data), key, &CategoryFilter::all(), &p).unwrap();
         assert!(tile.bytes.len() <= 4096, "{} bytes", tile.bytes.len());
         assert!(matches!(tile.density, Density::Clusters { .. }));
     }
@@ -370,8 +373,8 @@ mod tests {
         let data = dataset(&points);
         let key = TileKey::containing(geom::lonlat_to_merc(121.38, 31.21), 12);
         let only_first = CategoryFilter::only(vec![CategoryId(0)]);
-        let a = render(&data, &pyramid(&data), key, &only_first, &params()).unwrap();
-        let b = render(&data, &pyramid(&data), key, &only_first, &params()).unwrap();
+        let a = render(&data, &wgs84_points(&data), key, &only_first, &params()).unwrap();
+        let b = render(&data, &wgs84_points(&data), key, &only_first, &params()).unwrap();
         assert_eq!(a.bytes, b.bytes);
         let sum: u64 = decode(&a.bytes)
             .iter()
@@ -387,7 +390,7 @@ mod tests {
         // Outside the data: an empty tile.
         let far = render(
             &data,
-            &pyramid(&data),
+            &wgs84_points(&data),
             TileKey::new(12, 0, 0).unwrap(),
             &CategoryFilter::all(),
             &params(),
@@ -404,12 +407,13 @@ mod tests {
         fn pyramid_matches_direct_clustering(points in prop::collection::vec((121.33f64..121.45, 31.19f64..31.24, 0u8..14), 1..300), z in 0u8..=13, filtered in any::<bool>()) {
             let data = dataset(&points);
             let p = params();
-            let pyr = pyramid(&data);
+            let pts = wgs84_points(&data);
+            let pyr = pts.pyramid();
             let filter = if filtered { CategoryFilter::only(vec![CategoryId(1), CategoryId(5), CategoryId(9)]) } else { CategoryFilter::all() };
             for key in crate::state::tiles_covering(data.bounds, z, z) {
                 let (min, max) = key.merc_bounds();
                 let margin = (max.x - min.x) * f64::from(p.cluster_cell_px) / 256.0;
-                let members = collect(&data, key, margin, &filter, &p);
+                let members = collect(&pts, key, margin, &filter, &p);
                 let extent = i64::from(p.extent);
                 let cell_units = extent * i64::from(p.cluster_cell_px) / 256;
                 let direct = cluster::cluster(&members, cell_units, data.taxonomy.len(), (i64::from(key.x) * extent, i64::from(key.y) * extent));
@@ -440,7 +444,7 @@ mod tests {
         let key = TileKey::containing(geom::lonlat_to_merc(121.39, 31.215), 12);
         let mut p = params();
         p.max_tile_bytes = 2048;
-        let tile = render(&data, &pyramid(&data), key, &CategoryFilter::all(), &p).unwrap();
+        let tile = render(&data, &wgs84_points(&data), key, &CategoryFilter::all(), &p).unwrap();
         assert!(tile.bytes.len() <= 2048, "{} bytes", tile.bytes.len());
         assert!(
             matches!(tile.density, Density::Clusters { cell_px } if cell_px > 32),

@@ -34,7 +34,9 @@ impl Datum {
 
     /// Parses a `crs` request value (`wgs84`, `gcj02`; any case).
     pub fn parse(text: &str) -> Option<Datum> {
-        Datum::ALL.into_iter().find(|d| d.as_str().eq_ignore_ascii_case(text.trim()))
+        Datum::ALL
+            .into_iter()
+            .find(|d| d.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
     /// `(lon, lat)` in WGS84 → the same place in this datum.
@@ -81,7 +83,11 @@ impl FacilityPoints {
             params.cluster_cell_px,
             params.extent,
         );
-        FacilityPoints { datum, index, pyramid }
+        FacilityPoints {
+            datum,
+            index,
+            pyramid,
+        }
     }
 
     pub fn pyramid(&self) -> &ClusterPyramid {
@@ -90,7 +96,12 @@ impl FacilityPoints {
 
     /// Calls `visit(index, position, category)` for every facility inside `[min, max]`
     /// (Mercator, inclusive), in a deterministic order.
-    pub fn for_each_in(&self, min: MercPoint, max: MercPoint, mut visit: impl FnMut(u32, MercPoint, CategoryId)) {
+    pub fn for_each_in(
+        &self,
+        min: MercPoint,
+        max: MercPoint,
+        mut visit: impl FnMut(u32, MercPoint, CategoryId),
+    ) {
         let envelope = AABB::from_corners([min.x, min.y], [max.x, max.y]);
         for point in self.index.locate_in_envelope(&envelope) {
             let [x, y] = *point.geom();

@@ -607,3 +607,45 @@ fn basemap_tiles_hold_clipped_streets_and_areas() {
         );
     }
 }
+
+#[test]
+fn gcj02_tiles_line_up_with_gcj02_basemaps() {
+    let server = support::sample();
+    let dataset = server.state.snapshot.load().dataset.clone();
+    let z = 16u8;
+    for f in dataset.facilities().iter().step_by(397) {
+        let (gcj_lon, gcj_lat) = lifecircle::navigation::wgs84_to_gcj02(f.lon, f.lat);
+        // In Shanghai the GCJ-02 offset is hundreds of metres: a different place on the map.
+        assert!(geom::haversine_m((f.lon, f.lat), (gcj_lon, gcj_lat)) > 300.0);
+        let merc = geom::lonlat_to_merc(gcj_lon, gcj_lat);
+        let key = TileKey::containing(merc, z);
+        let world_units = f64::from(1u32 << z) * 4096.0;
+        let expected = (
+            (merc.x * world_units).floor() - f64::from(key.x) * 4096.0,
+            (merc.y * world_units).floor() - f64::from(key.y) * 4096.0,
+        );
+        let features = fetch_tile(&server, key, "?crs=gcj02");
+        let found = features
+            .iter()
+            .find(|d| d.id == f.id)
+            .unwrap_or_else(|| panic!("facility {} in its GCJ-02 tile {key}", f.id));
+        assert_eq!(
+            (f64::from(found.x), f64::from(found.y)),
+            expected,
+            "facility {}",
+            f.id
+        );
+    }
+    let tilejson = get_json(&server.url("/tiles/facilities.json?crs=GCJ02&categories=park"));
+    assert_eq!(
+        tilejson["tiles"][0],
+        server.url("/tiles/facilities/{z}/{x}/{y}.mvt?categories=park&crs=gcj02")
+    );
+    let bad = get(&server.url("/tiles/facilities/1/0/0.mvt?crs=bd09"));
+    assert_eq!(bad.status(), 400);
+    assert!(
+        bad.text()
+            .unwrap()
+            .contains("unknown crs `bd09`; use one of: wgs84, gcj02")
+    );
+}
