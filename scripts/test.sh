@@ -5,7 +5,9 @@
 #
 # - Node packages for the JavaScript-side checks (MapLibre style validator, the reference MVT
 #   decoder @mapbox/vector-tile, playwright-core) from tests/js/package-lock.json.
-# - Chromium (Debian package) for the browser tests, when it is missing and apt is usable.
+# - Chromium (Debian package) for the browser tests, when it is missing and apt is usable, and a
+#   Chinese font for the page screenshots.
+# - MapLibre GL JS for the map page at / (web/package-lock.json).
 # - Then: formatting, clippy, and every Rust test (unit, integration, browser) with
 #   LIFECIRCLE_JS_TESTS=1 so the tests that need node and Chromium run rather than skip.
 set -euo pipefail
@@ -21,6 +23,18 @@ if ! command -v chromium >/dev/null 2>&1; then
   else
     echo "chromium is missing and cannot be installed here; install Debian's 'chromium' package" >&2
     exit 1
+  fi
+fi
+
+# The browser test writes screenshots of the page, which is in Chinese by default; without a
+# CJK font they would show empty boxes.
+if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing a Chinese font for the page screenshots (fonts-wqy-microhei)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null
+  else
+    echo "note: no Chinese font installed; page screenshots will show boxes for Chinese text" >&2
   fi
 fi
 

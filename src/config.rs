@@ -40,6 +40,7 @@ pub struct Config {
     pub data: DataConfig,
     pub tiles: TilesConfig,
     pub cache: CacheConfig,
+    pub web: WebConfig,
     pub feedback: FeedbackConfig,
     pub admin: AdminConfig,
     pub coverage: CoverageConfig,
@@ -107,6 +108,16 @@ pub struct CacheConfig {
     pub max_bytes: u64,
     pub precompute_minzoom: u8,
     pub precompute_maxzoom: u8,
+}
+
+/// The map page at `/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Directory holding MapLibre GL JS's `dist` files, served under `/assets/maplibre-gl/`.
+    pub maplibre_dist: PathBuf,
+    /// External basemap style for the page; empty means the server's own basemap.
+    pub basemap_style_url: String,
 }
 
 /// Residents' reports and their store (see `feedback`).
@@ -336,6 +347,16 @@ impl Config {
             return Err(invalid(
                 "cache.precompute_minzoom must not exceed cache.precompute_maxzoom".into(),
             ));
+        }
+        let style_url = self.web.basemap_style_url.trim();
+        if !(style_url.is_empty()
+            || style_url.starts_with("http://")
+            || style_url.starts_with("https://")
+            || style_url.starts_with('/'))
+        {
+            return Err(invalid(format!(
+                "web.basemap_style_url must be empty, an http(s) URL or a path starting with /, not `{style_url}`"
+            )));
         }
         let f = &self.feedback;
         if f.path.as_os_str().is_empty() {
@@ -607,6 +628,10 @@ mod tests {
         check_err("[tiles]\nmaxzoom = 30\n", "tiles.maxzoom");
         check_err("[tiles]\nextent = 1000\n", "tiles.extent");
         check_err("[server]\nlisten = \"nowhere\"\n", "invalid socket address");
+        check_err(
+            "[web]\nbasemap_style_url = \"javascript:alert(1)\"\n",
+            "web.basemap_style_url",
+        );
         check_err(
             "[taxonomy]\nfallback = \"nope\"\n",
             "fallback category `nope`",

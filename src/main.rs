@@ -106,6 +106,14 @@ fn serve(mut config: Config, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             .spawn(move || precompute_state.precompute())
             .context("starting the precompute thread")?;
         tracing::info!("listening on http://{bound}");
+        let maplibre = lifecircle::http::web::MaplibreAssets::find(&state.config);
+        if maplibre.version.is_none() {
+            tracing::warn!(
+                dir = %maplibre.dist.display(),
+                "the map page at / needs MapLibre GL JS: {}",
+                lifecircle::http::web::INSTALL_HINT
+            );
+        }
         lifecircle::serve(state, listener, shutdown_signal())
             .await
             .context("serving HTTP")?;

@@ -13,6 +13,7 @@ mod meta;
 mod respond;
 mod search;
 mod tiles;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +52,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     // Public routes answer within 30 s or give up with 503; admin work (a reload of city-scale
     // data takes longer) is exempt.
     let public = Router::new()
+        .route("/", get(web::get_page))
+        .route("/assets/{file}", get(web::get_asset))
+        .route("/assets/maplibre-gl/{*path}", get(web::get_maplibre_asset))
         .route("/catalog", get(meta::get_catalog))
         .route("/tiles/{file}", get(tiles::get_tilejson))
         .route("/tiles/{source}/{z}/{x}/{y}", get(tiles::get_tile))

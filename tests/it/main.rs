@@ -8,3 +8,4 @@ mod ingest;
 mod search;
 mod support;
 mod tiles;
+mod web;
