@@ -9,8 +9,6 @@
 //! [`ClusterPyramid`] pre-aggregates every facility per (cell, category) for each clustered zoom,
 //! so a low-zoom tile costs a few hundred records rather than a scan of every facility in it.
 
-use std::collections::BTreeMap;
-
 use crate::geom::{MercPoint, TileKey};
 use crate::taxonomy::CategoryId;
 
@@ -49,17 +47,34 @@ pub fn cluster(
     n_categories: usize,
     origin: (i64, i64),
 ) -> Vec<Cell> {
-    let mut cells: BTreeMap<(i64, i64), Acc> = BTreeMap::new();
-    for m in members {
-        let acc = cells
-            .entry((m.gy.div_euclid(cell_units), m.gx.div_euclid(cell_units)))
-            .or_insert_with(|| Acc::new(n_categories, m.idx));
+    // Sorting by cell and grouping runs is several times faster than a map per member, and
+    // gives cells in (row, col) order directly.
+    let mut keyed: Vec<((i64, i64), usize)> = members
+        .iter()
+        .enumerate()
+        .map(|(pos, m)| {
+            (
+                (m.gy.div_euclid(cell_units), m.gx.div_euclid(cell_units)),
+                pos,
+            )
+        })
+        .collect();
+    keyed.sort_unstable();
+    let mut out = Vec::new();
+    let mut current: Option<((i64, i64), Acc)> = None;
+    for (cell, pos) in keyed {
+        let m = &members[pos];
+        if current.as_ref().is_some_and(|(c, _)| *c != cell) {
+            let ((row, col), acc) = current.take().expect("checked above");
+            out.push(acc.finish(col, row, |c| c - origin.0, |c| c - origin.1));
+        }
+        let (_, acc) = current.get_or_insert_with(|| (cell, Acc::new(n_categories, m.idx)));
         acc.add(m.category, 1, i128::from(m.gx), i128::from(m.gy), m.idx);
     }
-    cells
-        .into_iter()
-        .map(|((row, col), acc)| acc.finish(col, row, |c| c - origin.0, |c| c - origin.1))
-        .collect()
+    if let Some(((row, col), acc)) = current {
+        out.push(acc.finish(col, row, |c| c - origin.0, |c| c - origin.1));
+    }
+    out
 }
 
 struct Acc {

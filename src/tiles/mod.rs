@@ -324,7 +324,7 @@ mod tests {
             &params(),
         )
         .unwrap();
-        assert!(matches!(tile.density, Density::Clusters { cell_px: 8 }));
+        assert!(matches!(tile.density, Density::Clusters { cell_px: 16 }));
         assert!(tile.bytes.len() <= params().max_tile_bytes);
         let sum: u64 = decode(&tile.bytes)
             .iter()

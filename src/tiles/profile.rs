@@ -139,10 +139,10 @@ mod tests {
         assert_eq!(p.density(0, 1), Density::Clusters { cell_px: 32 });
         assert_eq!(p.density(13, 1), Density::Clusters { cell_px: 32 });
         assert_eq!(p.density(14, 10), Density::Points);
-        assert_eq!(p.density(14, 3001), Density::Clusters { cell_px: 8 });
+        assert_eq!(p.density(14, 3001), Density::Clusters { cell_px: 16 });
         assert_eq!(
             p.sparser(Density::Points),
-            Some(Density::Clusters { cell_px: 8 })
+            Some(Density::Clusters { cell_px: 16 })
         );
         assert_eq!(p.sparser(Density::Clusters { cell_px: 256 }), None);
     }
