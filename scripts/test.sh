@@ -55,4 +55,10 @@ cargo clippy --all-targets --locked -- -D warnings
 log "cargo test"
 export LIFECIRCLE_JS_TESTS=1
 export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
-cargo test --locked -- --test-threads=2
+# Library, binary and integration tests (the crate has no doc tests). The last line sums the
+# runners' results.
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+cargo test --locked --lib --bins --tests -- --test-threads=2 2>&1 | tee "$results"
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$results"
