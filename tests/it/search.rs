@@ -5,8 +5,6 @@
 
 use std::collections::HashMap;
 
-use flatgeobuf::{FallibleStreamingIterator, FgbReader};
-use geozero::{FeatureProperties, ToGeo};
 use lifecircle::geom::haversine_m;
 use lifecircle::navigation;
 use reqwest::Url;
@@ -14,27 +12,12 @@ use serde_json::Value;
 
 use crate::support::{self, TestServer, get, get_json};
 
-/// Facility id → (name, lon, lat), read from the sample file with the flatgeobuf crate.
+/// Facility id → (name, lon, lat), as the sample file states them.
 fn source_positions() -> HashMap<u64, (String, f64, f64)> {
-    let path = support::repo_root().join("data/changning/facilities.fgb");
-    let mut file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
-    let mut features = FgbReader::open(&mut file)
-        .unwrap()
-        .select_all_seq()
-        .unwrap();
-    let mut out = HashMap::new();
-    while let Some(feature) = features.next().unwrap() {
-        let id: u64 = feature.property("id").unwrap();
-        let name: String = feature.property("name").unwrap();
-        let point = match feature.to_geo().unwrap() {
-            geo::Geometry::Point(p) => p,
-            // A few parks are polygons, placed at an interior point.
-            geo::Geometry::Polygon(p) => geo::InteriorPoint::interior_point(&p).unwrap(),
-            other => panic!("unexpected geometry {other:?}"),
-        };
-        out.insert(id, (name, point.x(), point.y()));
-    }
-    out
+    support::sample_source_facilities()
+        .into_iter()
+        .map(|f| (f.id, (f.name, f.lon, f.lat)))
+        .collect()
 }
 
 /// `/search` (or another path) with its parameters percent-encoded.

@@ -136,3 +136,43 @@ pub fn node_script(script: &str, args: &[&str]) -> Option<std::process::Output> 
         .unwrap_or_else(|e| panic!("cannot run node: {e}"));
     Some(output)
 }
+
+/// A facility as the sample file states it, read with the flatgeobuf crate rather than the
+/// server's ingest, so tests compare the server against its source.
+pub struct SourceFacility {
+    pub id: u64,
+    pub name: String,
+    /// The raw `category` value (an id, an alias, or something unknown).
+    pub raw_category: String,
+    pub lon: f64,
+    pub lat: f64,
+}
+
+/// Every facility of `data/changning/facilities.fgb`, in file order.
+pub fn sample_source_facilities() -> Vec<SourceFacility> {
+    use flatgeobuf::{FallibleStreamingIterator, FgbReader};
+    use geozero::{FeatureProperties, ToGeo};
+    let path = repo_root().join("data/changning/facilities.fgb");
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let mut features = FgbReader::open(&mut file)
+        .unwrap()
+        .select_all_seq()
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(feature) = features.next().unwrap() {
+        let point = match feature.to_geo().unwrap() {
+            geo::Geometry::Point(p) => p,
+            // A few parks are polygons, placed at an interior point.
+            geo::Geometry::Polygon(p) => geo::InteriorPoint::interior_point(&p).unwrap(),
+            other => panic!("unexpected geometry {other:?}"),
+        };
+        out.push(SourceFacility {
+            id: feature.property("id").unwrap(),
+            name: feature.property("name").unwrap(),
+            raw_category: feature.property("category").unwrap_or_default(),
+            lon: point.x(),
+            lat: point.y(),
+        });
+    }
+    out
+}

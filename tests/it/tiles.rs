@@ -4,14 +4,12 @@
 
 use std::collections::HashMap;
 
-use flatgeobuf::{FallibleStreamingIterator, FgbReader};
-use geozero::{FeatureProperties, ToGeo};
 use lifecircle::geom::{self, TileKey};
 use lifecircle::state::tiles_covering;
 
 use crate::support::{self, get, get_json};
 
-/// A facility as the source file states it.
+/// A facility as the source file states it, with its category resolved by the taxonomy.
 struct SourceFacility {
     id: u64,
     name: String,
@@ -25,39 +23,26 @@ fn tile_of(lon: f64, lat: f64, z: u8) -> TileKey {
     TileKey::containing(geom::lonlat_to_merc(lon, lat), z)
 }
 
-/// Reads the sample facilities straight from the file with the flatgeobuf crate.
 fn source_facilities(server: &support::TestServer) -> Vec<SourceFacility> {
     let taxonomy = server.state.config.taxonomy().unwrap();
-    let path = support::repo_root().join("data/changning/facilities.fgb");
-    let mut file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
-    let mut features = FgbReader::open(&mut file)
-        .unwrap()
-        .select_all_seq()
-        .unwrap();
-    let mut out = Vec::new();
-    while let Some(feature) = features.next().unwrap() {
-        let id: u64 = feature.property("id").unwrap();
-        let name: String = feature.property("name").unwrap();
-        let raw_category: String = feature.property("category").unwrap_or_default();
-        let category = taxonomy
-            .classify(&raw_category)
-            .unwrap_or(taxonomy.fallback());
-        let point = match feature.to_geo().unwrap() {
-            geo::Geometry::Point(p) => p,
-            geo::Geometry::Polygon(p) => geo::InteriorPoint::interior_point(&p).unwrap(),
-            other => panic!("unexpected geometry {other:?}"),
-        };
-        let c = taxonomy.category(category);
-        out.push(SourceFacility {
-            id,
-            name,
-            category_color: c.color.clone(),
-            category_id: c.id.clone(),
-            lon: point.x(),
-            lat: point.y(),
-        });
-    }
-    out
+    support::sample_source_facilities()
+        .into_iter()
+        .map(|f| {
+            let category = taxonomy.category(
+                taxonomy
+                    .classify(&f.raw_category)
+                    .unwrap_or(taxonomy.fallback()),
+            );
+            SourceFacility {
+                id: f.id,
+                name: f.name,
+                category_color: category.color.clone(),
+                category_id: category.id.clone(),
+                lon: f.lon,
+                lat: f.lat,
+            }
+        })
+        .collect()
 }
 
 /// A decoded feature: id, position in tile units, string properties, point_count (1 for a
