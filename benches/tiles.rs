@@ -12,7 +12,7 @@ use lifecircle::dataset::Dataset;
 use lifecircle::geom::TileKey;
 use lifecircle::snapshot::Snapshot;
 use lifecircle::state::{AppState, tiles_covering};
-use lifecircle::tiles::{self, CategoryFilter, Datum, TileParams};
+use lifecircle::tiles::{self, CategoryFilter, Datum};
 
 fn load(config: &Config) -> Snapshot {
     lifecircle::snapshot::build(config, 1).expect("data loads")
@@ -35,7 +35,7 @@ fn densest_tile(dataset: &Dataset, z: u8) -> (TileKey, usize) {
 fn bench_dataset(c: &mut Criterion, label: &str, config: &Config) {
     let snapshot = load(config);
     let dataset = &snapshot.dataset;
-    let params = TileParams::from(&config.tiles);
+    let params = &config.tiles;
     let mut group = c.benchmark_group(format!("tiles/{label}"));
     group.sample_size(30);
     for z in [14u8, 10] {
@@ -45,7 +45,7 @@ fn bench_dataset(c: &mut Criterion, label: &str, config: &Config) {
             snapshot.facility_points(Datum::Wgs84),
             key,
             &CategoryFilter::all(),
-            &params,
+            params,
         )
         .unwrap();
         eprintln!(
@@ -61,7 +61,7 @@ fn bench_dataset(c: &mut Criterion, label: &str, config: &Config) {
                     snapshot.facility_points(Datum::Wgs84),
                     key,
                     &CategoryFilter::all(),
-                    &params,
+                    params,
                 )
                 .unwrap()
             })

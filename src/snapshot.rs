@@ -60,7 +60,7 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
         layers.residents,
     ));
     let basemap = Arc::new(Basemap::new(&dataset));
-    let tile_params = TileParams::from(&config.tiles);
+    let tile_params = config.tiles.clone();
     let facility_points = [OnceLock::new(), OnceLock::new()];
     let _ = facility_points[0].set(FacilityPoints::new(&dataset, Datum::Wgs84, &tile_params));
     let coverage = Arc::new(Coverage::build(

@@ -133,7 +133,7 @@ impl AppState {
         let snapshot = snapshot::build(&config, 1)?;
         Ok(Arc::new(AppState {
             feedback,
-            tile_params: TileParams::from(&config.tiles),
+            tile_params: config.tiles.clone(),
             cache: TileCache::new(config.cache.max_bytes),
             config: Arc::new(config),
             snapshot: ArcSwap::from_pointee(snapshot),

@@ -24,7 +24,7 @@ use super::error::ApiError;
 use super::respond;
 use crate::dataset::{Dataset, Facility};
 use crate::navigation::{self, NavTarget};
-use crate::search::{self, NameMatch, SearchHit, SearchLimits, SuggestionKind};
+use crate::search::{self, NameMatch, SearchHit, SuggestionKind};
 use crate::state::AppState;
 
 type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
@@ -42,8 +42,8 @@ pub async fn get_search(
 ) -> Result<Response, ApiError> {
     let pairs = pairs(query)?;
     let snapshot = state.snapshot.load_full();
-    let limits = SearchLimits::from(&state.config.search);
-    let query = search::parse_search(&pairs, &snapshot.dataset.taxonomy, &limits)?;
+    let limits = &state.config.search;
+    let query = search::parse_search(&pairs, &snapshot.dataset.taxonomy, limits)?;
     let index = snapshot.search.clone();
     let request = query.clone();
     let results = tokio::task::spawn_blocking(move || index.search(&request)).await?;
@@ -91,8 +91,8 @@ pub async fn get_suggest(
 ) -> Result<Response, ApiError> {
     let pairs = pairs(query)?;
     let snapshot = state.snapshot.load_full();
-    let limits = SearchLimits::from(&state.config.search);
-    let query = search::parse_suggest(&pairs, &limits)?;
+    let limits = &state.config.search;
+    let query = search::parse_suggest(&pairs, limits)?;
     let taxonomy = &snapshot.dataset.taxonomy;
     let suggestions: Vec<Value> = snapshot
         .search

@@ -9,33 +9,8 @@ use super::tokenize;
 use crate::geom;
 use crate::taxonomy::{CategoryId, Taxonomy};
 
-/// The configured bounds on requests (from the `[search]` section).
-#[derive(Debug, Clone)]
-pub struct SearchLimits {
-    pub default_limit: usize,
-    pub max_limit: usize,
-    pub max_offset: usize,
-    pub max_radius_m: f64,
-    pub max_query_chars: usize,
-    pub max_query_terms: usize,
-    pub suggest_default_limit: usize,
-    pub suggest_max_limit: usize,
-}
-
-impl From<&crate::config::SearchConfig> for SearchLimits {
-    fn from(c: &crate::config::SearchConfig) -> Self {
-        SearchLimits {
-            default_limit: c.default_limit,
-            max_limit: c.max_limit,
-            max_offset: c.max_offset,
-            max_radius_m: c.max_radius_m,
-            max_query_chars: c.max_query_chars,
-            max_query_terms: c.max_query_terms,
-            suggest_default_limit: c.suggest_default_limit,
-            suggest_max_limit: c.suggest_max_limit,
-        }
-    }
-}
+/// The configured bounds on requests: the `[search]` section itself.
+pub type SearchLimits = crate::config::SearchConfig;
 
 /// A validated search.
 #[derive(Debug, Clone, PartialEq)]
@@ -284,7 +259,7 @@ mod tests {
     use crate::config::Config;
 
     fn limits() -> SearchLimits {
-        SearchLimits::from(&Config::embedded().unwrap().search)
+        Config::embedded().unwrap().search
     }
 
     fn parse(query: &str) -> Result<SearchQuery, Error> {

@@ -246,7 +246,7 @@ mod tests {
     }
 
     fn params() -> TileParams {
-        TileParams::from(&Config::embedded().unwrap().tiles)
+        Config::embedded().unwrap().tiles
     }
 
     /// Decoded features of a tile: (id, x, y, point_count) with `point_count` 1 for a facility.

@@ -38,31 +38,8 @@ pub const CLUSTER_FIELDS: &[(&str, &str)] = &[
     ("expansion_zoom", "Number"),
 ];
 
-/// The tile-related settings the renderer needs, taken from [`TilesConfig`].
-#[derive(Debug, Clone)]
-pub struct TileParams {
-    pub extent: u32,
-    pub buffer: u32,
-    pub cluster_max_zoom: u8,
-    pub cluster_cell_px: u32,
-    pub max_points_per_tile: usize,
-    pub cluster_fine_cell_px: u32,
-    pub max_tile_bytes: usize,
-}
-
-impl From<&TilesConfig> for TileParams {
-    fn from(c: &TilesConfig) -> Self {
-        TileParams {
-            extent: c.extent,
-            buffer: c.buffer,
-            cluster_max_zoom: c.cluster_max_zoom,
-            cluster_cell_px: c.cluster_cell_px,
-            max_points_per_tile: c.max_points_per_tile,
-            cluster_fine_cell_px: c.cluster_fine_cell_px,
-            max_tile_bytes: c.max_tile_bytes,
-        }
-    }
-}
+/// The tile settings the renderer reads: the `[tiles]` section itself.
+pub type TileParams = TilesConfig;
 
 /// How one tile shows its facilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +107,7 @@ mod tests {
     use crate::config::Config;
 
     fn params() -> TileParams {
-        TileParams::from(&Config::embedded().unwrap().tiles)
+        Config::embedded().unwrap().tiles
     }
 
     #[test]
