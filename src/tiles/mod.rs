@@ -281,6 +281,23 @@ mod tests {
         (0.0..4096.0).contains(&x) && (0.0..4096.0).contains(&y)
     }
 
+    /// Sum of `point_count` over the features inside the tile proper (buffer ignored).
+    fn count_inside(bytes: &[u8]) -> u64 {
+        decode(bytes)
+            .iter()
+            .filter(|f| inside(f.1, f.2))
+            .map(|f| f.3)
+            .sum()
+    }
+
+    /// Facilities of `data` passing `keep` whose position falls in tile `key`.
+    fn count_in_tile(data: &Dataset, key: TileKey, keep: impl Fn(&Facility) -> bool) -> u64 {
+        data.facilities()
+            .iter()
+            .filter(|f| keep(f) && TileKey::containing(f.merc, key.z) == key)
+            .count() as u64
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -293,8 +310,8 @@ mod tests {
             let mut total = 0u64;
             for key in crate::state::tiles_covering(data.bounds, z, z) {
                 let tile = render(&data, &wgs84_points(&data), key, &CategoryFilter::all(), &p).unwrap();
-                let in_tile: u64 = decode(&tile.bytes).iter().filter(|f| inside(f.1, f.2)).map(|f| f.3).sum();
-                let expected = data.facilities().iter().filter(|f| TileKey::containing(f.merc, z) == key).count() as u64;
+                let in_tile = count_inside(&tile.bytes);
+                let expected = count_in_tile(&data, key, |_| true);
                 prop_assert_eq!(in_tile, expected, "tile {}", key);
                 total += in_tile;
             }
@@ -326,16 +343,8 @@ mod tests {
         .unwrap();
         assert!(matches!(tile.density, Density::Clusters { cell_px: 16 }));
         assert!(tile.bytes.len() <= params().max_tile_bytes);
-        let sum: u64 = decode(&tile.bytes)
-            .iter()
-            .filter(|f| inside(f.1, f.2))
-            .map(|f| f.3)
-            .sum();
-        let expected = data
-            .facilities()
-            .iter()
-            .filter(|f| TileKey::containing(f.merc, 15) == key)
-            .count() as u64;
+        let sum = count_inside(&tile.bytes);
+        let expected = count_in_tile(&data, key, |_| true);
         assert_eq!(sum, expected);
     }
 
@@ -376,16 +385,8 @@ mod tests {
         let a = render(&data, &wgs84_points(&data), key, &only_first, &params()).unwrap();
         let b = render(&data, &wgs84_points(&data), key, &only_first, &params()).unwrap();
         assert_eq!(a.bytes, b.bytes);
-        let sum: u64 = decode(&a.bytes)
-            .iter()
-            .filter(|f| inside(f.1, f.2))
-            .map(|f| f.3)
-            .sum();
-        let expected = data
-            .facilities()
-            .iter()
-            .filter(|f| f.category == CategoryId(0) && TileKey::containing(f.merc, 12) == key)
-            .count() as u64;
+        let sum = count_inside(&a.bytes);
+        let expected = count_in_tile(&data, key, |f| f.category == CategoryId(0));
         assert_eq!(sum, expected);
         // Outside the data: an empty tile.
         let far = render(
@@ -451,16 +452,8 @@ mod tests {
             "{:?}",
             tile.density
         );
-        let sum: u64 = decode(&tile.bytes)
-            .iter()
-            .filter(|f| inside(f.1, f.2))
-            .map(|f| f.3)
-            .sum();
-        let expected = data
-            .facilities()
-            .iter()
-            .filter(|f| TileKey::containing(f.merc, 12) == key)
-            .count() as u64;
+        let sum = count_inside(&tile.bytes);
+        let expected = count_in_tile(&data, key, |_| true);
         assert_eq!(sum, expected);
     }
 }
