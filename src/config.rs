@@ -38,6 +38,7 @@ pub enum Error {
 pub struct Config {
     pub server: ServerConfig,
     pub data: DataConfig,
+    pub area: AreaConfig,
     pub tiles: TilesConfig,
     pub cache: CacheConfig,
     pub web: WebConfig,
@@ -86,6 +87,28 @@ pub struct FieldMap {
     pub category: String,
     pub address: String,
     pub subdistrict: String,
+}
+
+/// `[area]`: the analysis area (see `area`). Both empty: the subdistricts, or the data's extent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaConfig {
+    /// `[west, south, east, north]` in WGS84 degrees, or empty.
+    pub bbox: Vec<f64>,
+    /// A polygon file (WGS84) whose polygons together are the area, or empty.
+    pub boundary: PathBuf,
+}
+
+impl AreaConfig {
+    /// The configured rectangle, if any (validated by [`Config::load`]).
+    pub fn bbox(&self) -> Option<[f64; 4]> {
+        <[f64; 4]>::try_from(self.bbox.as_slice()).ok()
+    }
+
+    /// The configured boundary file, if any.
+    pub fn boundary(&self) -> Option<&Path> {
+        (!self.boundary.as_os_str().is_empty()).then_some(self.boundary.as_path())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -381,6 +404,7 @@ impl Config {
             }
         }
         self.validate_admin_token()?;
+        self.validate_area().map_err(invalid)?;
         self.validate_coverage().map_err(invalid)?;
         self.validate_search().map_err(invalid)?;
         self.taxonomy()?;
@@ -407,6 +431,32 @@ impl Config {
             origin: self.origin.clone(),
             message,
         })
+    }
+
+    fn validate_area(&self) -> Result<(), String> {
+        let a = &self.area;
+        if a.bbox.is_empty() {
+            return Ok(());
+        }
+        if a.boundary().is_some() {
+            return Err("give area.bbox or area.boundary, not both".into());
+        }
+        let valid = match a.bbox() {
+            Some([w, s, e, n]) => {
+                crate::geom::is_valid_lonlat(w, s)
+                    && crate::geom::is_valid_lonlat(e, n)
+                    && w < e
+                    && s < n
+            }
+            None => false,
+        };
+        if !valid {
+            return Err(format!(
+                "area.bbox must be [west, south, east, north] in WGS84 degrees with west < east and south < north, not {:?}",
+                a.bbox
+            ));
+        }
+        Ok(())
     }
 
     fn validate_coverage(&self) -> Result<(), String> {
@@ -651,6 +701,8 @@ mod tests {
         );
         check_err("[feedback]\nrate_limit = 5\n", "unknown field `rate_limit`");
         check_err("[admin]\ntoken = \"short\"\n", "admin.token");
+        check_err("[area]\nbbox = [121.5, 31.1, 121.4, 31.3]\n", "area.bbox");
+        check_err("[area]\nbbox = [121.4, 31.1]\n", "area.bbox");
         check_err("[admin]\ntoken = \"has a space in it ok\"\n", "admin.token");
     }
 

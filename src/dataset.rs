@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::area::{self, AnalysisArea};
 use crate::geom::{self, MercPoint};
 use crate::taxonomy::{CategoryId, Taxonomy};
 
@@ -65,10 +66,13 @@ pub struct Dataset {
     pub residents: Vec<Residential>,
     /// `[west, south, east, north]` of everything loaded.
     pub bounds: [f64; 4],
+    /// The place the deployment is about: coverage and statistics cover it.
+    pub area: AnalysisArea,
 }
 
 impl Dataset {
-    /// Indexes the layers. Facilities must have unique ids (ingest guarantees it).
+    /// Indexes the layers, with the analysis area derived from them (see [`area::derive`]).
+    /// Facilities must have unique ids (ingest guarantees it).
     pub fn new(
         taxonomy: Arc<Taxonomy>,
         mut facilities: Vec<Facility>,
@@ -87,6 +91,11 @@ impl Dataset {
             by_category[f.category.0 as usize].push(idx as u32);
         }
         let bounds = compute_bounds(&facilities, &areas);
+        let area = area::derive(
+            &areas,
+            facilities.iter().map(|f| (f.lon, f.lat)),
+            default_margin_m(&taxonomy),
+        );
         Dataset {
             taxonomy,
             facilities,
@@ -96,7 +105,14 @@ impl Dataset {
             areas,
             residents,
             bounds,
+            area,
         }
+    }
+
+    /// The same data with another analysis area (a configured one).
+    pub fn with_area(mut self, area: AnalysisArea) -> Dataset {
+        self.area = area;
+        self
     }
 
     pub fn facilities(&self) -> &[Facility] {
@@ -123,6 +139,17 @@ impl Dataset {
         let [west, south, east, north] = self.bounds;
         [(west + east) / 2.0, (south + north) / 2.0]
     }
+}
+
+/// How far outside the area a facility may lie and still serve it: the largest walking
+/// threshold at 1 m/s. Ingest uses the configured walking speeds instead (see `ingest`).
+fn default_margin_m(taxonomy: &Taxonomy) -> f64 {
+    let max_walk_min = taxonomy
+        .categories()
+        .map(|(_, c)| c.walk_min)
+        .max()
+        .unwrap_or(15);
+    f64::from(max_walk_min) * 60.0
 }
 
 fn compute_bounds(facilities: &[Facility], areas: &[Area]) -> [f64; 4] {

@@ -7,10 +7,12 @@
 //! what requests share; `http` answers.
 //! `generate` writes the synthetic sample data. See ARCHITECTURE.md for the map.
 
+pub mod area;
 pub mod cache;
 pub mod config;
 pub mod coverage;
 pub mod dataset;
+pub mod datum;
 pub mod feedback;
 pub mod generate;
 pub mod geom;

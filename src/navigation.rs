@@ -1,104 +1,13 @@
 //! Navigation links: a facility's WGS84 position and name → URLs that open it in Amap, Baidu
-//! Maps, Tencent Maps, Apple Maps and OpenStreetMap, plus the Chinese coordinate conversions
-//! those apps need.
+//! Maps, Tencent Maps, Apple Maps and OpenStreetMap.
 //!
 //! Chinese basemaps are not WGS84. Inside mainland China, Amap, Tencent and Apple Maps (whose
-//! Chinese map data is Amap's) use GCJ-02, and Baidu uses BD-09, an offset of GCJ-02. The
-//! conversions are the public WGS84 → GCJ-02 formulas (Krasovsky ellipsoid) and GCJ-02 →
-//! BD-09; outside mainland China (including Hong Kong, Macau and Taiwan) no conversion is made.
-//! Mainland China is approximated by a handful of rectangles minus neighbouring countries, the
-//! outline in common use with these formulas.
+//! Chinese map data is Amap's) use GCJ-02, and Baidu uses BD-09 (see `datum`).
 //!
 //! Each URL is the app's documented "show a marker" web entry point, which offers directions
 //! from there; names are percent-encoded. Pure functions: no IO.
 
-use std::f64::consts::PI;
-
-/// Semi-major axis of the Krasovsky 1940 ellipsoid, the GCJ-02 formulas' reference, metres.
-const KRASOVSKY_A_M: f64 = 6_378_245.0;
-/// Its first eccentricity squared.
-const KRASOVSKY_EE: f64 = 0.006_693_421_622_965_943;
-
-/// Mainland China as `[north, west, south, east]` rectangles, minus the `OUTSIDE` ones.
-const MAINLAND: [[f64; 4]; 6] = [
-    [49.2204, 79.4462, 42.8899, 96.33],
-    [54.1415, 109.6872, 39.3742, 135.0002],
-    [42.8899, 73.1246, 29.5297, 124.143255],
-    [29.5297, 82.9684, 26.7186, 97.0352],
-    [29.5297, 97.0253, 20.414096, 124.367395],
-    [20.414096, 107.975793, 17.871542, 111.744104],
-];
-
-/// Parts of the `MAINLAND` rectangles outside mainland China: Taiwan, Hong Kong, Macau, and
-/// slices of Laos, Vietnam, Mongolia and Russia.
-const OUTSIDE: [[f64; 4]; 8] = [
-    [25.398623, 119.921265, 21.785006, 122.497559],
-    [22.50, 113.83, 22.15, 114.45],
-    [22.216, 113.52, 22.10, 113.60],
-    [22.284, 101.8652, 20.0988, 106.665],
-    [21.5422, 106.4525, 20.4878, 108.051],
-    [55.8175, 109.0323, 50.3257, 119.127],
-    [55.8175, 127.4568, 49.5574, 137.0227],
-    [44.8922, 131.2662, 42.5692, 137.0227],
-];
-
-fn in_rect(lon: f64, lat: f64, [north, west, south, east]: [f64; 4]) -> bool {
-    (south..=north).contains(&lat) && (west..=east).contains(&lon)
-}
-
-/// Is `(lon, lat)` in mainland China, where Chinese map apps use shifted coordinates?
-pub fn in_mainland_china(lon: f64, lat: f64) -> bool {
-    MAINLAND.iter().any(|&r| in_rect(lon, lat, r)) && !OUTSIDE.iter().any(|&r| in_rect(lon, lat, r))
-}
-
-fn transform_lat(x: f64, y: f64) -> f64 {
-    let mut ret = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * x.abs().sqrt();
-    ret += (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0;
-    ret += (20.0 * (y * PI).sin() + 40.0 * (y / 3.0 * PI).sin()) * 2.0 / 3.0;
-    ret += (160.0 * (y / 12.0 * PI).sin() + 320.0 * (y * PI / 30.0).sin()) * 2.0 / 3.0;
-    ret
-}
-
-fn transform_lon(x: f64, y: f64) -> f64 {
-    let mut ret = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * x.abs().sqrt();
-    ret += (20.0 * (6.0 * x * PI).sin() + 20.0 * (2.0 * x * PI).sin()) * 2.0 / 3.0;
-    ret += (20.0 * (x * PI).sin() + 40.0 * (x / 3.0 * PI).sin()) * 2.0 / 3.0;
-    ret += (150.0 * (x / 12.0 * PI).sin() + 300.0 * (x / 30.0 * PI).sin()) * 2.0 / 3.0;
-    ret
-}
-
-/// WGS84 → GCJ-02, degrees `(lon, lat)`. Identity outside mainland China.
-pub fn wgs84_to_gcj02(lon: f64, lat: f64) -> (f64, f64) {
-    if !in_mainland_china(lon, lat) {
-        return (lon, lat);
-    }
-    let d_lat = transform_lat(lon - 105.0, lat - 35.0);
-    let d_lon = transform_lon(lon - 105.0, lat - 35.0);
-    let rad_lat = lat.to_radians();
-    let magic = 1.0 - KRASOVSKY_EE * rad_lat.sin().powi(2);
-    let sqrt_magic = magic.sqrt();
-    let d_lat =
-        (d_lat * 180.0) / ((KRASOVSKY_A_M * (1.0 - KRASOVSKY_EE)) / (magic * sqrt_magic) * PI);
-    let d_lon = (d_lon * 180.0) / (KRASOVSKY_A_M / sqrt_magic * rad_lat.cos() * PI);
-    (lon + d_lon, lat + d_lat)
-}
-
-/// GCJ-02 → BD-09, degrees `(lon, lat)`.
-pub fn gcj02_to_bd09(lon: f64, lat: f64) -> (f64, f64) {
-    let x_pi = PI * 3000.0 / 180.0;
-    let z = (lon * lon + lat * lat).sqrt() + 0.000_02 * (lat * x_pi).sin();
-    let theta = lat.atan2(lon) + 0.000_003 * (lon * x_pi).cos();
-    (z * theta.cos() + 0.0065, z * theta.sin() + 0.006)
-}
-
-/// WGS84 → BD-09, degrees `(lon, lat)`. Identity outside mainland China.
-pub fn wgs84_to_bd09(lon: f64, lat: f64) -> (f64, f64) {
-    if !in_mainland_china(lon, lat) {
-        return (lon, lat);
-    }
-    let (lon, lat) = wgs84_to_gcj02(lon, lat);
-    gcj02_to_bd09(lon, lat)
-}
+pub use crate::datum::{in_mainland_china, wgs84_to_bd09, wgs84_to_gcj02};
 
 /// Percent-encodes `text` for a URL query value: every byte but the unreserved
 /// `A-Z a-z 0-9 - . _ ~` (RFC 3986) becomes `%XX`.

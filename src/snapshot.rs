@@ -52,13 +52,17 @@ pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
     let started = std::time::Instant::now();
     let taxonomy = Arc::new(config.taxonomy()?);
     let (layers, report) = ingest::read_all(config, &taxonomy)?;
-    let dataset = Arc::new(Dataset::new(
+    let mut dataset = Dataset::new(
         taxonomy,
         layers.facilities,
         layers.roads,
         layers.areas,
         layers.residents,
-    ));
+    );
+    if let Some(area) = layers.area {
+        dataset = dataset.with_area(area);
+    }
+    let dataset = Arc::new(dataset);
     let basemap = Arc::new(Basemap::new(&dataset));
     let tile_params = config.tiles.clone();
     let facility_points = [OnceLock::new(), OnceLock::new()];

@@ -7,17 +7,19 @@
 //! or put in the fallback category (unknown category) and counted in the report.
 
 mod fgb;
+pub mod formats;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use geo::{Geometry, InteriorPoint};
 
+use crate::area::{AnalysisArea, AreaSource};
 use crate::config::{Config, FieldMap};
 use crate::dataset::{Area, Facility, Residential, Road};
 use crate::geom;
 use crate::taxonomy::Taxonomy;
-use fgb::{Column, FgbFile, Prop};
+use formats::{Column, LayerReader, Prop, ReadOptions};
 
 /// Why a data file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,10 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path}: unknown file format; name the format in the config or use one of {known}")]
+    UnknownFormat { path: PathBuf, known: &'static str },
+    #[error("{path}: the {format} format cannot be read by this build")]
+    UnsupportedFormat { path: PathBuf, format: &'static str },
     #[error("{path} is not a readable FlatGeobuf file: {message}")]
     NotFlatGeobuf { path: PathBuf, message: String },
     #[error(
@@ -127,6 +133,8 @@ pub struct Layers {
     pub roads: Vec<Road>,
     pub areas: Vec<Area>,
     pub residents: Vec<Residential>,
+    /// The configured analysis area (`[area]`), when one is configured.
+    pub area: Option<AnalysisArea>,
 }
 
 /// Reads every file the config names.
@@ -141,6 +149,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         roads: Vec::new(),
         areas: Vec::new(),
         residents: Vec::new(),
+        area: None,
     };
     if let Some(path) = &data.roads {
         let (roads, r) = read_roads(&config.resolve(path))?;
@@ -157,7 +166,58 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         layers.residents = residents;
         report.files.push(r);
     }
+    let margin_m = region_margin_m(config, taxonomy);
+    if let Some(bbox) = config.area.bbox() {
+        layers.area = Some(AnalysisArea::from_bbox(AreaSource::Bbox, bbox, margin_m));
+    } else if let Some(path) = config.area.boundary() {
+        let path = config.resolve(path);
+        let (outline, r) = read_outline(&path)?;
+        report.files.push(r);
+        layers.area = AnalysisArea::from_outline(AreaSource::Boundary(path), outline, margin_m);
+    }
     Ok((layers, report))
+}
+
+/// How far outside the analysis area a facility can still serve a place inside it: the largest
+/// walking threshold at the fastest walking profile.
+fn region_margin_m(config: &Config, taxonomy: &Taxonomy) -> f64 {
+    let max_walk_min = taxonomy
+        .categories()
+        .map(|(_, c)| c.walk_min)
+        .max()
+        .unwrap_or(15);
+    let max_speed = config
+        .coverage
+        .profiles
+        .iter()
+        .map(|p| p.speed_m_s)
+        .fold(1.0, f64::max);
+    f64::from(max_walk_min) * 60.0 * max_speed
+}
+
+/// Reads a boundary file: all its polygons together.
+fn read_outline(path: &Path) -> Result<(geo::MultiPolygon<f64>, FileReport), Error> {
+    let file = LayerReader::open(path, &ReadOptions::default(), &[])?;
+    let mut report = FileReport::new(path, "area boundary");
+    let mut polygons = Vec::new();
+    file.for_each(|feature_idx, geometry, _| {
+        report.n_read += 1;
+        match geometry {
+            Ok(Geometry::Polygon(p)) => polygons.push(p),
+            Ok(Geometry::MultiPolygon(mp)) => polygons.extend(mp.0),
+            Ok(_) => report.skip(feature_idx, "not a polygon"),
+            Err(reason) => report.skip(feature_idx, reason),
+        }
+    })?;
+    report.n_loaded = polygons.len();
+    if polygons.is_empty() {
+        return Err(Error::NothingUsable {
+            path: path.to_owned(),
+            kind: "boundary polygons",
+            n_read: report.n_read,
+        });
+    }
+    Ok((geo::MultiPolygon(polygons), report))
 }
 
 /// Reads facilities: points as they are, polygons (parks) reduced to an interior point.
@@ -192,7 +252,7 @@ pub fn read_facilities(
             required: false,
         },
     ];
-    let file = FgbFile::open(path, &columns)?;
+    let file = LayerReader::open(path, &ReadOptions::default(), &columns)?;
     let mut report = FileReport::new(path, "facilities");
     let mut facilities = Vec::new();
     let mut seen_ids = std::collections::HashSet::new();
@@ -262,7 +322,7 @@ pub fn read_roads(path: &Path) -> Result<(Vec<Road>, FileReport), Error> {
             required: false,
         },
     ];
-    let file = FgbFile::open(path, &columns)?;
+    let file = LayerReader::open(path, &ReadOptions::default(), &columns)?;
     let mut report = FileReport::new(path, "roads");
     let mut roads = Vec::new();
     file.for_each(|feature_idx, geometry, props| {
@@ -316,7 +376,7 @@ pub fn read_areas(path: &Path) -> Result<(Vec<Area>, FileReport), Error> {
             required: false,
         },
     ];
-    let file = FgbFile::open(path, &columns)?;
+    let file = LayerReader::open(path, &ReadOptions::default(), &columns)?;
     let mut report = FileReport::new(path, "subdistricts");
     let mut areas = Vec::new();
     file.for_each(|feature_idx, geometry, props| {
@@ -367,7 +427,7 @@ pub fn read_residents(path: &Path) -> Result<(Vec<Residential>, FileReport), Err
             required: false,
         },
     ];
-    let file = FgbFile::open(path, &columns)?;
+    let file = LayerReader::open(path, &ReadOptions::default(), &columns)?;
     let mut report = FileReport::new(path, "residents");
     let mut residents = Vec::new();
     file.for_each(|feature_idx, geometry, props| {
