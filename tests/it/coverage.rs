@@ -467,7 +467,7 @@ fn bad_input_is_answered_with_what_is_wrong() {
     check(
         "/coverage/at?lon=116.4&lat=39.9",
         400,
-        "outside the data extent",
+        "outside the area covered",
     );
 }
 
