@@ -49,6 +49,9 @@ pub struct Config {
     pub groups: Vec<crate::taxonomy::GroupConfig>,
     pub taxonomy: crate::taxonomy::TaxonomyOptions,
     pub categories: Vec<crate::taxonomy::CategoryConfig>,
+    /// Classification rules; an override file's entries are added after the default's.
+    #[serde(default)]
+    pub category_rules: Vec<crate::taxonomy::RuleConfig>,
     /// Where relative paths are resolved from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -308,7 +311,7 @@ impl Config {
                     origin: origin.clone(),
                     message: e.message().to_owned(),
                 })?;
-            merge_tables(&mut merged, overlay);
+            merge_layers(&mut merged, overlay);
         }
         let mut config: Config =
             toml::Value::Table(merged)
@@ -609,6 +612,7 @@ impl Config {
     /// Builds the category taxonomy from the `groups`, `taxonomy` and `categories` sections.
     pub fn taxonomy(&self) -> Result<crate::taxonomy::Taxonomy, Error> {
         crate::taxonomy::Taxonomy::from_config(&self.groups, &self.categories, &self.taxonomy)
+            .and_then(|taxonomy| taxonomy.with_rules(&self.category_rules))
             .map_err(|source| Error::Taxonomy {
                 origin: self.origin.clone(),
                 source,
@@ -623,6 +627,36 @@ impl Config {
             self.base_dir.join(path)
         }
     }
+}
+
+/// Overlays a user file on the default: tables merge key by key (see [`merge_tables`]), with two
+/// exceptions that make partial overrides possible:
+///
+/// - `[[category_rules]]` of the overlay are added after the default's (so a file can add one
+///   rule), unless the overlay sets `taxonomy.replace_default_rules = true`;
+/// - an overlay giving `[[data.sources]]` drops the default's single-file `data.facilities`
+///   (the two forms exclude each other).
+fn merge_layers(base: &mut toml::Table, mut overlay: toml::Table) {
+    if let Some(toml::Value::Array(mut added)) = overlay.remove("category_rules") {
+        let replace = overlay
+            .get("taxonomy")
+            .and_then(|t| t.get("replace_default_rules"))
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false);
+        match base.get_mut("category_rules") {
+            Some(toml::Value::Array(rules)) if !replace => rules.append(&mut added),
+            _ => {
+                base.insert("category_rules".into(), toml::Value::Array(added));
+            }
+        }
+    }
+    let overlay_data = overlay.get("data").and_then(toml::Value::as_table);
+    if overlay_data.is_some_and(|d| d.contains_key("sources") && !d.contains_key("facilities"))
+        && let Some(toml::Value::Table(data)) = base.get_mut("data")
+    {
+        data.remove("facilities");
+    }
+    merge_tables(base, overlay);
 }
 
 /// Overlays `overlay` on `base`: tables merge recursively, everything else replaces.
