@@ -49,6 +49,9 @@ pub struct Config {
     pub groups: Vec<crate::taxonomy::GroupConfig>,
     pub taxonomy: crate::taxonomy::TaxonomyOptions,
     pub categories: Vec<crate::taxonomy::CategoryConfig>,
+    /// Classification rules; an override file's entries are added after the default's.
+    #[serde(default)]
+    pub category_rules: Vec<crate::taxonomy::RuleConfig>,
     /// Where relative paths are resolved from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -66,15 +69,36 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
 }
 
+/// `[data]`: where the data comes from, and the guards against bad data replacing good data.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    pub facilities: PathBuf,
-    pub roads: Option<PathBuf>,
-    pub subdistricts: Option<PathBuf>,
-    pub residents: Option<PathBuf>,
+    /// The single-file form: one facilities file read with `fields` (ids as they always were).
+    /// Excludes `sources`; an override giving `sources` drops the default's `facilities`.
+    #[serde(default)]
+    pub facilities: Option<PathBuf>,
+    /// The several-sources form: `[[data.sources]]`.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// Context layers: a path, a table with file options and a field map, or `""` (none).
+    #[serde(default)]
+    pub roads: LayerConfig,
+    #[serde(default)]
+    pub subdistricts: LayerConfig,
+    #[serde(default)]
+    pub residents: LayerConfig,
     pub attribution: String,
+    /// The field map of the single-file form.
     pub fields: FieldMap,
+    /// Sources whose as-of date is older than this many days are flagged stale in `/catalog`.
+    pub stale_after_days: u32,
+    /// Facilities of different sources with equal normalised names closer than this (ground
+    /// metres) are one facility.
+    pub dedupe_distance_m: f64,
+    /// A start or reload is refused when more than this share of facility rows is skipped…
+    pub max_skipped_share: f64,
+    /// …or when the facility count falls by more than this share against the serving data.
+    pub max_facility_drop: f64,
 }
 
 /// Names of the facility attributes in the source file.
@@ -87,6 +111,225 @@ pub struct FieldMap {
     pub category: String,
     pub address: String,
     pub subdistrict: String,
+}
+
+/// How to read one file: shared by `[[data.sources]]` and the context layers.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOptions {
+    /// The file; empty: the layer is switched off.
+    #[serde(default)]
+    pub file: PathBuf,
+    /// Overrides the format guessed from the extension.
+    #[serde(default)]
+    pub format: Option<crate::ingest::formats::Format>,
+    /// The datum the coordinates are in; converted to WGS84 at ingest.
+    #[serde(default)]
+    pub datum: crate::datum::Datum,
+    /// Text encoding of CSV/TSV and Shapefile `.dbf` files (`utf-8`, `gbk`, …).
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// CSV/TSV: longitude and latitude columns, or one `"lng,lat"` column.
+    #[serde(default)]
+    pub lon: Option<String>,
+    #[serde(default)]
+    pub lat: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    /// GeoPackage: the table to read.
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// Logical field → column of this file.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+impl FileOptions {
+    /// The file's read options for `ingest::formats`.
+    pub fn read_options(&self) -> crate::ingest::formats::ReadOptions {
+        crate::ingest::formats::ReadOptions {
+            format: self.format,
+            encoding: self.encoding.clone(),
+            lon_column: self.lon.clone(),
+            lat_column: self.lat.clone(),
+            location_column: self.location.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+
+    /// The column holding `field`: as mapped, else `default`.
+    pub fn column<'a>(&'a self, field: &str, default: &'a str) -> &'a str {
+        self.fields.get(field).map_or(default, String::as_str)
+    }
+}
+
+/// A context layer (`data.roads`, `data.subdistricts`, `data.residents`): `"path"` (the old
+/// form), `{ file = "path", datum = …, fields = { … } }`, or `""` (switched off).
+#[derive(Debug, Clone, Default)]
+pub struct LayerConfig(pub FileOptions);
+
+impl LayerConfig {
+    /// The file options, or `None` when the layer is switched off.
+    pub fn file(&self) -> Option<&FileOptions> {
+        (!self.0.file.as_os_str().is_empty()).then_some(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for LayerConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = LayerConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a file path, \"\" (no layer), or a table with `file`")
+            }
+            fn visit_str<E: serde::de::Error>(self, path: &str) -> Result<LayerConfig, E> {
+                Ok(LayerConfig(FileOptions {
+                    file: PathBuf::from(path),
+                    ..FileOptions::default()
+                }))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<LayerConfig, A::Error> {
+                FileOptions::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(LayerConfig)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// One `[[data.sources]]` entry: a facilities file and what it is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub file: PathBuf,
+    /// Short id of the source, the prefix of source ids (`osm:5551873822`, `教育局:12`);
+    /// default: the file name without extension.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Who publishes the data (区教育局, OpenStreetMap, …).
+    #[serde(default)]
+    pub provider: String,
+    /// The date the data is current as of: `YYYY-MM-DD` (a TOML date or a string).
+    #[serde(default)]
+    pub as_of: Option<AsOf>,
+    #[serde(default)]
+    pub format: Option<crate::ingest::formats::Format>,
+    #[serde(default)]
+    pub datum: crate::datum::Datum,
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub lon: Option<String>,
+    #[serde(default)]
+    pub lat: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// Field → column: `id`, `name`, `name_en`, `category`, `address`, `subdistrict`, and any
+    /// field a category rule reads. A field named here must exist in the file.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+impl SourceConfig {
+    /// The source's short id: `name`, or the file name without its extension(s).
+    pub fn source_name(&self) -> String {
+        if let Some(name) = self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            return name.to_owned();
+        }
+        let file_name = self
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        file_name
+            .split('.')
+            .next()
+            .filter(|stem| !stem.is_empty())
+            .unwrap_or(&file_name)
+            .to_owned()
+    }
+
+    /// The file options of this source.
+    pub fn file_options(&self) -> FileOptions {
+        FileOptions {
+            file: self.file.clone(),
+            format: self.format,
+            datum: self.datum,
+            encoding: self.encoding.clone(),
+            lon: self.lon.clone(),
+            lat: self.lat.clone(),
+            location: self.location.clone(),
+            layer: self.layer.clone(),
+            fields: self.fields.clone(),
+        }
+    }
+}
+
+/// A source's as-of date, `YYYY-MM-DD`, with its day number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsOf {
+    pub text: String,
+    /// Days since 1970-01-01.
+    pub days: i64,
+}
+
+impl AsOf {
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Option<AsOf> {
+        let text = text.trim();
+        let bytes = text.as_bytes();
+        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+            return None;
+        }
+        let year: i64 = text[0..4].parse().ok()?;
+        let month: i64 = text[5..7].parse().ok()?;
+        let day: i64 = text[8..10].parse().ok()?;
+        let days_in_month = match month {
+            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            1..=12 => 31,
+            _ => return None,
+        };
+        if !(1..=days_in_month).contains(&day) {
+            return None;
+        }
+        Some(AsOf {
+            text: text.to_owned(),
+            days: crate::feedback::time::days_from_civil(year, month, day),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for AsOf {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Date(toml::value::Datetime),
+            Text(String),
+        }
+        let text = match Raw::deserialize(deserializer)? {
+            Raw::Date(date) => date.to_string(),
+            Raw::Text(text) => text,
+        };
+        AsOf::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "as_of `{text}` is not a date; write it as YYYY-MM-DD, e.g. 2024-06-30"
+            ))
+        })
+    }
 }
 
 /// `[area]`: the analysis area (see `area`). Both empty: the subdistricts, or the data's extent.
@@ -312,7 +555,7 @@ impl Config {
                     origin: origin.clone(),
                     message: e.message().to_owned(),
                 })?;
-            merge_tables(&mut merged, overlay);
+            merge_layers(&mut merged, overlay);
         }
         let mut config: Config =
             toml::Value::Table(merged)
@@ -408,6 +651,7 @@ impl Config {
             }
         }
         self.validate_admin_token()?;
+        self.validate_data().map_err(invalid)?;
         self.validate_area().map_err(invalid)?;
         self.validate_coverage().map_err(invalid)?;
         self.validate_search().map_err(invalid)?;
@@ -435,6 +679,88 @@ impl Config {
             origin: self.origin.clone(),
             message,
         })
+    }
+
+    fn validate_data(&self) -> Result<(), String> {
+        let d = &self.data;
+        let has_file = d
+            .facilities
+            .as_ref()
+            .is_some_and(|f| !f.as_os_str().is_empty());
+        match (has_file, d.sources.is_empty()) {
+            (false, true) => {
+                return Err(
+                    "no facilities: set data.facilities to a file, or list [[data.sources]]".into(),
+                );
+            }
+            (true, false) => {
+                return Err(
+                    "give data.facilities or [[data.sources]], not both (list the file as a source instead)"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        let mut names: Vec<String> = Vec::new();
+        for (idx, source) in d.sources.iter().enumerate() {
+            if source.file.as_os_str().is_empty() {
+                return Err(format!("data.sources[{idx}].file must name a file"));
+            }
+            let name = source.source_name();
+            if name.is_empty() || name.contains(':') || name.contains('/') {
+                return Err(format!(
+                    "data.sources[{idx}] name `{name}` must be non-empty without `:` or `/` (set `name`)"
+                ));
+            }
+            if names.contains(&name) {
+                return Err(format!(
+                    "data.sources[{idx}] name `{name}` is used by an earlier source; give each source its own `name`"
+                ));
+            }
+            names.push(name);
+            if let Some(column) = source.fields.iter().find(|(_, c)| c.trim().is_empty()) {
+                return Err(format!(
+                    "data.sources[{idx}].fields.{} is empty; name a column or leave the field out",
+                    column.0
+                ));
+            }
+        }
+        for (key, layer, allowed) in [
+            ("roads", &d.roads, &["highway", "name"][..]),
+            ("subdistricts", &d.subdistricts, &["name", "name_en"][..]),
+            (
+                "residents",
+                &d.residents,
+                &["population", "name", "subdistrict"][..],
+            ),
+        ] {
+            if let Some(field) = layer
+                .0
+                .fields
+                .keys()
+                .find(|f| !allowed.contains(&f.as_str()))
+            {
+                return Err(format!(
+                    "data.{key}.fields.{field} is not a field of this layer (known: {})",
+                    allowed.join(", ")
+                ));
+            }
+        }
+        for (key, value) in [
+            ("max_skipped_share", d.max_skipped_share),
+            ("max_facility_drop", d.max_facility_drop),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(format!("data.{key} must be from 0 to 1, not {value}"));
+            }
+        }
+        if !(0.0..=1000.0).contains(&d.dedupe_distance_m) {
+            return Err(format!(
+                "data.dedupe_distance_m must be from 0 to 1000 metres (0: no merging), not {}",
+                d.dedupe_distance_m
+            ));
+        }
+        Ok(())
     }
 
     fn validate_area(&self) -> Result<(), String> {
@@ -633,6 +959,7 @@ impl Config {
     /// Builds the category taxonomy from the `groups`, `taxonomy` and `categories` sections.
     pub fn taxonomy(&self) -> Result<crate::taxonomy::Taxonomy, Error> {
         crate::taxonomy::Taxonomy::from_config(&self.groups, &self.categories, &self.taxonomy)
+            .and_then(|taxonomy| taxonomy.with_rules(&self.category_rules))
             .map_err(|source| Error::Taxonomy {
                 origin: self.origin.clone(),
                 source,
@@ -647,6 +974,36 @@ impl Config {
             self.base_dir.join(path)
         }
     }
+}
+
+/// Overlays a user file on the default: tables merge key by key (see [`merge_tables`]), with two
+/// exceptions that make partial overrides possible:
+///
+/// - `[[category_rules]]` of the overlay are added after the default's (so a file can add one
+///   rule), unless the overlay sets `taxonomy.replace_default_rules = true`;
+/// - an overlay giving `[[data.sources]]` drops the default's single-file `data.facilities`
+///   (the two forms exclude each other).
+fn merge_layers(base: &mut toml::Table, mut overlay: toml::Table) {
+    if let Some(toml::Value::Array(mut added)) = overlay.remove("category_rules") {
+        let replace = overlay
+            .get("taxonomy")
+            .and_then(|t| t.get("replace_default_rules"))
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false);
+        match base.get_mut("category_rules") {
+            Some(toml::Value::Array(rules)) if !replace => rules.append(&mut added),
+            _ => {
+                base.insert("category_rules".into(), toml::Value::Array(added));
+            }
+        }
+    }
+    let overlay_data = overlay.get("data").and_then(toml::Value::as_table);
+    if overlay_data.is_some_and(|d| d.contains_key("sources") && !d.contains_key("facilities"))
+        && let Some(toml::Value::Table(data)) = base.get_mut("data")
+    {
+        data.remove("facilities");
+    }
+    merge_tables(base, overlay);
 }
 
 /// Overlays `overlay` on `base`: tables merge recursively, everything else replaces.

@@ -3,13 +3,17 @@
 //! Facilities are sorted by id (so everything derived from them is deterministic whatever the
 //! file order) and indexed by id (for `/features/{id}`) and by category (for coverage). Spatial
 //! indexes live with the stage that needs them (`tiles::points`, `search`, `coverage`).
+//!
+//! Beside each facility the dataset keeps where it came from ([`FacilityOrigin`]: its source,
+//! the rule that classified it, the ids other sources list it under), so `/features/{id}` can
+//! answer `source:source_id` and an unnamed facility has a label.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::area::{self, AnalysisArea};
 use crate::geom::{self, MercPoint};
-use crate::taxonomy::{CategoryId, Taxonomy};
+use crate::taxonomy::{CategoryId, RuleRef, Taxonomy};
 
 /// One public-service facility, in WGS84 with its Mercator position precomputed.
 #[derive(Debug, Clone)]
@@ -26,6 +30,28 @@ pub struct Facility {
     pub lon: f64,
     pub lat: f64,
     pub merc: MercPoint,
+}
+
+/// One facilities source (`[[data.sources]]`, or the single file).
+#[derive(Debug, Clone)]
+pub struct SourceInfo {
+    /// The short id prefixing source ids (`osm`, `教育局`).
+    pub name: String,
+    pub provider: String,
+    /// The date the data is current as of.
+    pub as_of: Option<crate::config::AsOf>,
+    pub path: std::path::PathBuf,
+}
+
+/// Where one facility came from.
+#[derive(Debug, Clone, Default)]
+pub struct FacilityOrigin {
+    /// Index into [`Dataset::sources`].
+    pub source: u16,
+    /// The rule that classified it (`None`: fallback category).
+    pub rule: Option<RuleRef>,
+    /// `(source, source id)` of the same facility in later sources, merged into this one.
+    pub also: Vec<(u16, String)>,
 }
 
 /// One street segment of the walking network, lon/lat vertices.
@@ -68,6 +94,12 @@ pub struct Dataset {
     pub bounds: [f64; 4],
     /// The place the deployment is about: coverage and statistics cover it.
     pub area: AnalysisArea,
+    /// The facilities' sources, in config order.
+    pub sources: Vec<SourceInfo>,
+    /// Per facility (same index), where it came from; empty when built without origins.
+    origins: Vec<FacilityOrigin>,
+    /// `source:source_id` (every source id of every facility) → facility index.
+    by_source_key: HashMap<String, u32>,
 }
 
 impl Dataset {
@@ -106,7 +138,93 @@ impl Dataset {
             residents,
             bounds,
             area,
+            sources: Vec::new(),
+            origins: Vec::new(),
+            by_source_key: HashMap::new(),
         }
+    }
+
+    /// The same data with its sources and each facility's origin (keyed by facility id).
+    pub fn with_origins(
+        mut self,
+        sources: Vec<SourceInfo>,
+        mut origins: HashMap<u64, FacilityOrigin>,
+    ) -> Dataset {
+        self.origins = self
+            .facilities
+            .iter()
+            .map(|f| origins.remove(&f.id).unwrap_or_default())
+            .collect();
+        let mut by_source_key = HashMap::with_capacity(self.facilities.len());
+        for (idx, (f, origin)) in self.facilities.iter().zip(&self.origins).enumerate() {
+            let keys = std::iter::once((origin.source, f.source_id.as_str()))
+                .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())));
+            for (source, source_id) in keys {
+                if let Some(info) = sources.get(source as usize) {
+                    by_source_key.insert(format!("{}:{source_id}", info.name), idx as u32);
+                }
+            }
+        }
+        self.by_source_key = by_source_key;
+        self.sources = sources;
+        self
+    }
+
+    /// Where facility `idx` came from, when the dataset was built with origins.
+    pub fn origin(&self, idx: u32) -> Option<&FacilityOrigin> {
+        self.origins.get(idx as usize)
+    }
+
+    /// The facility listed as `source_id` by source `source` (the `osm:5551873822` form).
+    pub fn facility_by_source_key(&self, key: &str) -> Option<&Facility> {
+        self.by_source_key
+            .get(key)
+            .map(|&idx| &self.facilities[idx as usize])
+    }
+
+    /// Index of a facility of this dataset (by its id).
+    pub fn index_of(&self, id: u64) -> Option<u32> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// What an unnamed facility is called, `(zh, en)`: the label of the rule that classified it,
+    /// else of its category (公园, 体育场地, …).
+    pub fn label(&self, facility: &Facility) -> (&str, &str) {
+        let rule = self
+            .index_of(facility.id)
+            .and_then(|idx| self.origin(idx))
+            .and_then(|o| o.rule);
+        self.taxonomy.label(facility.category, rule)
+    }
+
+    /// The facility's name, or its label when it has none (for lists and popups).
+    pub fn display_name<'a>(&'a self, facility: &'a Facility) -> &'a str {
+        if facility.name.is_empty() {
+            self.label(facility).0
+        } else {
+            &facility.name
+        }
+    }
+
+    /// The source (name, as-of date) of a facility, when known.
+    pub fn source_of(&self, facility: &Facility) -> Option<&SourceInfo> {
+        let idx = self.index_of(facility.id)?;
+        self.sources.get(self.origin(idx)?.source as usize)
+    }
+
+    /// Every `source:source_id` a facility is listed under (its own first).
+    pub fn source_keys(&self, facility: &Facility) -> Vec<String> {
+        let Some(origin) = self.index_of(facility.id).and_then(|idx| self.origin(idx)) else {
+            return Vec::new();
+        };
+        std::iter::once((origin.source, facility.source_id.as_str()))
+            .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
+            .filter_map(|(s, id)| {
+                self.sources
+                    .get(s as usize)
+                    .map(|info| format!("{}:{id}", info.name))
+            })
+            .collect()
     }
 
     /// The same data with another analysis area (a configured one).

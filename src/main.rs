@@ -31,8 +31,12 @@ enum Command {
         /// Address to listen on, overriding server.listen (e.g. 127.0.0.1:0 for any free port)
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Serve the data even when it fails the [data] guards (too many rows skipped)
+        #[arg(long)]
+        force: bool,
     },
-    /// Validate the configuration and data files and print a report
+    /// Validate the configuration and data files and print a report; exit 1 when the data fails
+    /// the [data] guards
     Check,
     /// Write a synthetic data set (the bundled sample, or a city-scale one for benchmarks)
     Generate {
@@ -73,8 +77,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref()).context("loading configuration")?;
-    match cli.command.unwrap_or(Command::Serve { listen: None }) {
-        Command::Serve { listen } => serve(config, listen),
+    let default = Command::Serve {
+        listen: None,
+        force: false,
+    };
+    match cli.command.unwrap_or(default) {
+        Command::Serve { listen, force } => serve(config, listen, force),
         Command::Check => check(config),
         Command::Generate {
             preset,
@@ -85,14 +93,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn serve(mut config: Config, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+fn serve(
+    mut config: Config,
+    listen: Option<std::net::SocketAddr>,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
     if let Some(addr) = listen {
         config.server.listen = addr;
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let addr = config.server.listen;
-        let state = tokio::task::spawn_blocking(move || AppState::load(config))
+        let state = tokio::task::spawn_blocking(move || AppState::load_with(config, force))
             .await
             .context("loading data")?
             .context("loading data")?;
@@ -126,28 +138,57 @@ fn check(config: Config) -> anyhow::Result<ExitCode> {
     println!("configuration: {} (valid)", config.origin);
     let taxonomy = config.taxonomy()?;
     println!(
-        "taxonomy: {} categories, {} groups",
+        "taxonomy: {} categories, {} groups, {} category rules",
         taxonomy.len(),
-        taxonomy.groups().len()
+        taxonomy.groups().len(),
+        taxonomy.rules().len()
     );
-    let snapshot = lifecircle::snapshot::build(&config, 1).context("checking data")?;
+    let options = lifecircle::snapshot::BuildOptions {
+        force: true,
+        previous_facilities: None,
+    };
+    let snapshot =
+        lifecircle::snapshot::build_with(&config, 1, options).context("checking data")?;
     print!("{}", snapshot.report);
     let dataset = &snapshot.dataset;
+    println!("facilities per category:");
     for (id, category) in taxonomy.categories() {
+        let members = dataset.facilities_of(id);
+        let n_unnamed = members
+            .iter()
+            .filter(|&&idx| dataset.facility(idx).name.is_empty())
+            .count();
+        let unnamed = if n_unnamed > 0 {
+            format!(" ({n_unnamed} unnamed)")
+        } else {
+            String::new()
+        };
         println!(
-            "  {:<18} {:>7} facilities",
+            "  {:<18} {:>7} facilities{unnamed}",
             category.id,
-            dataset.facilities_of(id).len()
+            members.len()
         );
     }
     let [w, s, e, n] = dataset.bounds;
     println!("bounds: {w:.5},{s:.5},{e:.5},{n:.5}");
-    let n_skipped: usize = snapshot.report.files.iter().map(|f| f.n_skipped()).sum();
-    println!(
-        "ok: {} facilities loaded, {n_skipped} features skipped",
-        dataset.facilities().len()
-    );
-    Ok(ExitCode::SUCCESS)
+    let report = &snapshot.report;
+    let verdict =
+        lifecircle::ingest::check_guards(&config, report, dataset.facilities().len(), None);
+    match verdict {
+        Ok(()) => {
+            println!(
+                "ok: {} facilities loaded, {} of {} facility rows skipped",
+                dataset.facilities().len(),
+                report.n_facility_skipped,
+                report.n_facility_rows
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refused) => {
+            println!("refused: {refused}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn generate(

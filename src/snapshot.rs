@@ -44,21 +44,49 @@ pub enum Error {
     Ingest(#[from] ingest::Error),
     #[error(transparent)]
     Coverage(#[from] coverage::Error),
+    #[error(transparent)]
+    Refused(#[from] ingest::Refused),
 }
 
-/// Reads the data the config names and derives everything from it. Blocking: call it from a
-/// blocking thread.
+/// How a build may replace the serving data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// Skip the `[data]` guards (`--force`, `?force=true`).
+    pub force: bool,
+    /// The facility count of the data now served (a reload), for `data.max_facility_drop`.
+    pub previous_facilities: Option<usize>,
+}
+
+/// Reads the data the config names and derives everything from it, refusing data that fails the
+/// `[data]` guards (see [`ingest::check_guards`]). Blocking: call it from a blocking thread.
 pub fn build(config: &Config, version: u64) -> Result<Snapshot, Error> {
+    build_with(config, version, BuildOptions::default())
+}
+
+/// [`build`] with the guard options of a reload or a forced start.
+pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Result<Snapshot, Error> {
     let started = std::time::Instant::now();
     let taxonomy = Arc::new(config.taxonomy()?);
     let (layers, report) = ingest::read_all(config, &taxonomy)?;
+    let guard = ingest::check_guards(
+        config,
+        &report,
+        layers.facilities.len(),
+        options.previous_facilities,
+    );
+    match guard {
+        Err(refused) if !options.force => return Err(refused.into()),
+        Err(refused) => tracing::warn!(%refused, "data accepted because forced"),
+        Ok(()) => {}
+    }
     let mut dataset = Dataset::new(
         taxonomy,
         layers.facilities,
         layers.roads,
         layers.areas,
         layers.residents,
-    );
+    )
+    .with_origins(layers.sources, layers.origins);
     if let Some(area) = layers.area {
         dataset = dataset.with_area(area);
     }

@@ -124,13 +124,25 @@ impl AppState {
     /// Opens the feedback store and builds the first snapshot (blocking), and the state around
     /// them.
     pub fn load(config: Config) -> Result<Arc<AppState>, Error> {
+        Self::load_with(config, false)
+    }
+
+    /// [`AppState::load`]; `force` accepts data that fails the `[data]` guards.
+    pub fn load_with(config: Config, force: bool) -> Result<Arc<AppState>, Error> {
         let feedback = feedback::Store::open(
             &config.resolve(&config.feedback.path),
             feedback::StoreOptions {
                 synchronous: config.feedback.synchronous,
             },
         )?;
-        let snapshot = snapshot::build(&config, 1)?;
+        let snapshot = snapshot::build_with(
+            &config,
+            1,
+            snapshot::BuildOptions {
+                force,
+                previous_facilities: None,
+            },
+        )?;
         Ok(Arc::new(AppState {
             feedback,
             tile_params: config.tiles.clone(),
@@ -282,15 +294,21 @@ impl AppState {
         );
     }
 
-    /// Rebuilds the snapshot from the configured files and swaps it in. On failure the current
-    /// snapshot stays in service and the error is returned. Returns the new version.
-    pub async fn reload(self: &Arc<Self>) -> Result<u64, snapshot::Error> {
+    /// Rebuilds the snapshot from the configured files and swaps it in. On failure (unreadable
+    /// files, or data failing the `[data]` guards against the serving data, unless `force`) the
+    /// current snapshot stays in service and the error is returned. Returns the new version.
+    pub async fn reload(self: &Arc<Self>, force: bool) -> Result<u64, snapshot::Error> {
         let _guard = self.reload_lock.lock().await;
         let version = self.next_version.fetch_add(1, Ordering::SeqCst);
         let config = self.config.clone();
-        let built = tokio::task::spawn_blocking(move || snapshot::build(&config, version))
-            .await
-            .expect("snapshot build does not panic")?;
+        let options = snapshot::BuildOptions {
+            force,
+            previous_facilities: Some(self.snapshot.load().dataset.facilities().len()),
+        };
+        let built =
+            tokio::task::spawn_blocking(move || snapshot::build_with(&config, version, options))
+                .await
+                .expect("snapshot build does not panic")?;
         self.snapshot.store(Arc::new(built));
         let state = self.clone();
         std::thread::spawn(move || state.precompute());

@@ -3,10 +3,17 @@
 //! Ids, Chinese and English labels, colours, the five "宜" groups, walking thresholds, search
 //! keywords and the raw source values that map to each category. It is the single source of truth
 //! for tiles, styles, coverage and search: no other module names a category.
+//!
+//! [`Taxonomy::classify_record`] puts a source record into a category by the ordered rules of
+//! `[[category_rules]]` and the categories' aliases (see [`rules`] for the matching order).
+
+pub mod rules;
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
+
+pub use rules::{MatchKind, Rule, RuleConfig, RuleError, RuleRef, RuleSet};
 
 /// Index of a category in its [`Taxonomy`]; cheap to copy and store per facility.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +50,10 @@ pub struct CategoryConfig {
 pub struct TaxonomyOptions {
     /// Category given to facilities whose source category matches nothing.
     pub fallback: String,
+    /// When an override file sets this, its `[[category_rules]]` replace the default's instead of
+    /// being added after them (handled when the files are merged, see `config`).
+    #[serde(default)]
+    pub replace_default_rules: bool,
 }
 
 /// One "宜" group.
@@ -94,6 +105,8 @@ pub enum Error {
         first: String,
         second: String,
     },
+    #[error(transparent)]
+    Rule(#[from] RuleError),
 }
 
 /// The validated taxonomy.
@@ -105,6 +118,8 @@ pub struct Taxonomy {
     by_id: HashMap<String, CategoryId>,
     /// Source category values (ids and aliases, case-folded) → category.
     by_source_value: HashMap<String, CategoryId>,
+    /// Ids and aliases (as `exact` rules on `category`), then `[[category_rules]]`.
+    rules: RuleSet,
 }
 
 impl Taxonomy {
@@ -186,6 +201,21 @@ impl Taxonomy {
         let fallback = *by_id
             .get(&options.fallback)
             .ok_or_else(|| Error::UnknownFallback(options.fallback.clone()))?;
+        let mut rules = RuleSet::default();
+        for (idx, c) in out.iter().enumerate() {
+            for value in std::iter::once(&c.id).chain(&c.aliases) {
+                rules.add(rules::NewRule {
+                    category: CategoryId(idx as u8),
+                    field: "category",
+                    kind: MatchKind::Exact,
+                    pattern: value,
+                    priority: 0,
+                    label_zh: None,
+                    label_en: None,
+                    origin: rules::RuleOrigin::Alias,
+                });
+            }
+        }
         let groups = groups
             .iter()
             .map(|g| Group {
@@ -200,7 +230,47 @@ impl Taxonomy {
             fallback,
             by_id,
             by_source_value,
+            rules,
         })
+    }
+
+    /// Adds the `[[category_rules]]` after the ids and aliases.
+    pub fn with_rules(mut self, configs: &[RuleConfig]) -> Result<Taxonomy, Error> {
+        let by_id = &self.by_id;
+        self.rules
+            .add_configs(configs, |id| by_id.get(id).copied())?;
+        Ok(self)
+    }
+
+    /// Classifies one source record by the rules (most specific match wins, see [`rules`]);
+    /// `field` answers a field's value by name. `None`: no rule matches (the caller uses
+    /// [`Taxonomy::fallback`] and should count the value).
+    pub fn classify_record<'v>(
+        &self,
+        field: &dyn Fn(&str) -> Option<&'v str>,
+    ) -> Option<(CategoryId, RuleRef)> {
+        let rule = self.rules.classify(field)?;
+        Some((self.rules.rule(rule).category, rule))
+    }
+
+    /// The rules, for reports (which rule classified what).
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// What an unnamed facility of `category`, classified by `rule`, is called: the rule's label
+    /// when it has one (`fclass = pitch` → 体育场地), else the category's. `(zh, en)`.
+    pub fn label(&self, category: CategoryId, rule: Option<RuleRef>) -> (&str, &str) {
+        let c = self.category(category);
+        let rule = rule
+            .map(|r| self.rules.rule(r))
+            .filter(|r| r.category == category);
+        (
+            rule.and_then(|r| r.label_zh.as_deref())
+                .unwrap_or(&c.label_zh),
+            rule.and_then(|r| r.label_en.as_deref())
+                .unwrap_or(&c.label_en),
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -396,6 +466,7 @@ mod tests {
         };
         let options = TaxonomyOptions {
             fallback: "a".into(),
+            replace_default_rules: false,
         };
         let check = |cats: Vec<CategoryConfig>| {
             Taxonomy::from_config(&groups, &cats, &options).unwrap_err()
@@ -419,5 +490,227 @@ mod tests {
             ]),
             Error::AmbiguousAlias { .. }
         ));
+    }
+
+    /// The category id and the rule's label for a record given as `(field, value)` pairs.
+    fn classify_pairs(taxonomy: &Taxonomy, pairs: &[(&str, &str)]) -> Option<(String, String)> {
+        let field = |name: &str| pairs.iter().find(|(f, _)| *f == name).map(|(_, v)| *v);
+        let (category, rule) = taxonomy.classify_record(&field)?;
+        Some((
+            taxonomy.category(category).id.clone(),
+            taxonomy.label(category, Some(rule)).0.to_owned(),
+        ))
+    }
+
+    #[track_caller]
+    fn check_rule(taxonomy: &Taxonomy, pairs: &[(&str, &str)], expected: Option<&str>) {
+        let got = classify_pairs(taxonomy, pairs).map(|(id, _)| id);
+        assert_eq!(got.as_deref(), expected, "{pairs:?}");
+    }
+
+    #[test]
+    fn default_rules_classify_amap_osm_and_names() {
+        let t = default_taxonomy();
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+        let cases: &[Case] = &[
+            (
+                &[("type", "医疗保健服务;医药保健销售店;药房")],
+                Some("pharmacy"),
+            ),
+            (
+                &[("type", "医疗保健服务;综合医院;三级甲等医院")],
+                Some("medical"),
+            ),
+            (
+                &[("type", "医疗保健服务;动物医疗场所;宠物诊所")],
+                Some("other"),
+            ),
+            (
+                &[("type", "科教文化服务;学校;幼儿园")],
+                Some("kindergarten"),
+            ),
+            (&[("type", "科教文化服务;学校;小学")], Some("education")),
+            (&[("type", "购物服务;超级市场;超市")], Some("supermarket")),
+            (&[("type", "风景名胜;公园广场;公园")], Some("park")),
+            (&[("type", "体育休闲服务;运动场馆;运动场所")], Some("sport")),
+            (&[("type", "金融保险服务;银行;中国工商银行")], Some("bank")),
+            (&[("type", "交通设施服务;地铁站;地铁站")], Some("transit")),
+            (
+                &[(
+                    "type",
+                    "餐饮服务;中餐厅;中餐厅|购物服务;便民商店/便利店;便民商店/便利店",
+                )],
+                Some("supermarket"),
+            ),
+            (&[("type", "餐饮服务;中餐厅;中餐厅")], None),
+            (&[("typecode", "090601")], Some("pharmacy")),
+            (&[("typecode", "090100")], Some("medical")),
+            (&[("typecode", "141204")], Some("kindergarten")),
+            (&[("fclass", "pitch")], Some("sport")),
+            (&[("fclass", "nursing_home")], Some("elderly")),
+            (&[("fclass", "restaurant")], None),
+            (
+                &[("tags", "amenity=clinic;healthcare=clinic")],
+                Some("medical"),
+            ),
+            (
+                &[(
+                    "tags",
+                    "amenity=social_facility;social_facility=nursing_home",
+                )],
+                Some("elderly"),
+            ),
+            (&[("tags", "leisure=park")], Some("park")),
+            (&[("tags", "shop=supermarket")], Some("supermarket")),
+            (&[("name", "虹桥路第一幼儿园")], Some("kindergarten")),
+            (&[("name", "长宁区天山社区卫生服务中心")], Some("medical")),
+            (
+                &[("category", "小学"), ("name", "附属幼儿园")],
+                Some("education"),
+            ),
+            (&[("category", "ＣＬＩＮＩＣ")], Some("medical")),
+            (&[("category", ""), ("name", "")], None),
+        ];
+        for (pairs, expected) in cases {
+            check_rule(&t, pairs, *expected);
+        }
+        assert_eq!(
+            classify_pairs(&t, &[("fclass", "pitch")]).unwrap().1,
+            "体育场地"
+        );
+        assert_eq!(
+            classify_pairs(&t, &[("tags", "leisure=park")]).unwrap().1,
+            "公园"
+        );
+        assert_eq!(
+            classify_pairs(&t, &[("fclass", "sports_centre")])
+                .unwrap()
+                .1,
+            "体育健身"
+        );
+    }
+
+    #[test]
+    fn every_category_has_rules() {
+        let t = default_taxonomy();
+        for (id, c) in t.categories() {
+            let n_config_rules = (0..t.rules().len() as u32)
+                .map(|r| t.rules().rule(RuleRef(r)))
+                .filter(|r| r.category == id && r.origin != rules::RuleOrigin::Alias)
+                .count();
+            assert!(n_config_rules > 0, "category {} has no rules", c.id);
+        }
+    }
+
+    #[test]
+    fn most_specific_rule_wins() {
+        let config = Config::from_toml_str(
+            r#"
+[[category_rules]]
+category = "medical"
+field = "code"
+code_prefix = "09"
+
+[[category_rules]]
+category = "pharmacy"
+field = "code"
+code_prefix = "090601"
+
+[[category_rules]]
+category = "elderly"
+field = "kind"
+prefix = "养老"
+
+[[category_rules]]
+category = "kindergarten"
+name_suffix = "幼儿园"
+priority = 1
+"#,
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let t = config.taxonomy().unwrap();
+        check_rule(&t, &[("code", "090601")], Some("pharmacy"));
+        check_rule(&t, &[("code", "0906")], Some("medical"));
+        check_rule(
+            &t,
+            &[("code", "090601"), ("kind", "养老院")],
+            Some("pharmacy"),
+        );
+        check_rule(&t, &[("kind", "养老服务站")], Some("elderly"));
+        // Priority 1 lets the name beat the exact alias `小学`.
+        check_rule(
+            &t,
+            &[("category", "小学"), ("name", "附属幼儿园")],
+            Some("kindergarten"),
+        );
+    }
+
+    #[test]
+    fn override_rules_add_to_the_defaults_or_replace_them() {
+        let added = r#"
+[[category_rules]]
+category = "pharmacy"
+field = "type"
+segment = "中药铺"
+
+[[category_rules]]
+category = "community_service"
+field = "fclass"
+exact = "community_centre"
+"#;
+        let t = Config::from_toml_str(added, std::path::Path::new("."))
+            .unwrap()
+            .taxonomy()
+            .unwrap();
+        check_rule(&t, &[("type", "购物服务;专卖店;中药铺")], Some("pharmacy"));
+        check_rule(
+            &t,
+            &[("type", "科教文化服务;学校;幼儿园")],
+            Some("kindergarten"),
+        );
+        // The later rule with the same field and pattern replaces the default's.
+        check_rule(
+            &t,
+            &[("fclass", "community_centre")],
+            Some("community_service"),
+        );
+
+        let replaced = format!("[taxonomy]\nreplace_default_rules = true\n{added}");
+        let t = Config::from_toml_str(&replaced, std::path::Path::new("."))
+            .unwrap()
+            .taxonomy()
+            .unwrap();
+        check_rule(&t, &[("type", "购物服务;专卖店;中药铺")], Some("pharmacy"));
+        check_rule(&t, &[("type", "科教文化服务;学校;幼儿园")], None);
+        // Aliases are not rules of the file: they stay.
+        check_rule(&t, &[("category", "幼儿园")], Some("kindergarten"));
+    }
+
+    #[test]
+    fn bad_rules_name_the_entry() {
+        let check = |toml: &str, fragment: &str| {
+            let err = Config::from_toml_str(toml, std::path::Path::new("."))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(fragment), "{err:?} lacks {fragment:?}");
+        };
+        let first_added = Config::embedded().unwrap().category_rules.len();
+        check(
+            "[[category_rules]]\ncategory = \"zoo\"\nexact = \"zoo\"\n",
+            &format!("category_rules[{first_added}] names category `zoo`"),
+        );
+        check(
+            "[[category_rules]]\ncategory = \"park\"\nexact = \"a\"\nprefix = \"b\"\n",
+            "needs exactly one of",
+        );
+        check(
+            "[[category_rules]]\ncategory = \"park\"\nsegment = \" \"\n",
+            "empty pattern",
+        );
+        check(
+            "[[category_rules]]\ncategory = \"park\"\nsegmnt = \"x\"\n",
+            "unknown field `segmnt`",
+        );
     }
 }

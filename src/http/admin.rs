@@ -7,7 +7,9 @@
 //! - `GET /admin/feedback/stats` — counts by status; open reports by kind, category, facility.
 //! - `GET /admin/feedback/{id}`, `PATCH /admin/feedback/{id}` (`{"status"?, "note"?}`).
 //! - `GET /admin/facilities/{id}` — a facility of the current data with its report counts.
-//! - `POST /admin/reload` — re-reads the data files; 422 (old data kept) when they are unusable.
+//! - `POST /admin/reload` — re-reads the data files; 422 (old data kept) when they are unusable
+//!   or fail the `[data]` guards (too many rows skipped, too many facilities lost);
+//!   `?force=true` accepts data that fails the guards.
 //!
 //! Without a configured token every admin route answers 404 (disabled, not open). A missing or
 //! wrong token gets 401 before anything else is looked at, so the answer says nothing about the
@@ -264,9 +266,29 @@ async fn get_facility(
     })))
 }
 
-async fn post_reload(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadQuery {
+    force: Option<String>,
+}
+
+async fn post_reload(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ReloadQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let force = match query.force.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "force: expected true or false, not `{}`",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+    };
     let started = std::time::Instant::now();
-    let version = state.reload().await.inspect_err(|e| {
+    let version = state.reload(force).await.inspect_err(|e| {
         tracing::warn!(error = %e, "data reload failed; the previous data stays in service");
     })?;
     let snapshot = state.snapshot.load_full();

@@ -1,25 +1,31 @@
-//! Ingest: FlatGeobuf files named in the config → facilities, roads, areas and residents, plus an
-//! [`IngestReport`] of what was read and what was skipped.
+//! Ingest: the data files named in the config (facility sources, roads, subdistricts, residents)
+//! → facilities, roads, areas and residents in WGS84, plus an [`IngestReport`] of what was read,
+//! skipped, merged and left unclassified.
 //!
-//! Only this module reads data files. A file that cannot be used at all (missing, not FlatGeobuf,
+//! Only this module reads data files. A file that cannot be used at all (missing, unreadable,
 //! truncated, wrong CRS, a required column absent) is an [`Error`] naming the file and the fix.
-//! Individual bad features are a value, not an error: they are skipped (no or invalid geometry)
-//! or put in the fallback category (unknown category) and counted in the report.
+//! Individual bad features are a value, not an error: they are skipped with a counted reason (no
+//! or invalid geometry, at (0, 0), outside the region, duplicate id) or put in the fallback
+//! category (no rule matched). Unnamed facilities are kept. Coordinates are converted from each
+//! file's datum to WGS84 as they are read. [`check_guards`] decides whether the result may
+//! replace the serving data.
 
 mod fgb;
 pub mod formats;
+pub mod sources;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use geo::{Geometry, InteriorPoint};
 
 use crate::area::{AnalysisArea, AreaSource};
-use crate::config::{Config, FieldMap};
-use crate::dataset::{Area, Facility, Residential, Road};
+use crate::config::{Config, FieldMap, FileOptions};
+use crate::dataset::{Area, Facility, FacilityOrigin, Residential, Road, SourceInfo};
 use crate::geom;
 use crate::taxonomy::Taxonomy;
 use formats::{Column, LayerReader, Prop, ReadOptions};
+pub use sources::{IdScheme, Merge, SourceSpec, UnmatchedValue};
 
 /// Why a data file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +72,24 @@ pub enum Error {
 pub struct FileReport {
     pub path: PathBuf,
     pub layer: &'static str,
+    /// The facilities source's name (`None` for context layers).
+    pub source: Option<String>,
     pub n_read: usize,
     pub n_loaded: usize,
     /// Reason → number of features skipped for it.
     pub skipped: BTreeMap<String, usize>,
+    /// Reason → how a message names the first feature skipped for it ("feature 12", "line 14").
+    pub first_skipped: BTreeMap<String, String>,
+    /// Reason → feature index of the first skip, until described.
+    first_skipped_idx: BTreeMap<String, usize>,
     /// Raw category value → number of facilities put in the fallback category because of it.
     pub unknown_categories: BTreeMap<String, usize>,
+    /// Facilities no rule matched (put in the fallback category).
+    pub n_fallback: usize,
+    /// Facilities kept without a name.
+    pub n_unnamed: usize,
+    /// Other facts worth a line (datum conversion).
+    pub notes: Vec<String>,
 }
 
 impl FileReport {
@@ -86,7 +104,26 @@ impl FileReport {
     fn skip(&mut self, feature_idx: usize, reason: impl Into<String>) {
         let reason = reason.into();
         tracing::debug!(path = %self.path.display(), feature_idx, %reason, "skipping feature");
+        self.first_skipped_idx
+            .entry(reason.clone())
+            .or_insert(feature_idx);
         *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// Names the first skipped feature of every reason the way the file's format does
+    /// (re-opens the file only when something was skipped).
+    fn describe_skips(&mut self, options: &ReadOptions) {
+        if self.first_skipped_idx.is_empty() {
+            return;
+        }
+        let reader = LayerReader::open(&self.path, options, &[]).ok();
+        for (reason, idx) in std::mem::take(&mut self.first_skipped_idx) {
+            let described = match &reader {
+                Some(reader) => reader.describe_feature(idx),
+                None => format!("feature {idx}"),
+            };
+            self.first_skipped.insert(reason, described);
+        }
     }
 
     pub fn n_skipped(&self) -> usize {
@@ -98,22 +135,67 @@ impl FileReport {
 #[derive(Debug, Clone, Default)]
 pub struct IngestReport {
     pub files: Vec<FileReport>,
+    /// Facility rows read and skipped over all sources (the share the start/reload guard checks).
+    pub n_facility_rows: usize,
+    pub n_facility_skipped: usize,
+    /// Facilities merged into another source's (not skipped: they stay findable by their id).
+    pub merges: Vec<Merge>,
+    /// Raw values no rule matched, with how many facilities carried each.
+    pub unmatched: BTreeMap<UnmatchedValue, usize>,
+    /// The region facilities must lie in, as described to the user.
+    pub region: String,
+}
+
+impl IngestReport {
+    /// Skip reason → count over all facility sources.
+    pub fn facility_skips(&self) -> BTreeMap<&str, usize> {
+        let mut skips = BTreeMap::new();
+        for file in self.files.iter().filter(|f| f.source.is_some()) {
+            for (reason, n) in &file.skipped {
+                *skips.entry(reason.as_str()).or_default() += n;
+            }
+        }
+        skips
+    }
+
+    /// The values that fell into the fallback category, most frequent first.
+    pub fn unmatched_by_frequency(&self) -> Vec<(&UnmatchedValue, usize)> {
+        let mut values: Vec<_> = self.unmatched.iter().map(|(v, &n)| (v, n)).collect();
+        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        values
+    }
 }
 
 impl std::fmt::Display for IngestReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for file in &self.files {
+            let layer = match &file.source {
+                Some(source) => format!("{}, source `{source}`", file.layer),
+                None => file.layer.to_owned(),
+            };
             writeln!(
                 f,
-                "{} ({}): {} features read, {} loaded, {} skipped",
+                "{} ({layer}): {} features read, {} loaded, {} skipped",
                 file.path.display(),
-                file.layer,
                 file.n_read,
                 file.n_loaded,
                 file.n_skipped()
             )?;
+            for note in &file.notes {
+                writeln!(f, "  {note}")?;
+            }
             for (reason, n) in &file.skipped {
-                writeln!(f, "  skipped {n}: {reason}")?;
+                match file.first_skipped.get(reason) {
+                    Some(first) => writeln!(f, "  skipped {n}: {reason} (first: {first})")?,
+                    None => writeln!(f, "  skipped {n}: {reason}")?,
+                }
+            }
+            if file.n_unnamed > 0 {
+                writeln!(
+                    f,
+                    "  {} without a name, kept (labelled by their category)",
+                    file.n_unnamed
+                )?;
             }
             for (value, n) in &file.unknown_categories {
                 let value = if value.is_empty() { "(empty)" } else { value };
@@ -123,59 +205,351 @@ impl std::fmt::Display for IngestReport {
                 )?;
             }
         }
+        if !self.region.is_empty() {
+            writeln!(f, "region: {}", self.region)?;
+        }
+        if !self.merges.is_empty() {
+            writeln!(
+                f,
+                "merged {} facilities listed by two sources:",
+                self.merges.len()
+            )?;
+            for m in &self.merges {
+                writeln!(
+                    f,
+                    "  {} into {} ({}, {:.0} m apart)",
+                    m.merged, m.kept, m.name, m.distance_m
+                )?;
+            }
+        }
+        let unmatched = self.unmatched_by_frequency();
+        if !unmatched.is_empty() {
+            writeln!(
+                f,
+                "values no rule matched ({} distinct), most frequent first, with a rule that would catch each (add under [[category_rules]], choosing the category):",
+                unmatched.len()
+            )?;
+            for (value, n) in unmatched.iter().take(MAX_UNMATCHED_SHOWN) {
+                writeln!(
+                    f,
+                    "  {n:>6}  {} = {:?}  ->  {}",
+                    value.field,
+                    value.value,
+                    suggest_rule(value)
+                )?;
+            }
+            if unmatched.len() > MAX_UNMATCHED_SHOWN {
+                writeln!(f, "  … and {} more", unmatched.len() - MAX_UNMATCHED_SHOWN)?;
+            }
+        }
         Ok(())
     }
+}
+
+/// Distinct unmatched values `check` lists.
+const MAX_UNMATCHED_SHOWN: usize = 30;
+
+/// A `[[category_rules]]` entry, as an inline table, that would catch `value`: a segment rule
+/// on the deepest segment of a type path, a code prefix for a numeric code, else an exact value.
+pub fn suggest_rule(value: &UnmatchedValue) -> String {
+    let text = value.value.trim();
+    let (kind, pattern) = if text.contains(';') || text.contains('|') {
+        let first_path = text.split('|').next().unwrap_or(text);
+        let deepest = first_path
+            .split(';')
+            .map(str::trim)
+            .rfind(|s| !s.is_empty())
+            .unwrap_or(first_path);
+        ("segment", deepest)
+    } else if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        ("code_prefix", text)
+    } else {
+        ("exact", text)
+    };
+    format!(
+        "{{ category = \"…\", field = {:?}, {kind} = {:?} }}",
+        value.field, pattern
+    )
 }
 
 /// Everything read from the configured files.
 pub struct Layers {
     pub facilities: Vec<Facility>,
+    /// Per facility id, its source and rule.
+    pub origins: HashMap<u64, FacilityOrigin>,
+    pub sources: Vec<SourceInfo>,
     pub roads: Vec<Road>,
     pub areas: Vec<Area>,
     pub residents: Vec<Residential>,
-    /// The configured analysis area (`[area]`), when one is configured.
+    /// The analysis area: configured (`[area]`), or derived from the subdistricts or the
+    /// facilities' robust extent.
     pub area: Option<AnalysisArea>,
 }
 
-/// Reads every file the config names.
+/// Reads every file the config names. Facilities outside the region (the analysis area plus
+/// its margin) are skipped and counted, so they never stretch the extent.
 pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestReport), Error> {
     let mut report = IngestReport::default();
     let data = &config.data;
-    let (facilities, r) =
-        read_facilities(&config.resolve(&data.facilities), &data.fields, taxonomy)?;
-    report.files.push(r);
+    let margin_m = region_margin_m(config, taxonomy);
+
+    let (specs, sources) = source_specs(config);
+    let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let mut seen_ids = HashSet::new();
+    let mut sourced = Vec::new();
+    let mut source_reports = Vec::new();
+    for (spec, options) in &specs {
+        let spec = SourceSpec {
+            idx: spec.idx,
+            name: &source_names[spec.idx as usize],
+            path: &spec.path,
+            options,
+            ids: spec.ids,
+            required: spec.required.clone(),
+        };
+        let (facilities, r) =
+            sources::read_source(&spec, taxonomy, &mut seen_ids, &mut report.unmatched)?;
+        sourced.extend(facilities);
+        source_reports.push(r);
+    }
+
     let mut layers = Layers {
-        facilities,
+        facilities: Vec::new(),
+        origins: HashMap::new(),
+        sources,
         roads: Vec::new(),
         areas: Vec::new(),
         residents: Vec::new(),
         area: None,
     };
-    if let Some(path) = &data.roads {
-        let (roads, r) = read_roads(&config.resolve(path))?;
+    let mut context_reports = Vec::new();
+    if let Some(options) = data.roads.file() {
+        let (roads, r) = read_roads_with(&config.resolve(&options.file), options)?;
         layers.roads = roads;
-        report.files.push(r);
+        context_reports.push(r);
     }
-    if let Some(path) = &data.subdistricts {
-        let (areas, r) = read_areas(&config.resolve(path))?;
+    if let Some(options) = data.subdistricts.file() {
+        let (areas, r) = read_areas_with(&config.resolve(&options.file), options)?;
         layers.areas = areas;
-        report.files.push(r);
+        context_reports.push(r);
     }
-    if let Some(path) = &data.residents {
-        let (residents, r) = read_residents(&config.resolve(path))?;
+    if let Some(options) = data.residents.file() {
+        let (residents, r) = read_residents_with(&config.resolve(&options.file), options)?;
         layers.residents = residents;
-        report.files.push(r);
+        context_reports.push(r);
     }
-    let margin_m = region_margin_m(config, taxonomy);
-    if let Some(bbox) = config.area.bbox() {
-        layers.area = Some(AnalysisArea::from_bbox(AreaSource::Bbox, bbox, margin_m));
-    } else if let Some(path) = config.area.boundary() {
-        let path = config.resolve(path);
+    let area = if let Some(bbox) = config.area.bbox() {
+        AnalysisArea::from_bbox(AreaSource::Bbox, bbox, margin_m)
+    } else if let Some(boundary) = config.area.boundary() {
+        let path = config.resolve(boundary);
         let (outline, r) = read_outline(&path)?;
-        report.files.push(r);
-        layers.area = AnalysisArea::from_outline(AreaSource::Boundary(path), outline, margin_m);
+        context_reports.push(r);
+        AnalysisArea::from_outline(AreaSource::Boundary(path.clone()), outline, margin_m).ok_or(
+            Error::NothingUsable {
+                path,
+                kind: "boundary polygons",
+                n_read: 0,
+            },
+        )?
+    } else {
+        crate::area::derive(
+            &layers.areas,
+            sourced.iter().map(|f| (f.facility.lon, f.facility.lat)),
+            margin_m,
+        )
+    };
+    let [w, s, e, n] = area.bbox_grown(area.margin_m);
+    report.region = format!(
+        "{} plus {:.0} m: {w:.5},{s:.5},{e:.5},{n:.5}",
+        area.source.describe(),
+        area.margin_m
+    );
+    let outside = format!(
+        "outside the region ({}, plus {:.0} m): check the coordinates and the source's datum, or set [area]",
+        area.source.describe(),
+        area.margin_m
+    );
+    sourced.retain(|f| {
+        let keep = area.in_region(f.facility.lon, f.facility.lat);
+        if !keep {
+            let r = &mut source_reports[spec_position(&specs, f.origin.source)];
+            r.skip(f.feature_idx, outside.clone());
+            r.n_loaded -= 1;
+        }
+        keep
+    });
+    layers.area = Some(area);
+
+    let (kept, merges) = sources::merge_duplicates(sourced, &source_names, data.dedupe_distance_m);
+    report.merges = merges;
+    for f in kept {
+        layers.origins.insert(f.facility.id, f.origin);
+        layers.facilities.push(f.facility);
+    }
+    for ((_, options), r) in specs.iter().zip(&mut source_reports) {
+        r.describe_skips(&options.read_options());
+        report.n_facility_rows += r.n_read;
+        report.n_facility_skipped += r.n_skipped();
+    }
+    report.files.extend(source_reports);
+    report.files.extend(context_reports);
+    if layers.facilities.is_empty() && report.n_facility_rows > 0 {
+        return Err(Error::NothingUsable {
+            path: specs
+                .first()
+                .map(|(s, _)| s.path.clone())
+                .unwrap_or_default(),
+            kind: "facilities",
+            n_read: report.n_facility_rows,
+        });
     }
     Ok((layers, report))
+}
+
+/// A facilities source as configured, resolved.
+struct ResolvedSource {
+    idx: u16,
+    path: PathBuf,
+    ids: IdScheme,
+    required: Vec<String>,
+}
+
+/// The sources the config names (the single file, or `[[data.sources]]`), with their info.
+fn source_specs(config: &Config) -> (Vec<(ResolvedSource, FileOptions)>, Vec<SourceInfo>) {
+    let data = &config.data;
+    let mut specs = Vec::new();
+    let mut infos = Vec::new();
+    if let Some(file) = &data.facilities {
+        let fields = &data.fields;
+        let mapped = [
+            ("id", &fields.id),
+            ("name", &fields.name),
+            ("name_en", &fields.name_en),
+            ("category", &fields.category),
+            ("address", &fields.address),
+            ("subdistrict", &fields.subdistrict),
+        ];
+        let options = FileOptions {
+            file: file.clone(),
+            fields: mapped
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).clone()))
+                .collect(),
+            ..FileOptions::default()
+        };
+        let path = config.resolve(file);
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        infos.push(SourceInfo {
+            name: name.split('.').next().unwrap_or(&name).to_owned(),
+            provider: String::new(),
+            as_of: None,
+            path: path.clone(),
+        });
+        specs.push((
+            ResolvedSource {
+                idx: 0,
+                path,
+                ids: IdScheme::Legacy,
+                required: vec!["id".into(), "name".into(), "category".into()],
+            },
+            options,
+        ));
+    }
+    for source in &data.sources {
+        let idx = infos.len() as u16;
+        let path = config.resolve(&source.file);
+        infos.push(SourceInfo {
+            name: source.source_name(),
+            provider: source.provider.clone(),
+            as_of: source.as_of.clone(),
+            path: path.clone(),
+        });
+        specs.push((
+            ResolvedSource {
+                idx,
+                path,
+                ids: IdScheme::Qualified,
+                required: source.fields.keys().cloned().collect(),
+            },
+            source.file_options(),
+        ));
+    }
+    (specs, infos)
+}
+
+fn spec_position(specs: &[(ResolvedSource, FileOptions)], source: u16) -> usize {
+    specs
+        .iter()
+        .position(|(s, _)| s.idx == source)
+        .unwrap_or_default()
+}
+
+/// Whether a start or reload may replace the serving data with this, by the `[data]` guards.
+/// `previous`: the facility count now served (none at start).
+pub fn check_guards(
+    config: &Config,
+    report: &IngestReport,
+    n_facilities: usize,
+    previous: Option<usize>,
+) -> Result<(), Refused> {
+    let data = &config.data;
+    let mut reasons = Vec::new();
+    if report.n_facility_rows > 0 {
+        let share = report.n_facility_skipped as f64 / report.n_facility_rows as f64;
+        if share > data.max_skipped_share {
+            let top: Vec<String> = report
+                .facility_skips()
+                .into_iter()
+                .map(|(reason, n)| format!("{n} {reason}"))
+                .collect();
+            reasons.push(format!(
+                "{} of {} facility rows ({:.1} %) were skipped, more than data.max_skipped_share ({:.1} %): {}",
+                report.n_facility_skipped,
+                report.n_facility_rows,
+                share * 100.0,
+                data.max_skipped_share * 100.0,
+                top.join("; ")
+            ));
+        }
+    }
+    if let Some(previous) = previous.filter(|&p| p > 0) {
+        let drop = 1.0 - n_facilities as f64 / previous as f64;
+        if drop > data.max_facility_drop {
+            reasons.push(format!(
+                "the facility count would fall from {previous} to {n_facilities} ({:.1} %), more than data.max_facility_drop ({:.1} %)",
+                -drop * 100.0,
+                data.max_facility_drop * 100.0
+            ));
+        }
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(Refused {
+            reasons,
+            n_rows: report.n_facility_rows,
+            n_skipped: report.n_facility_skipped,
+            n_facilities,
+            previous,
+        })
+    }
+}
+
+/// The data was read but fails a `[data]` guard.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "data refused: {}; run `lifecircle check` for the details and fix the files, or force it (`serve --force`, POST /admin/reload?force=true)",
+    reasons.join("; ")
+)]
+pub struct Refused {
+    pub reasons: Vec<String>,
+    pub n_rows: usize,
+    pub n_skipped: usize,
+    pub n_facilities: usize,
+    pub previous: Option<usize>,
 }
 
 /// How far outside the analysis area a facility can still serve a place inside it: the largest
@@ -220,109 +594,76 @@ fn read_outline(path: &Path) -> Result<(geo::MultiPolygon<f64>, FileReport), Err
     Ok((geo::MultiPolygon(polygons), report))
 }
 
-/// Reads facilities: points as they are, polygons (parks) reduced to an interior point.
+/// Reads one facilities file with the single-file field map (ids as in the single-file form),
+/// without region filtering: for tools and tests that look at one file.
 pub fn read_facilities(
     path: &Path,
     fields: &FieldMap,
     taxonomy: &Taxonomy,
 ) -> Result<(Vec<Facility>, FileReport), Error> {
-    let columns = [
-        Column {
-            name: &fields.id,
-            required: true,
-        },
-        Column {
-            name: &fields.name,
-            required: true,
-        },
-        Column {
-            name: &fields.category,
-            required: true,
-        },
-        Column {
-            name: &fields.name_en,
-            required: false,
-        },
-        Column {
-            name: &fields.address,
-            required: false,
-        },
-        Column {
-            name: &fields.subdistrict,
-            required: false,
-        },
+    let mapped = [
+        ("id", &fields.id),
+        ("name", &fields.name),
+        ("name_en", &fields.name_en),
+        ("category", &fields.category),
+        ("address", &fields.address),
+        ("subdistrict", &fields.subdistrict),
     ];
-    let file = LayerReader::open(path, &ReadOptions::default(), &columns)?;
-    let mut report = FileReport::new(path, "facilities");
-    let mut facilities = Vec::new();
-    let mut seen_ids = std::collections::HashSet::new();
-    file.for_each(|feature_idx, geometry, props| {
-        report.n_read += 1;
-        let (lon, lat) = match geometry.and_then(|g| representative_lonlat(&g)) {
-            Ok(p) => p,
-            Err(reason) => return report.skip(feature_idx, reason),
-        };
-        let mut props = props.into_iter();
-        let mut next_text = || props.next().flatten().and_then(Prop::into_text);
-        let (Some(raw_id), name, raw_category) = (next_text(), next_text(), next_text()) else {
-            report.skip(feature_idx, format!("no `{}`", fields.id));
-            return;
-        };
-        let Some(name) = name else {
-            report.skip(feature_idx, format!("no `{}`", fields.name));
-            return;
-        };
-        let id = stable_feature_id(&raw_id);
-        if !seen_ids.insert(id) {
-            report.skip(feature_idx, format!("duplicate `{}`", fields.id));
-            return;
-        }
-        let raw_category = raw_category.unwrap_or_default();
-        let category = taxonomy.classify(&raw_category).unwrap_or_else(|| {
-            *report
-                .unknown_categories
-                .entry(raw_category.clone())
-                .or_default() += 1;
-            taxonomy.fallback()
-        });
-        let (name_en, address, subdistrict) = (next_text(), next_text(), next_text());
-        facilities.push(Facility {
-            id,
-            source_id: raw_id,
-            name,
-            name_en,
-            category,
-            address,
-            subdistrict,
-            lon,
-            lat,
-            merc: geom::lonlat_to_merc(lon, lat),
-        });
-    })?;
-    report.n_loaded = facilities.len();
-    if facilities.is_empty() && report.n_read > 0 {
+    let options = FileOptions {
+        file: path.to_owned(),
+        fields: mapped
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).clone()))
+            .collect(),
+        ..FileOptions::default()
+    };
+    let name = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let spec = SourceSpec {
+        idx: 0,
+        name: &name,
+        path,
+        options: &options,
+        ids: IdScheme::Legacy,
+        required: vec!["id".into(), "name".into(), "category".into()],
+    };
+    let (sourced, mut report) =
+        sources::read_source(&spec, taxonomy, &mut HashSet::new(), &mut BTreeMap::new())?;
+    report.describe_skips(&options.read_options());
+    if sourced.is_empty() && report.n_read > 0 {
         return Err(Error::NothingUsable {
             path: path.to_owned(),
             kind: "facilities",
             n_read: report.n_read,
         });
     }
-    Ok((facilities, report))
+    Ok((sourced.into_iter().map(|f| f.facility).collect(), report))
 }
 
 /// Reads the street network: LineStrings (MultiLineStrings are split) with a highway class.
 pub fn read_roads(path: &Path) -> Result<(Vec<Road>, FileReport), Error> {
+    read_roads_with(path, &FileOptions::default())
+}
+
+/// [`read_roads`] with file options: format, datum, field map (`highway`, `name`).
+pub fn read_roads_with(
+    path: &Path,
+    options: &FileOptions,
+) -> Result<(Vec<Road>, FileReport), Error> {
     let columns = [
         Column {
-            name: "highway",
+            name: options.column("highway", "highway"),
             required: true,
         },
         Column {
-            name: "name",
-            required: false,
+            name: options.column("name", "name"),
+            required: options.fields.contains_key("name"),
         },
     ];
-    let file = LayerReader::open(path, &ReadOptions::default(), &columns)?;
+    let datum = options.datum;
+    let file = LayerReader::open(path, &options.read_options(), &columns)?;
     let mut report = FileReport::new(path, "roads");
     let mut roads = Vec::new();
     file.for_each(|feature_idx, geometry, props| {
@@ -353,6 +694,10 @@ pub fn read_roads(path: &Path) -> Result<(Vec<Road>, FileReport), Error> {
                 );
                 continue;
             }
+            let coords = coords
+                .into_iter()
+                .map(|(lon, lat)| datum.to_wgs84(lon, lat))
+                .collect();
             roads.push(Road {
                 highway: highway.clone(),
                 name: name.clone(),
@@ -366,17 +711,26 @@ pub fn read_roads(path: &Path) -> Result<(Vec<Road>, FileReport), Error> {
 
 /// Reads subdistrict (or any statistical area) polygons with their names.
 pub fn read_areas(path: &Path) -> Result<(Vec<Area>, FileReport), Error> {
+    read_areas_with(path, &FileOptions::default())
+}
+
+/// [`read_areas`] with file options: format, datum, field map (`name`, `name_en`).
+pub fn read_areas_with(
+    path: &Path,
+    options: &FileOptions,
+) -> Result<(Vec<Area>, FileReport), Error> {
     let columns = [
         Column {
-            name: "name",
+            name: options.column("name", "name"),
             required: true,
         },
         Column {
-            name: "name_en",
-            required: false,
+            name: options.column("name_en", "name_en"),
+            required: options.fields.contains_key("name_en"),
         },
     ];
-    let file = LayerReader::open(path, &ReadOptions::default(), &columns)?;
+    let datum = options.datum;
+    let file = LayerReader::open(path, &options.read_options(), &columns)?;
     let mut report = FileReport::new(path, "subdistricts");
     let mut areas = Vec::new();
     file.for_each(|feature_idx, geometry, props| {
@@ -396,6 +750,15 @@ pub fn read_areas(path: &Path) -> Result<(Vec<Area>, FileReport), Error> {
         if polygon.0.is_empty() || !valid {
             return report.skip(feature_idx, "polygon without a valid lon/lat ring");
         }
+        let polygon = if datum == crate::datum::Datum::Wgs84 {
+            polygon
+        } else {
+            use geo::MapCoords;
+            polygon.map_coords(|c| {
+                let (x, y) = datum.to_wgs84(c.x, c.y);
+                geo::Coord { x, y }
+            })
+        };
         let mut props = props.into_iter();
         let Some(name) = props.next().flatten().and_then(Prop::into_text) else {
             return report.skip(feature_idx, "no `name`");
@@ -413,21 +776,31 @@ pub fn read_areas(path: &Path) -> Result<(Vec<Area>, FileReport), Error> {
 
 /// Reads residential points with their population.
 pub fn read_residents(path: &Path) -> Result<(Vec<Residential>, FileReport), Error> {
+    read_residents_with(path, &FileOptions::default())
+}
+
+/// [`read_residents`] with file options: format, datum, field map (`population`, `name`,
+/// `subdistrict`).
+pub fn read_residents_with(
+    path: &Path,
+    options: &FileOptions,
+) -> Result<(Vec<Residential>, FileReport), Error> {
     let columns = [
         Column {
-            name: "population",
+            name: options.column("population", "population"),
             required: true,
         },
         Column {
-            name: "name",
-            required: false,
+            name: options.column("name", "name"),
+            required: options.fields.contains_key("name"),
         },
         Column {
-            name: "subdistrict",
-            required: false,
+            name: options.column("subdistrict", "subdistrict"),
+            required: options.fields.contains_key("subdistrict"),
         },
     ];
-    let file = LayerReader::open(path, &ReadOptions::default(), &columns)?;
+    let datum = options.datum;
+    let file = LayerReader::open(path, &options.read_options(), &columns)?;
     let mut report = FileReport::new(path, "residents");
     let mut residents = Vec::new();
     file.for_each(|feature_idx, geometry, props| {
@@ -443,6 +816,7 @@ pub fn read_residents(path: &Path) -> Result<(Vec<Residential>, FileReport), Err
         };
         let name = props.next().flatten().and_then(Prop::into_text);
         let subdistrict = props.next().flatten().and_then(Prop::into_text);
+        let (lon, lat) = datum.to_wgs84(lon, lat);
         residents.push(Residential {
             name,
             population: population.round() as u32,

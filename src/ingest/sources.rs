@@ -1,0 +1,307 @@
+//! Facility sources: one configured file (`[[data.sources]]` entry, or the single-file form) →
+//! facilities in WGS84, classified by the taxonomy's rules, each with its origin; then, over all
+//! sources, the cross-source duplicates merged.
+//!
+//! **Identity.** The single-file form keeps the ids it always had: the source id itself when it
+//! is a number, else a stable hash of it ([`super::stable_feature_id`]). A `[[data.sources]]`
+//! facility's id is a stable hash of `"{source name}:{source id}"` ([`source_feature_id`]), so ids
+//! from different sources never collide and survive restarts and reloads. A row without a source
+//! id gets one from its content ([`content_source_id`]) rather than being dropped.
+//!
+//! **Duplicates.** Facilities of different sources whose names are equal once normalised
+//! ([`normalise_name`]) and that lie within `data.dedupe_distance_m` are one facility: the one
+//! from the source listed first keeps its position and attributes and records the others' ids.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use super::formats::{Column, LayerReader, Prop};
+use super::{Error, FileReport, representative_lonlat, stable_feature_id};
+use crate::config::FileOptions;
+use crate::dataset::{Facility, FacilityOrigin};
+use crate::datum::Datum;
+use crate::geom;
+use crate::taxonomy::Taxonomy;
+
+/// The facility fields a source maps to its columns.
+pub const FACILITY_FIELDS: [&str; 6] = [
+    "id",
+    "name",
+    "name_en",
+    "category",
+    "address",
+    "subdistrict",
+];
+
+/// How ids are made for one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdScheme {
+    /// The single-file form: ids as they always were.
+    Legacy,
+    /// `[[data.sources]]`: a hash of source name and source id.
+    Qualified,
+}
+
+/// One source to read.
+pub struct SourceSpec<'a> {
+    pub idx: u16,
+    pub name: &'a str,
+    pub path: &'a Path,
+    pub options: &'a FileOptions,
+    pub ids: IdScheme,
+    /// Fields whose column must exist (the single-file form's id, name and category; a
+    /// source's explicitly mapped fields).
+    pub required: Vec<String>,
+}
+
+/// A facility read from a source, before region filtering and deduplication.
+pub struct SourcedFacility {
+    pub facility: Facility,
+    pub origin: FacilityOrigin,
+    /// Feature index in its file, for messages.
+    pub feature_idx: usize,
+}
+
+/// A raw value that matched no rule: which field held it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnmatchedValue {
+    pub field: String,
+    pub value: String,
+}
+
+/// Reads one source's facilities. Rows without geometry or at (0, 0) are counted skips; unnamed
+/// rows are kept with an empty name.
+pub fn read_source(
+    spec: &SourceSpec<'_>,
+    taxonomy: &Taxonomy,
+    seen_ids: &mut HashSet<u64>,
+    unmatched: &mut BTreeMap<UnmatchedValue, usize>,
+) -> Result<(Vec<SourcedFacility>, FileReport), Error> {
+    // Slot of every field read: the facility fields, then each field a rule reads.
+    let mut slots: HashMap<&str, usize> = HashMap::new();
+    let mut columns: Vec<Column<'_>> = Vec::new();
+    let rule_fields = taxonomy.rules().fields().iter().map(String::as_str);
+    for field in FACILITY_FIELDS.into_iter().chain(rule_fields) {
+        if slots.contains_key(field) {
+            continue;
+        }
+        let column = spec.options.column(field, field);
+        if column.is_empty() {
+            continue;
+        }
+        let slot = match columns.iter().position(|c| c.name == column) {
+            Some(slot) => slot,
+            None => {
+                columns.push(Column {
+                    name: column,
+                    required: false,
+                });
+                columns.len() - 1
+            }
+        };
+        if spec.required.iter().any(|r| r == field) {
+            columns[slot].required = true;
+        }
+        slots.insert(field, slot);
+    }
+    let reader = LayerReader::open(spec.path, &spec.options.read_options(), &columns)?;
+    let mut report = FileReport::new(spec.path, "facilities");
+    report.source = Some(spec.name.to_owned());
+    let datum = spec.options.datum;
+    let mut out = Vec::new();
+    let slot = |field: &str| slots.get(field).copied();
+    let (id_slot, name_slot) = (slot("id"), slot("name"));
+    let (name_en_slot, address_slot, subdistrict_slot) =
+        (slot("name_en"), slot("address"), slot("subdistrict"));
+    reader.for_each(|feature_idx, geometry, props| {
+        report.n_read += 1;
+        let (raw_lon, raw_lat) = match geometry.and_then(|g| representative_lonlat(&g)) {
+            Ok(p) => p,
+            Err(reason) => return report.skip(feature_idx, reason),
+        };
+        if raw_lon == 0.0 && raw_lat == 0.0 {
+            return report.skip(feature_idx, SKIP_NULL_ISLAND);
+        }
+        let (lon, lat) = datum.to_wgs84(raw_lon, raw_lat);
+        let texts: Vec<Option<String>> = props
+            .into_iter()
+            .map(|p| p.and_then(Prop::into_text))
+            .collect();
+        let text = |slot: Option<usize>| slot.and_then(|s| texts.get(s)?.as_deref());
+        let name = text(name_slot).unwrap_or_default().to_owned();
+        let raw_id = match text(id_slot) {
+            Some(id) => id.to_owned(),
+            None => content_source_id(raw_lon, raw_lat, &texts),
+        };
+        let id = match spec.ids {
+            IdScheme::Legacy => stable_feature_id(&raw_id),
+            IdScheme::Qualified => source_feature_id(spec.name, &raw_id),
+        };
+        if !seen_ids.insert(id) {
+            return report.skip(feature_idx, SKIP_DUPLICATE_ID);
+        }
+        let field = |name: &str| text(slots.get(name).copied());
+        let (category, rule) = match taxonomy.classify_record(&field) {
+            Some((category, rule)) => (category, Some(rule)),
+            None => {
+                let shown = std::iter::once("category")
+                    .chain(taxonomy.rules().fields().iter().map(String::as_str))
+                    .find_map(|f| field(f).map(|v| (f, v)));
+                let key = match shown {
+                    Some((f, v)) => UnmatchedValue {
+                        field: spec.options.column(f, f).to_owned(),
+                        value: v.to_owned(),
+                    },
+                    None => UnmatchedValue {
+                        field: spec.options.column("category", "category").to_owned(),
+                        value: String::new(),
+                    },
+                };
+                *report
+                    .unknown_categories
+                    .entry(key.value.clone())
+                    .or_default() += 1;
+                *unmatched.entry(key).or_default() += 1;
+                report.n_fallback += 1;
+                (taxonomy.fallback(), None)
+            }
+        };
+        if name.is_empty() {
+            report.n_unnamed += 1;
+        }
+        out.push(SourcedFacility {
+            facility: Facility {
+                id,
+                source_id: raw_id,
+                name,
+                name_en: text(name_en_slot).map(str::to_owned),
+                category,
+                address: text(address_slot).map(str::to_owned),
+                subdistrict: text(subdistrict_slot).map(str::to_owned),
+                lon,
+                lat,
+                merc: geom::lonlat_to_merc(lon, lat),
+            },
+            origin: FacilityOrigin {
+                source: spec.idx,
+                rule,
+                also: Vec::new(),
+            },
+            feature_idx,
+        });
+    })?;
+    report.n_loaded = out.len();
+    if datum != Datum::Wgs84 {
+        report.notes.push(format!(
+            "coordinates converted from {} to WGS84",
+            datum.as_str()
+        ));
+    }
+    Ok((out, report))
+}
+
+/// Skip reason of a row at (0, 0).
+pub const SKIP_NULL_ISLAND: &str =
+    "at (0, 0): the row has no real coordinates (failed geocoding?); fix or remove it";
+/// Skip reason of a repeated id.
+pub const SKIP_DUPLICATE_ID: &str =
+    "duplicate id: an earlier row of the source has the same id; make ids unique";
+
+/// The id of a `[[data.sources]]` facility: a stable 53-bit hash of `"{source}:{source_id}"`
+/// (53 bits, so it is exact as a JavaScript number).
+pub fn source_feature_id(source: &str, source_id: &str) -> u64 {
+    let key = format!("{source}:{source_id}");
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes()) >> 11
+}
+
+/// A source id for a row that has none: `#` and 16 hex digits of a hash of its position (as
+/// written, to 1e-7°) and every attribute read, so the same row gets the same id on every load.
+pub fn content_source_id(lon: f64, lat: f64, texts: &[Option<String>]) -> String {
+    let mut content = format!("{lon:.7},{lat:.7}");
+    for text in texts {
+        content.push('\u{1f}');
+        content.push_str(text.as_deref().unwrap_or(""));
+    }
+    format!("#{:016x}", xxhash_rust::xxh3::xxh3_64(content.as_bytes()))
+}
+
+/// A name normalised for duplicate detection: full-width folded to half-width, lowercase,
+/// without whitespace and brackets (`（新馆）` = `(新馆)` = `新馆`).
+pub fn normalise_name(name: &str) -> String {
+    name.chars()
+        .map(crate::taxonomy::rules::half_width)
+        .filter(|c| {
+            !c.is_whitespace() && !matches!(c, '(' | ')' | '[' | ']' | '【' | '】' | '〔' | '〕')
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// One cross-source merge, for `check`.
+#[derive(Debug, Clone)]
+pub struct Merge {
+    /// `source:source_id` and name of the facility kept.
+    pub kept: String,
+    pub name: String,
+    /// `source:source_id` of the one merged into it.
+    pub merged: String,
+    pub distance_m: f64,
+}
+
+/// Merges facilities of later sources into an earlier source's facility with the same
+/// normalised name within `max_distance_m`. Facilities must be in source order.
+pub fn merge_duplicates(
+    facilities: Vec<SourcedFacility>,
+    source_names: &[String],
+    max_distance_m: f64,
+) -> (Vec<SourcedFacility>, Vec<Merge>) {
+    if max_distance_m <= 0.0 || source_names.len() < 2 {
+        return (facilities, Vec::new());
+    }
+    let mut kept: Vec<SourcedFacility> = Vec::with_capacity(facilities.len());
+    let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut merges = Vec::new();
+    for candidate in facilities {
+        let key = normalise_name(&candidate.facility.name);
+        if key.is_empty() {
+            kept.push(candidate);
+            continue;
+        }
+        let (lon, lat) = (candidate.facility.lon, candidate.facility.lat);
+        let source = candidate.origin.source;
+        let target = by_name.get(&key).and_then(|idxs| {
+            idxs.iter()
+                .map(|&idx| {
+                    let f = &kept[idx].facility;
+                    (idx, geom::haversine_m((f.lon, f.lat), (lon, lat)))
+                })
+                .filter(|&(idx, d)| kept[idx].origin.source < source && d <= max_distance_m)
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+        });
+        match target {
+            Some((idx, distance_m)) => {
+                let name_of = |s: u16| source_names[s as usize].as_str();
+                let into = &mut kept[idx];
+                merges.push(Merge {
+                    kept: format!(
+                        "{}:{}",
+                        name_of(into.origin.source),
+                        into.facility.source_id
+                    ),
+                    name: into.facility.name.clone(),
+                    merged: format!("{}:{}", name_of(source), candidate.facility.source_id),
+                    distance_m,
+                });
+                into.origin
+                    .also
+                    .push((source, candidate.facility.source_id));
+                into.origin.also.extend(candidate.origin.also);
+            }
+            None => {
+                by_name.entry(key).or_default().push(kept.len());
+                kept.push(candidate);
+            }
+        }
+    }
+    (kept, merges)
+}
