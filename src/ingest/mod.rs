@@ -6,8 +6,10 @@
 //! Individual bad features are a value, not an error: they are skipped (no or invalid geometry)
 //! or put in the fallback category (unknown category) and counted in the report.
 
+mod delimited;
 mod fgb;
 pub mod formats;
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,22 @@ pub enum Error {
         feature_idx: usize,
         message: String,
     },
+    #[error("{path}: unknown text encoding `{name}`; use one of {examples}")]
+    Encoding {
+        path: PathBuf,
+        name: String,
+        examples: &'static str,
+    },
+    #[error("{path} is not a readable {format} file: {message}")]
+    Unreadable {
+        path: PathBuf,
+        format: &'static str,
+        message: String,
+    },
+    #[error(
+        "{path}: no coordinate columns found (columns: {available}); name them with lon_column and lat_column, or location_column for one \"lng,lat\" column"
+    )]
+    NoCoordinates { path: PathBuf, available: String },
     #[error("{path} holds no usable {kind}: {n_read} features read, all skipped")]
     NothingUsable {
         path: PathBuf,
