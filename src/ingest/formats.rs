@@ -16,6 +16,7 @@ use super::Error;
 use super::delimited::DelimitedFile;
 use super::fgb::FgbFile;
 pub use super::fgb::{Column, Prop};
+use super::geojson_file::GeoJsonFile;
 
 /// A data file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -101,6 +102,14 @@ pub struct LayerReader {
 enum Inner {
     FlatGeobuf(FgbFile),
     Delimited(DelimitedFile),
+    GeoJson(GeoJsonFile),
+}
+
+/// Whether an EPSG code names longitude/latitude on WGS84, or on CGCS2000 (EPSG:4490, China's
+/// national datum, which agrees with WGS84 to a few centimetres: Chinese government data comes
+/// in it).
+pub(super) fn is_geographic_wgs84(epsg: i64) -> bool {
+    matches!(epsg, 4326 | 4490)
 }
 
 /// How messages name the features of one file: "line 17" (the line a text editor shows, where a
@@ -189,6 +198,8 @@ impl LayerReader {
             Format::FlatGeobuf => Inner::FlatGeobuf(FgbFile::open(path, columns)?),
             Format::Csv => Inner::Delimited(DelimitedFile::open(path, b',', options, columns)?),
             Format::Tsv => Inner::Delimited(DelimitedFile::open(path, b'\t', options, columns)?),
+            Format::GeoJson => Inner::GeoJson(GeoJsonFile::open(path, false, options, columns)?),
+            Format::GeoJsonSeq => Inner::GeoJson(GeoJsonFile::open(path, true, options, columns)?),
             other => {
                 return Err(Error::UnsupportedFormat {
                     path: path.to_owned(),
@@ -217,6 +228,7 @@ impl LayerReader {
         match &self.inner {
             Inner::FlatGeobuf(_) => FeatureNames::shifted("feature", 0),
             Inner::Delimited(file) => file.names().clone(),
+            Inner::GeoJson(file) => file.names().clone(),
         }
     }
 
@@ -230,6 +242,7 @@ impl LayerReader {
         match self.inner {
             Inner::FlatGeobuf(file) => file.for_each(visit),
             Inner::Delimited(file) => file.for_each(visit),
+            Inner::GeoJson(file) => file.for_each(visit),
         }
     }
 }

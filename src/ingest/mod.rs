@@ -9,6 +9,7 @@
 mod delimited;
 mod fgb;
 pub mod formats;
+mod geojson_file;
 mod text;
 
 use std::collections::BTreeMap;
