@@ -142,6 +142,14 @@ fn check(config: Config) -> anyhow::Result<ExitCode> {
     }
     let [w, s, e, n] = dataset.bounds;
     println!("bounds: {w:.5},{s:.5},{e:.5},{n:.5}");
+    if !dataset.roads.is_empty() {
+        let network = lifecircle::coverage::graph::NetworkCheck::of(
+            &dataset.roads,
+            &config.coverage.exclude_highways,
+            config.coverage.join_tolerance_m,
+        );
+        print!("{network}");
+    }
     let n_skipped: usize = snapshot.report.files.iter().map(|f| f.n_skipped()).sum();
     println!(
         "ok: {} facilities loaded, {n_skipped} features skipped",
