@@ -77,6 +77,18 @@ pub struct DataConfig {
     pub fields: FieldMap,
 }
 
+impl DataConfig {
+    /// An empty path leaves an optional layer out (a file merged over the default cannot remove
+    /// a key, only set it).
+    fn leave_out_empty_layers(&mut self) {
+        for layer in [&mut self.roads, &mut self.subdistricts, &mut self.residents] {
+            if layer.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                *layer = None;
+            }
+        }
+    }
+}
+
 /// Names of the facility attributes in the source file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -320,6 +332,7 @@ impl Config {
                 })?;
         config.base_dir = base_dir;
         config.origin = origin;
+        config.data.leave_out_empty_layers();
         config.validate()?;
         Ok(config)
     }
