@@ -449,6 +449,7 @@ pub struct CoverageConfig {
     pub cell_m: f64,
     pub padding_m: f64,
     pub exclude_highways: Vec<String>,
+    pub join_tolerance_m: f64,
     pub cutoff_margin_min: u32,
     pub band_minutes: Vec<u32>,
     pub default_profile: String,
@@ -801,6 +802,12 @@ impl Config {
             return Err(format!(
                 "coverage.padding_m must be from 0 to 10000 metres, not {}",
                 c.padding_m
+            ));
+        }
+        if !(0.0..=50.0).contains(&c.join_tolerance_m) {
+            return Err(format!(
+                "coverage.join_tolerance_m must be from 0 (off) to 50 metres, not {}",
+                c.join_tolerance_m
             ));
         }
         if c.cutoff_margin_min > 60 {

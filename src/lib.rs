@@ -5,7 +5,8 @@
 //! data version; `search` finds facilities by keyword and place, and `navigation` links them
 //! to map apps; `cache` keeps rendered tiles; `feedback` stores residents' reports; `state` holds
 //! what requests share; `http` answers.
-//! `generate` writes the synthetic sample data. See ARCHITECTURE.md for the map.
+//! `generate` writes the synthetic sample data; `osm` imports OpenStreetMap extracts. See
+//! ARCHITECTURE.md for the map.
 
 pub mod area;
 pub mod cache;
@@ -19,6 +20,7 @@ pub mod geom;
 pub mod http;
 pub mod ingest;
 pub mod navigation;
+pub mod osm;
 pub mod search;
 pub mod snapshot;
 pub mod state;

@@ -53,6 +53,58 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Convert other data into the files the server reads, with a configuration for them
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// An OpenStreetMap extract (.osm.pbf): facilities, the walking network, subdistricts
+    Osm {
+        /// The extract, e.g. a regional download
+        file: PathBuf,
+        /// Keep only this box (west,south,east,north in WGS84 degrees) and its margin
+        #[arg(long, value_parser = parse_bbox, conflicts_with = "boundary")]
+        bbox: Option<[f64; 4]>,
+        /// Keep only what lies within the bounding box of these polygons (any readable format)
+        /// and its margin; the polygons become the analysis area
+        #[arg(long)]
+        boundary: Option<PathBuf>,
+        /// Also keep facilities and streets this many metres outside the box or boundary
+        #[arg(long, default_value_t = 1000.0)]
+        margin_m: f64,
+        /// admin_level of the boundary=administrative relations written as subdistricts
+        /// (8: township level, 乡/镇/街道, in China)
+        #[arg(long, default_value = "8")]
+        admin_level: String,
+        /// Output directory (created if missing): FlatGeobuf files and lifecircle.toml
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn parse_bbox(text: &str) -> Result<[f64; 4], String> {
+    let parts: Vec<f64> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("`{text}` is not four numbers west,south,east,north"))?;
+    match parts[..] {
+        [w, s, e, n]
+            if w < e
+                && s < n
+                && lifecircle::geom::is_valid_lonlat(w, s)
+                && lifecircle::geom::is_valid_lonlat(e, n) =>
+        {
+            Ok([w, s, e, n])
+        }
+        _ => Err(format!(
+            "`{text}` is not a box west,south,east,north in degrees with west < east and south < north"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -90,6 +142,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             out,
         } => generate(preset, facilities, seed, &out),
+        Command::Import { source } => match source {
+            ImportSource::Osm {
+                file,
+                bbox,
+                boundary,
+                margin_m,
+                admin_level,
+                out,
+            } => import_osm(
+                &config,
+                &file,
+                bbox,
+                boundary.as_deref(),
+                margin_m,
+                admin_level,
+                &out,
+            ),
+        },
     }
 }
 
@@ -171,6 +241,14 @@ fn check(config: Config) -> anyhow::Result<ExitCode> {
     }
     let [w, s, e, n] = dataset.bounds;
     println!("bounds: {w:.5},{s:.5},{e:.5},{n:.5}");
+    if !dataset.roads.is_empty() {
+        let network = lifecircle::coverage::graph::NetworkCheck::of(
+            &dataset.roads,
+            &config.coverage.exclude_highways,
+            config.coverage.join_tolerance_m,
+        );
+        print!("{network}");
+    }
     let report = &snapshot.report;
     let verdict =
         lifecircle::ingest::check_guards(&config, report, dataset.facilities().len(), None);
@@ -223,6 +301,102 @@ fn generate(
         println!("  {}", file.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn import_osm(
+    config: &Config,
+    file: &std::path::Path,
+    bbox: Option<[f64; 4]>,
+    boundary: Option<&std::path::Path>,
+    margin_m: f64,
+    admin_level: String,
+    out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use lifecircle::osm;
+    anyhow::ensure!(
+        (0.0..=100_000.0).contains(&margin_m),
+        "--margin-m must be from 0 to 100000 metres, not {margin_m}"
+    );
+    let region = match (bbox, boundary) {
+        (Some(bbox), _) => osm::Region::Bbox(bbox),
+        (None, Some(path)) => osm::Region::Boundary(
+            read_boundary(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        (None, None) => osm::Region::All,
+    };
+    let taxonomy = config.taxonomy()?;
+    let classifier = osm::TagRules::for_taxonomy(&taxonomy);
+    let options = osm::ImportOptions {
+        region: region.clone(),
+        margin_m,
+        admin_level,
+    };
+    let started = std::time::Instant::now();
+    let bar = ProgressBar::new();
+    let data = osm::import(file, &options, &classifier, &bar)
+        .with_context(|| format!("importing {}", file.display()))?;
+    bar.0.finish_and_clear();
+    let written = osm::write::write_dir(&data, &region, &taxonomy, file, out)
+        .with_context(|| format!("writing into {}", out.display()))?;
+    print!("{}", data.report);
+    println!(
+        "imported {} facilities, {} street pieces, {} subdistricts in {:.1} s:",
+        data.facilities.len(),
+        data.roads.len(),
+        data.subdistricts.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for path in written.files.iter().chain([&written.config]) {
+        println!("  {}", path.display());
+    }
+    println!(
+        "serve it with: lifecircle --config {} serve",
+        written.config.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The polygons of a boundary file, together.
+fn read_boundary(path: &std::path::Path) -> anyhow::Result<geo::MultiPolygon<f64>> {
+    use lifecircle::ingest::formats::{LayerReader, ReadOptions};
+    let reader = LayerReader::open(path, &ReadOptions::default(), &[])?;
+    let mut polygons = Vec::new();
+    reader.for_each(|_, geometry, _| match geometry {
+        Ok(geo::Geometry::Polygon(p)) => polygons.push(p),
+        Ok(geo::Geometry::MultiPolygon(mp)) => polygons.extend(mp.0),
+        _ => {}
+    })?;
+    anyhow::ensure!(!polygons.is_empty(), "no polygons in the file");
+    Ok(geo::MultiPolygon(polygons))
+}
+
+/// The import's progress bar on stderr (drawn only on a terminal).
+struct ProgressBar(indicatif::ProgressBar);
+
+impl ProgressBar {
+    fn new() -> ProgressBar {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:20} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        ProgressBar(bar)
+    }
+}
+
+impl lifecircle::osm::Progress for ProgressBar {
+    fn start_pass(&self, name: &str, total_bytes: u64) {
+        self.0.set_message(name.to_owned());
+        self.0.set_length(total_bytes);
+        self.0.set_position(0);
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
 }
 
 async fn shutdown_signal() {

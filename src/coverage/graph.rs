@@ -6,6 +6,13 @@
 //! motorway passing over a street does not connect to it. Places off the network are [`Snap`]ped
 //! to the nearest point of the nearest edge; the off-network leg is walked in a straight line.
 //!
+//! Street data digitised line by line rarely shares vertices where streets meet: a street ends
+//! half a metre beside the one it joins. With a join tolerance, every line end is joined to the
+//! nearest point of another line within that distance (the other line is split there, and a
+//! connector edge of the gap's length added); ends near each other join the same way. Lines that
+//! merely cross, with no end there, stay apart: a bridge passes over the street below.
+//! [`NetworkCheck`] counts the connected components with and without joining, for `check`.
+//!
 //! [`Search`] is Dijkstra from any number of seeds with a distance cut-off and a visitor that can
 //! stop early; it is used from the facilities (the field), from one place (`/coverage/at`) and
 //! from candidate sites (`/coverage/suggest`).
@@ -50,15 +57,23 @@ pub struct WalkGraph {
     node_lonlat: Vec<(f64, f64)>,
     segments: RTree<IndexedSegment>,
     frame: Frame,
+    n_joins: usize,
 }
 
 impl WalkGraph {
     /// Builds the graph from `roads`, leaving out those whose `highway` class is in `excluded`
-    /// (compared case-insensitively). Positions are indexed in `frame`.
-    pub fn build(roads: &[Road], excluded: &[String], frame: Frame) -> WalkGraph {
+    /// (compared case-insensitively), joining line ends within `join_tolerance_m` ground metres
+    /// of another line (0: only shared vertices join). Positions are indexed in `frame`.
+    pub fn build(
+        roads: &[Road],
+        excluded: &[String],
+        frame: Frame,
+        join_tolerance_m: f64,
+    ) -> WalkGraph {
         let mut node_of: HashMap<(u64, u64), u32> = HashMap::new();
         let mut node_lonlat: Vec<(f64, f64)> = Vec::new();
         let mut edges: Vec<Edge> = Vec::new();
+        let mut line_ends: Vec<u32> = Vec::new();
         let mut node = |lon: f64, lat: f64| -> u32 {
             *node_of
                 .entry((lon.to_bits(), lat.to_bits()))
@@ -72,9 +87,12 @@ impl WalkGraph {
             if excluded.iter().any(|e| e.eq_ignore_ascii_case(&class)) {
                 continue;
             }
+            let n_edges_before = edges.len();
+            let mut first = None;
             let mut prev: Option<(u32, (f64, f64))> = None;
             for &(lon, lat) in &road.coords {
                 let n = node(lon, lat);
+                first.get_or_insert(n);
                 if let Some((p, p_lonlat)) = prev
                     && p != n
                 {
@@ -83,7 +101,23 @@ impl WalkGraph {
                 }
                 prev = Some((n, (lon, lat)));
             }
+            if edges.len() > n_edges_before
+                && let (Some(first), Some((last, _))) = (first, prev)
+            {
+                line_ends.extend([first, last]);
+            }
         }
+        let n_joins = if join_tolerance_m > 0.0 {
+            join_line_ends(
+                &mut node_lonlat,
+                &mut edges,
+                line_ends,
+                frame,
+                join_tolerance_m,
+            )
+        } else {
+            0
+        };
         let n_nodes = node_lonlat.len();
         let mut degree = vec![0u32; n_nodes + 1];
         for e in &edges {
@@ -125,6 +159,50 @@ impl WalkGraph {
             node_lonlat,
             segments,
             frame,
+            n_joins,
+        }
+    }
+
+    /// Line ends joined to another line (or to another end) by the join tolerance.
+    pub fn n_joins(&self) -> usize {
+        self.n_joins
+    }
+
+    /// The connected components: how many, their lengths, and the largest ones but the first.
+    pub fn component_summary(&self, n_listed: usize) -> ComponentSummary {
+        let mut length_m = vec![0f64; self.n_components];
+        // Per component its longest edge: a point in the middle of it locates the component.
+        let mut longest: Vec<Option<u32>> = vec![None; self.n_components];
+        for (idx, e) in self.edges.iter().enumerate() {
+            let c = self.component[e.u as usize] as usize;
+            length_m[c] += f64::from(e.len_m);
+            if longest[c].is_none_or(|l| self.edges[l as usize].len_m < e.len_m) {
+                longest[c] = Some(idx as u32);
+            }
+        }
+        let mut order: Vec<usize> = (0..self.n_components)
+            .filter(|&c| longest[c].is_some())
+            .collect();
+        order.sort_by(|&a, &b| length_m[b].total_cmp(&length_m[a]).then(a.cmp(&b)));
+        let total_length_m: f64 = length_m.iter().sum();
+        let components: Vec<ComponentInfo> = order
+            .iter()
+            .take(n_listed + 1)
+            .map(|&c| {
+                let edge = longest[c].expect("components with edges only");
+                let (lon, lat) = self.point_on_edge(edge, 0.5);
+                ComponentInfo {
+                    length_m: length_m[c],
+                    lon,
+                    lat,
+                }
+            })
+            .collect();
+        ComponentSummary {
+            n_components: order.len(),
+            total_length_m,
+            largest: components.first().cloned(),
+            others: components.into_iter().skip(1).collect(),
         }
     }
 
@@ -248,6 +326,219 @@ impl WalkGraph {
             + self.component.capacity() * 4
             + self.node_lonlat.capacity() * 16
             + self.segments.size() * (std::mem::size_of::<IndexedSegment>() + 16)
+    }
+}
+
+/// Joins every line end in `line_ends` to the nearest point, within `tolerance_m`, of an edge not
+/// touching it: onto that edge's end node when the nearest point is (within a centimetre) one,
+/// otherwise onto a new node splitting the edge there. Adds one connector edge per join, of the
+/// gap's ground length, and returns the number of joins. Deterministic: ends are taken in node
+/// order, ties go to the lower edge index.
+fn join_line_ends(
+    node_lonlat: &mut Vec<(f64, f64)>,
+    edges: &mut Vec<Edge>,
+    mut line_ends: Vec<u32>,
+    frame: Frame,
+    tolerance_m: f64,
+) -> usize {
+    /// Closer than this to an edge's end node, a join goes to that node instead of splitting.
+    const ON_NODE_M: f64 = 0.01;
+    line_ends.sort_unstable();
+    line_ends.dedup();
+    let xy_of = |node_lonlat: &[(f64, f64)], n: u32| {
+        let (lon, lat) = node_lonlat[n as usize];
+        frame.to_xy(lon, lat)
+    };
+    let tree: RTree<IndexedSegment> = RTree::bulk_load(
+        edges
+            .iter()
+            .enumerate()
+            .map(|(idx, e)| {
+                GeomWithData::new(
+                    Line::new(xy_of(node_lonlat, e.u), xy_of(node_lonlat, e.v)),
+                    idx as u32,
+                )
+            })
+            .collect(),
+    );
+    // (edge, fraction along it, new node) for every split, and the connectors to add.
+    let mut splits: Vec<(u32, f64, u32)> = Vec::new();
+    let mut connectors: Vec<(u32, u32)> = Vec::new();
+    let mut joined: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+    for &end in &line_ends {
+        let xy = xy_of(node_lonlat, end);
+        let nearest = tree
+            .locate_within_distance(xy, tolerance_m * tolerance_m)
+            .filter(|s| {
+                let e = edges[s.data as usize];
+                e.u != end && e.v != end
+            })
+            .min_by(|a, b| {
+                a.distance_2(&xy)
+                    .total_cmp(&b.distance_2(&xy))
+                    .then(a.data.cmp(&b.data))
+            });
+        let Some(segment) = nearest else { continue };
+        let line = segment.geom();
+        let on_line = line.nearest_point(&xy);
+        let e = edges[segment.data as usize];
+        let dist =
+            |a: [f64; 2], b: [f64; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+        let target = if dist(on_line, line.from) <= ON_NODE_M {
+            e.u
+        } else if dist(on_line, line.to) <= ON_NODE_M {
+            e.v
+        } else {
+            let t = dist(on_line, line.from) / dist(line.to, line.from);
+            let (a, b) = (node_lonlat[e.u as usize], node_lonlat[e.v as usize]);
+            node_lonlat.push((a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t));
+            let split_node = (node_lonlat.len() - 1) as u32;
+            splits.push((segment.data, t, split_node));
+            split_node
+        };
+        if joined.insert((end.min(target), end.max(target))) {
+            connectors.push((end, target));
+        }
+    }
+    splits.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    for chunk in splits.chunk_by(|a, b| a.0 == b.0) {
+        let edge_idx = chunk[0].0 as usize;
+        let Edge { u, v, .. } = edges[edge_idx];
+        let chain: Vec<u32> = std::iter::once(u)
+            .chain(chunk.iter().map(|s| s.2))
+            .chain(std::iter::once(v))
+            .collect();
+        for (i, pair) in chain.windows(2).enumerate() {
+            let len_m =
+                geom::haversine_m(node_lonlat[pair[0] as usize], node_lonlat[pair[1] as usize])
+                    as f32;
+            let piece = Edge {
+                u: pair[0],
+                v: pair[1],
+                len_m,
+            };
+            if i == 0 {
+                edges[edge_idx] = piece;
+            } else {
+                edges.push(piece);
+            }
+        }
+    }
+    for &(a, b) in &connectors {
+        let len_m = geom::haversine_m(node_lonlat[a as usize], node_lonlat[b as usize]) as f32;
+        edges.push(Edge { u: a, v: b, len_m });
+    }
+    connectors.len()
+}
+
+/// The connected components of a walking graph, for `check`.
+#[derive(Debug, Clone)]
+pub struct ComponentSummary {
+    /// Components holding at least one edge.
+    pub n_components: usize,
+    pub total_length_m: f64,
+    pub largest: Option<ComponentInfo>,
+    /// The largest components after the largest, longest first.
+    pub others: Vec<ComponentInfo>,
+}
+
+/// One connected component: its street length and a point on it.
+#[derive(Debug, Clone)]
+pub struct ComponentInfo {
+    pub length_m: f64,
+    pub lon: f64,
+    pub lat: f64,
+}
+
+impl ComponentSummary {
+    /// Share of the total street length in the largest component (1 for an empty network).
+    pub fn largest_share(&self) -> f64 {
+        match &self.largest {
+            Some(c) if self.total_length_m > 0.0 => c.length_m / self.total_length_m,
+            _ => 1.0,
+        }
+    }
+}
+
+/// The walking network's components without joining and with the configured join tolerance.
+#[derive(Debug, Clone)]
+pub struct NetworkCheck {
+    pub join_tolerance_m: f64,
+    pub n_joins: usize,
+    pub before: ComponentSummary,
+    pub after: ComponentSummary,
+}
+
+impl NetworkCheck {
+    /// Components listed after the largest.
+    pub const N_LISTED: usize = 10;
+
+    /// Builds the walking graph of `roads` twice, without and with joining, in a frame at the
+    /// roads' centre.
+    pub fn of(roads: &[Road], excluded: &[String], join_tolerance_m: f64) -> NetworkCheck {
+        let (mut w, mut s, mut e, mut n) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for &(lon, lat) in roads.iter().flat_map(|r| r.coords.iter()) {
+            (w, s, e, n) = (w.min(lon), s.min(lat), e.max(lon), n.max(lat));
+        }
+        let frame = if w <= e {
+            Frame::new((w + e) / 2.0, (s + n) / 2.0)
+        } else {
+            Frame::new(0.0, 0.0)
+        };
+        let before =
+            WalkGraph::build(roads, excluded, frame, 0.0).component_summary(Self::N_LISTED);
+        let (after, n_joins) = if join_tolerance_m > 0.0 {
+            let joined = WalkGraph::build(roads, excluded, frame, join_tolerance_m);
+            (joined.component_summary(Self::N_LISTED), joined.n_joins())
+        } else {
+            (before.clone(), 0)
+        };
+        NetworkCheck {
+            join_tolerance_m,
+            n_joins,
+            before,
+            after,
+        }
+    }
+}
+
+impl std::fmt::Display for NetworkCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stage = |f: &mut std::fmt::Formatter<'_>,
+                     label: &str,
+                     c: &ComponentSummary|
+         -> std::fmt::Result {
+            writeln!(
+                f,
+                "  {label}: {} components, {:.1} km of streets, {:.1} % in the largest",
+                c.n_components,
+                c.total_length_m / 1000.0,
+                c.largest_share() * 100.0
+            )?;
+            for other in &c.others {
+                writeln!(
+                    f,
+                    "    {:>10.0} m at {:.6},{:.6}",
+                    other.length_m, other.lon, other.lat
+                )?;
+            }
+            Ok(())
+        };
+        writeln!(f, "walking network:")?;
+        stage(f, "as drawn (shared vertices only)", &self.before)?;
+        if self.join_tolerance_m > 0.0 {
+            stage(
+                f,
+                &format!(
+                    "joined within {} m ({} line ends joined)",
+                    self.join_tolerance_m, self.n_joins
+                ),
+                &self.after,
+            )?;
+        } else {
+            writeln!(f, "  joining is off (coverage.join_tolerance_m = 0)")?;
+        }
+        Ok(())
     }
 }
 
@@ -386,7 +677,7 @@ mod tests {
             road("Motorway", &[(121.405, 31.19), (121.41, 31.20)]),
             road("path", &[(121.50, 31.20), (121.51, 31.20)]),
         ];
-        let graph = WalkGraph::build(&roads, &["motorway".into()], Frame::new(121.45, 31.2));
+        let graph = WalkGraph::build(&roads, &["motorway".into()], Frame::new(121.45, 31.2), 0.0);
         assert_eq!(graph.edges.len(), 3);
         assert_eq!(graph.n_nodes(), 5);
         assert_eq!(graph.n_components(), 2);
@@ -406,7 +697,7 @@ mod tests {
     #[test]
     fn snap_measures_both_legs_on_the_ground() {
         let roads = vec![road("residential", &[(121.40, 31.20), (121.42, 31.20)])];
-        let graph = WalkGraph::build(&roads, &[], Frame::new(121.41, 31.2));
+        let graph = WalkGraph::build(&roads, &[], Frame::new(121.41, 31.2), 0.0);
         let (m_per_deg_lon, m_per_deg_lat) = geom::metres_per_degree(31.2);
         // 300 m east of the west end, 50 m north of the street.
         let snap = graph
@@ -422,7 +713,7 @@ mod tests {
     #[test]
     fn cutoff_and_early_stop_limit_the_search() {
         let coords: Vec<(f64, f64)> = (0..20).map(|i| (121.40 + i as f64 * 0.001, 31.2)).collect();
-        let graph = WalkGraph::build(&[road("path", &coords)], &[], Frame::new(121.41, 31.2));
+        let graph = WalkGraph::build(&[road("path", &coords)], &[], Frame::new(121.41, 31.2), 0.0);
         let mut search = Search::new(&graph);
         let mut settled = 0;
         search.run(&graph, [(0, 0.0)], 300.0, |_, _| {
@@ -442,5 +733,99 @@ mod tests {
         });
         assert_eq!(settled, 2);
         assert_eq!(search.dist(0), 0.0, "buffers reset between runs");
+    }
+
+    /// `(lon, lat)` `dx_m` east and `dy_m` north of `origin`.
+    fn offset(origin: (f64, f64), dx_m: f64, dy_m: f64) -> (f64, f64) {
+        let (m_lon, m_lat) = geom::metres_per_degree(origin.1);
+        (origin.0 + dx_m / m_lon, origin.1 + dy_m / m_lat)
+    }
+
+    #[test]
+    fn line_ends_near_another_line_join_it_and_crossings_stay_apart() {
+        let o = (121.40, 31.20);
+        let roads = vec![
+            // A main street 400 m long, west to east.
+            road("primary", &[o, offset(o, 400.0, 0.0)]),
+            // Side streets ending 0.4 m short of it, from the north and the south, at x = 100 m
+            // and x = 250 m: both split the main street's one edge.
+            road(
+                "residential",
+                &[offset(o, 100.0, 200.0), offset(o, 100.0, 0.4)],
+            ),
+            road(
+                "residential",
+                &[offset(o, 250.0, -0.45), offset(o, 250.0, -150.0)],
+            ),
+            // A footbridge crossing the main street at x = 300 m with no end there.
+            road(
+                "footway",
+                &[offset(o, 300.0, -50.0), offset(o, 300.0, 50.0)],
+            ),
+            // A path whose end is 0.3 m from the far end of the main street (end to end).
+            road("path", &[offset(o, 400.3, 0.0), offset(o, 500.0, 0.0)]),
+        ];
+        let frame = Frame::new(o.0, o.1);
+        let loose = WalkGraph::build(&roads, &[], frame, 0.0);
+        assert_eq!(loose.n_components(), 5);
+        assert_eq!(loose.n_joins(), 0);
+        let joined = WalkGraph::build(&roads, &[], frame, 1.0);
+        assert_eq!(joined.n_joins(), 3, "two T-junctions and one end-to-end");
+        // The footbridge is still apart: two components.
+        assert_eq!(joined.n_components(), 2);
+        let summary = joined.component_summary(10);
+        assert_eq!(summary.n_components, 2);
+        assert_eq!(summary.others.len(), 1);
+        assert!((summary.others[0].length_m - 100.0).abs() < 0.1);
+        let (bridge_lon, _) = offset(o, 300.0, 0.0);
+        assert!((summary.others[0].lon - bridge_lon).abs() < 1e-7);
+        assert!((summary.largest_share() - 0.9).abs() < 0.01, "{summary:?}");
+
+        // From the north side street's far end to the south one's: 199.6 and 149.55 m along the
+        // side streets, 150 m along the main street, and the gaps of 0.4 and 0.45 m.
+        let node_at = |p: (f64, f64)| {
+            (0..joined.n_nodes() as u32)
+                .find(|&n| joined.node_lonlat[n as usize] == p)
+                .unwrap()
+        };
+        let mut search = Search::new(&joined);
+        search.run(
+            &joined,
+            [(node_at(offset(o, 100.0, 200.0)), 0.0)],
+            f32::INFINITY,
+            |_, _| Flow::Continue,
+        );
+        let d = search.dist(node_at(offset(o, 250.0, -150.0)));
+        assert!((d - (199.6 + 149.55 + 150.0 + 0.85)).abs() < 0.05, "{d}");
+        let d = search.dist(node_at(offset(o, 500.0, 0.0)));
+        assert!((d - (199.6 + 300.0 + 99.7 + 0.4 + 0.3)).abs() < 0.05, "{d}");
+        // Joining never joins beyond the tolerance.
+        let strict = WalkGraph::build(&roads, &[], frame, 0.35);
+        assert_eq!(strict.n_joins(), 1, "only the 0.3 m end-to-end gap");
+    }
+
+    #[test]
+    fn network_check_reports_both_stages() {
+        let o = (121.40, 31.20);
+        let roads = vec![
+            road("primary", &[o, offset(o, 400.0, 0.0)]),
+            road(
+                "residential",
+                &[offset(o, 100.0, 200.0), offset(o, 100.0, 0.5)],
+            ),
+        ];
+        let check = NetworkCheck::of(&roads, &[], 1.0);
+        assert_eq!(check.before.n_components, 2);
+        assert_eq!(check.after.n_components, 1);
+        assert_eq!(check.n_joins, 1);
+        let text = check.to_string();
+        assert!(text.contains("2 components"), "{text}");
+        assert!(
+            text.contains("1 components, 0.6 km of streets, 100.0 % in the largest"),
+            "{text}"
+        );
+        let off = NetworkCheck::of(&roads, &[], 0.0);
+        assert_eq!(off.after.n_components, 2);
+        assert!(off.to_string().contains("joining is off"));
     }
 }

@@ -122,6 +122,7 @@ pub struct CoverageParams {
     pub cell_m: f64,
     pub padding_m: f64,
     pub exclude_highways: Vec<String>,
+    pub join_tolerance_m: f64,
     pub cutoff_margin_min: u32,
     pub band_minutes: Vec<u32>,
     pub profiles: Vec<WalkProfile>,
@@ -151,6 +152,7 @@ impl From<&CoverageConfig> for CoverageParams {
             cell_m: c.cell_m,
             padding_m: c.padding_m,
             exclude_highways: c.exclude_highways.clone(),
+            join_tolerance_m: c.join_tolerance_m,
             cutoff_margin_min: c.cutoff_margin_min,
             band_minutes: c.band_minutes.clone(),
             profiles,
@@ -321,7 +323,12 @@ impl Coverage {
                     .filter(|road| touches(&road.coords, reach_box))
                     .cloned()
                     .collect();
-                let graph = WalkGraph::build(&roads, &params.exclude_highways, grid.frame);
+                let graph = WalkGraph::build(
+                    &roads,
+                    &params.exclude_highways,
+                    grid.frame,
+                    params.join_tolerance_m,
+                );
                 if !graph.edges.is_empty() {
                     Some(graph)
                 } else if params.mode == CoverageMode::Network {

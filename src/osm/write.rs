@@ -1,0 +1,304 @@
+//! Writes an [`OsmData`] as the files the server reads, into one directory:
+//!
+//! | file | geometry | columns |
+//! |---|---|---|
+//! | `facilities.fgb` | Point | `id` (`osm:n123`), `name` (empty when unnamed), `name_en`?, `category` (taxonomy id), `tags` (`key=value;…`) |
+//! | `roads.fgb` | LineString | `highway`, `name`?, `id` (`osm:w456`, the way a piece comes from) |
+//! | `subdistricts.fgb` | MultiPolygon | `name`, `name_en`? (only when boundaries were found) |
+//! | `area.fgb` | MultiPolygon | the `--boundary` polygons (only with a boundary) |
+//! | `lifecircle.toml` | | a configuration serving them |
+//!
+//! Files are written to a temporary name and renamed into place, so a failed import leaves no
+//! half-written file behind.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
+use geo::{Coord, Geometry, LineString, MultiPolygon, Point};
+use geozero::{ColumnValue, PropertyProcessor};
+
+use super::{OsmData, Region};
+use crate::taxonomy::Taxonomy;
+
+/// Why the output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot create output directory {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot encode {} as FlatGeobuf: {message}", path.display())]
+    Encode { path: PathBuf, message: String },
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    pub config: PathBuf,
+}
+
+/// Writes the files and `lifecircle.toml` into `out_dir` (created if missing). `source` names
+/// the extract in the configuration's comments and attribution.
+pub fn write_dir(
+    data: &OsmData,
+    region: &Region,
+    taxonomy: &Taxonomy,
+    source: &Path,
+    out_dir: &Path,
+) -> Result<Written, Error> {
+    std::fs::create_dir_all(out_dir).map_err(|source| Error::CreateDir {
+        path: out_dir.to_owned(),
+        source,
+    })?;
+    let mut files = Vec::new();
+
+    let path = out_dir.join("facilities.fgb");
+    let mut layer = Layer::create(
+        &path,
+        GeometryType::Point,
+        &[
+            ("id", ColumnType::String, false),
+            ("name", ColumnType::String, false),
+            ("name_en", ColumnType::String, true),
+            ("category", ColumnType::String, false),
+            ("tags", ColumnType::String, false),
+        ],
+    )?;
+    for f in &data.facilities {
+        layer.add(
+            Geometry::Point(Point::new(f.lon, f.lat)),
+            &[
+                Some(ColumnValue::String(&f.id)),
+                Some(ColumnValue::String(&f.name)),
+                f.name_en.as_deref().map(ColumnValue::String),
+                Some(ColumnValue::String(&taxonomy.category(f.category).id)),
+                Some(ColumnValue::String(&f.tags)),
+            ],
+        )?;
+    }
+    files.push(layer.finish()?);
+
+    let path = out_dir.join("roads.fgb");
+    let mut layer = Layer::create(
+        &path,
+        GeometryType::LineString,
+        &[
+            ("highway", ColumnType::String, false),
+            ("name", ColumnType::String, true),
+            ("id", ColumnType::String, false),
+        ],
+    )?;
+    for r in &data.roads {
+        let line = LineString::new(r.coords.iter().map(|&(x, y)| Coord { x, y }).collect());
+        layer.add(
+            Geometry::LineString(line),
+            &[
+                Some(ColumnValue::String(&r.highway)),
+                r.name.as_deref().map(ColumnValue::String),
+                Some(ColumnValue::String(&r.id)),
+            ],
+        )?;
+    }
+    files.push(layer.finish()?);
+
+    let subdistricts = if data.subdistricts.is_empty() {
+        None
+    } else {
+        let path = out_dir.join("subdistricts.fgb");
+        let mut layer = Layer::create(
+            &path,
+            GeometryType::MultiPolygon,
+            &[
+                ("name", ColumnType::String, false),
+                ("name_en", ColumnType::String, true),
+            ],
+        )?;
+        for a in &data.subdistricts {
+            layer.add(
+                Geometry::MultiPolygon(a.polygon.clone()),
+                &[
+                    Some(ColumnValue::String(&a.name)),
+                    a.name_en.as_deref().map(ColumnValue::String),
+                ],
+            )?;
+        }
+        files.push(layer.finish()?);
+        Some("subdistricts.fgb")
+    };
+
+    if let Region::Boundary(polygons) = region {
+        files.push(write_area(polygons, &out_dir.join("area.fgb"))?);
+    }
+
+    let config = out_dir.join("lifecircle.toml");
+    let text = config_text(region, subdistricts, source);
+    write_atomically(&config, text.as_bytes())?;
+    Ok(Written { files, config })
+}
+
+fn write_area(polygons: &MultiPolygon<f64>, path: &Path) -> Result<PathBuf, Error> {
+    let mut layer = Layer::create(path, GeometryType::MultiPolygon, &[])?;
+    layer.add(Geometry::MultiPolygon(polygons.clone()), &[])?;
+    layer.finish()
+}
+
+/// The configuration serving the written files: merged over the built-in default like any
+/// `--config` file, so it holds only what differs.
+fn config_text(region: &Region, subdistricts: Option<&str>, source: &Path) -> String {
+    let source_name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut text = format!(
+        "# Written by `lifecircle import osm` from {source_name}.\n\
+         # Serve it with: lifecircle --config <this file> serve\n\
+         # Everything not set here takes the built-in default (see the repository's lifecircle.toml).\n\
+         \n\
+         [data]\n\
+         facilities = \"facilities.fgb\"\n\
+         roads = \"roads.fgb\"\n\
+         subdistricts = \"{}\"\n\
+         # OpenStreetMap has no population: statistics weigh by area only. Add a residents file\n\
+         # (points with a `population` column) here when you have one.\n\
+         residents = \"\"\n\
+         attribution = \"© OpenStreetMap contributors (ODbL)\"\n\
+         \n\
+         [area]\n",
+        subdistricts.unwrap_or("")
+    );
+    match region {
+        Region::All => text.push_str(
+            "# The whole extract: the subdistricts, or the facilities' extent without them.\n",
+        ),
+        Region::Bbox([w, s, e, n]) => {
+            text.push_str(&format!("bbox = [{w}, {s}, {e}, {n}]\n"));
+        }
+        Region::Boundary(_) => text.push_str("boundary = \"area.fgb\"\n"),
+    }
+    text.push_str(
+        "\n[coverage]\n\
+         # The import kept only walkable ways (motorways and trunk roads only where a sidewalk or\n\
+         # foot access is tagged), so no street class is left out again.\n\
+         exclude_highways = []\n",
+    );
+    // The map page's MapLibre GL JS: where `npm ci --prefix web` put it, when run from the
+    // repository; otherwise the page says how to install it.
+    if let Ok(dist) = std::path::absolute("web/node_modules/maplibre-gl/dist")
+        && dist.join("maplibre-gl.js").is_file()
+    {
+        let dist = dist
+            .to_string_lossy()
+            .replace('\\', "/")
+            .replace('"', "\\\"");
+        text.push_str(&format!("\n[web]\nmaplibre_dist = \"{dist}\"\n"));
+    }
+    text
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let tmp = path.with_extension("part");
+    let write_err = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::write(&tmp, bytes).map_err(write_err)?;
+    std::fs::rename(&tmp, path).map_err(write_err)
+}
+
+/// One FlatGeobuf file being written (spooled by the writer, indexed and written on finish).
+struct Layer {
+    path: PathBuf,
+    fgb: FgbWriter<'static>,
+}
+
+impl Layer {
+    fn create(
+        path: &Path,
+        geometry_type: GeometryType,
+        columns: &[(&str, ColumnType, bool)],
+    ) -> Result<Layer, Error> {
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer");
+        let options = FgbWriterOptions {
+            write_index: true,
+            crs: FgbCrs {
+                org: Some("EPSG"),
+                code: 4326,
+                name: Some("WGS 84"),
+                ..Default::default()
+            },
+            description: Some("OpenStreetMap data (ODbL), imported by lifecircle"),
+            ..Default::default()
+        };
+        let mut fgb =
+            FgbWriter::create_with_options(name, geometry_type, options).map_err(|e| {
+                Error::Encode {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                }
+            })?;
+        for &(col, ty, nullable) in columns {
+            fgb.add_column(col, ty, |_, c| c.nullable = nullable);
+        }
+        Ok(Layer {
+            path: path.to_owned(),
+            fgb,
+        })
+    }
+
+    /// Adds a feature; `values` in column order, `None` leaves the property out.
+    fn add(
+        &mut self,
+        geom: Geometry<f64>,
+        values: &[Option<ColumnValue<'_>>],
+    ) -> Result<(), Error> {
+        let mut failed = None;
+        let result = self.fgb.add_feature_geom(geom, |feat| {
+            for (i, v) in values.iter().enumerate() {
+                if let Some(v) = v
+                    && let Err(e) = feat.property(i, "", v)
+                {
+                    failed.get_or_insert(e);
+                }
+            }
+        });
+        match failed.map(Err).unwrap_or(result) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Error::Encode {
+                path: self.path.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn finish(self) -> Result<PathBuf, Error> {
+        let tmp = self.path.with_extension("fgb.part");
+        let write_err = |source| Error::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let result = (|| {
+            let file = File::create(&tmp).map_err(write_err)?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            self.fgb.write(&mut out).map_err(|e| Error::Encode {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+            out.flush().map_err(write_err)?;
+            drop(out);
+            std::fs::rename(&tmp, &self.path).map_err(write_err)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map(|()| self.path)
+    }
+}
