@@ -244,7 +244,7 @@ impl AppState {
         let coverage = &snapshot.coverage;
         let coverage_keys = if coverage.grid.n_cells() > 0 {
             let coverage_maxzoom = self.config.coverage.precompute_maxzoom;
-            tiles_covering(coverage.grid.lonlat_bounds(), minzoom, coverage_maxzoom)
+            tiles_covering(coverage.shown_bounds(), minzoom, coverage_maxzoom)
         } else {
             Vec::new()
         };

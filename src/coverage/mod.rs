@@ -679,6 +679,22 @@ impl Coverage {
         &self.area
     }
 
+    /// `[west, south, east, north]` of what heatmaps and bands show: the analysis area's
+    /// rectangle within the grid (the whole grid for data without an area).
+    pub fn shown_bounds(&self) -> [f64; 4] {
+        let grid = self.grid.lonlat_bounds();
+        if self.area.source == AreaSource::Empty {
+            return grid;
+        }
+        let area = self.area.bbox;
+        [
+            grid[0].max(area[0]),
+            grid[1].max(area[1]),
+            grid[2].min(area[2]),
+            grid[3].min(area[3]),
+        ]
+    }
+
     /// The analysis area's outline, for per-pixel clipping.
     pub fn area_edges(&self) -> &clip::AreaEdges {
         &self.area_edges

@@ -214,7 +214,7 @@ fn tilejson(
     );
     let tiles = &state.config.tiles;
     let bounds = if coverage.grid.n_cells() > 0 {
-        coverage.grid.lonlat_bounds()
+        coverage.shown_bounds()
     } else {
         snapshot.dataset.bounds
     };

@@ -586,4 +586,10 @@ fn suggest_says_why_it_returns_nothing() {
         stats["area"]["bbox"],
         serde_json::json!([121.60, 31.00, 121.61, 31.01])
     );
+    // The heatmap's TileJSON bounds what it shows: the area, not its padding.
+    let tilejson = get_json(&server.url("/coverage/all.json"));
+    assert_eq!(
+        tilejson["bounds"],
+        serde_json::json!([121.60, 31.00, 121.61, 31.01])
+    );
 }
