@@ -82,6 +82,8 @@ pub struct FileReport {
     pub first_skipped: BTreeMap<String, String>,
     /// Reason → feature index of the first skip, until described.
     first_skipped_idx: BTreeMap<String, usize>,
+    /// Reason → the source id of the first row skipped for it, when it has one.
+    first_skipped_id: BTreeMap<String, String>,
     /// Raw category value → number of facilities put in the fallback category because of it.
     pub unknown_categories: BTreeMap<String, usize>,
     /// Facilities no rule matched (put in the fallback category).
@@ -118,12 +120,25 @@ impl FileReport {
         }
         let reader = LayerReader::open(&self.path, options, &[]).ok();
         for (reason, idx) in std::mem::take(&mut self.first_skipped_idx) {
-            let described = match &reader {
+            let mut described = match &reader {
                 Some(reader) => reader.describe_feature(idx),
                 None => format!("feature {idx}"),
             };
+            if let Some(id) = self.first_skipped_id.get(&reason) {
+                described.push_str(&format!(", id `{id}`"));
+            }
             self.first_skipped.insert(reason, described);
         }
+    }
+
+    /// Like `skip`, remembering the row's source id for the message.
+    fn skip_row(&mut self, feature_idx: usize, reason: impl Into<String>, source_id: &str) {
+        let reason = reason.into();
+        if !self.first_skipped_id.contains_key(&reason) {
+            self.first_skipped_id
+                .insert(reason.clone(), source_id.to_owned());
+        }
+        self.skip(feature_idx, reason);
     }
 
     pub fn n_skipped(&self) -> usize {
@@ -373,7 +388,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         let keep = area.in_region(f.facility.lon, f.facility.lat);
         if !keep {
             let r = &mut source_reports[spec_position(&specs, f.origin.source)];
-            r.skip(f.feature_idx, outside.clone());
+            r.skip_row(f.feature_idx, outside.clone(), &f.facility.source_id);
             r.n_loaded -= 1;
         }
         keep
