@@ -126,6 +126,7 @@ fn query_mix(dataset: &Dataset) -> Vec<SearchQuery> {
                 categories,
                 limit: 20,
                 offset: 0,
+                name_bonus: Default::default(),
             });
         }
     }
@@ -160,6 +161,7 @@ fn dense_mix(dataset: &Dataset) -> Vec<SearchQuery> {
                 categories: Vec::new(),
                 limit: 20,
                 offset: 0,
+                name_bonus: Default::default(),
             });
         }
         for id in NEAR_ME {
@@ -171,6 +173,7 @@ fn dense_mix(dataset: &Dataset) -> Vec<SearchQuery> {
                 categories: vec![dataset.taxonomy.by_id(id).expect("category exists")],
                 limit: 20,
                 offset: 0,
+                name_bonus: Default::default(),
             });
         }
     }

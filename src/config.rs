@@ -491,6 +491,10 @@ pub struct SearchConfig {
     pub suggest_max_limit: usize,
     pub walk_speed_m_per_s: f64,
     pub link_source: String,
+    /// With `near`, how many metres of distance a name match is worth (see `search::rank`).
+    pub name_bonus_exact_m: f64,
+    pub name_bonus_prefix_m: f64,
+    pub name_bonus_contains_m: f64,
 }
 
 impl Config {
@@ -922,6 +926,26 @@ impl Config {
                 s.walk_speed_m_per_s
             ));
         }
+        let bonuses = [
+            ("name_bonus_exact_m", s.name_bonus_exact_m),
+            ("name_bonus_prefix_m", s.name_bonus_prefix_m),
+            ("name_bonus_contains_m", s.name_bonus_contains_m),
+        ];
+        for (key, metres) in bonuses {
+            if !(metres.is_finite() && (0.0..=5000.0).contains(&metres)) {
+                return Err(format!(
+                    "search.{key} must be from 0 to 5000 metres, not {metres}"
+                ));
+            }
+        }
+        if !(s.name_bonus_exact_m >= s.name_bonus_prefix_m
+            && s.name_bonus_prefix_m >= s.name_bonus_contains_m)
+        {
+            return Err(format!(
+                "search name bonuses must not grow as the match weakens: name_bonus_exact_m ({}) >= name_bonus_prefix_m ({}) >= name_bonus_contains_m ({})",
+                s.name_bonus_exact_m, s.name_bonus_prefix_m, s.name_bonus_contains_m
+            ));
+        }
         let source = s.link_source.trim();
         if source.is_empty() || source.chars().count() > 64 {
             return Err(
@@ -1112,6 +1136,14 @@ mod tests {
         check_err("[search]\nmax_limit = 0\n", "search.max_limit");
         check_err("[search]\ndefault_limit = 500\n", "search.default_limit");
         check_err("[search]\nmax_radius_m = -1.0\n", "search.max_radius_m");
+        check_err(
+            "[search]\nname_bonus_exact_m = 9000.0\n",
+            "search.name_bonus_exact_m",
+        );
+        check_err(
+            "[search]\nname_bonus_prefix_m = 600.0\n",
+            "name_bonus_exact_m (500) >= name_bonus_prefix_m (600)",
+        );
         check_err(
             "[search]\nwalk_speed_m_per_s = 30.0\n",
             "search.walk_speed_m_per_s",

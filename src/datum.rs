@@ -190,10 +190,10 @@ mod tests {
 
     /// Vectors inside mainland China from an independent implementation (npm gcoord, see the
     /// fixture's `source`; gcoord also shifts points abroad, which these formulas leave alone).
-    /// `(wgs84, gcj02, bd09)` lon/lat pairs.
-    type Vector = ((f64, f64), (f64, f64), (f64, f64));
+    type LonLat = (f64, f64);
 
-    fn vectors() -> Vec<Vector> {
+    /// `(wgs84, gcj02, bd09)` of each point.
+    fn vectors() -> Vec<(LonLat, LonLat, LonLat)> {
         let text = include_str!("../tests/fixtures/coord_transform.json");
         let json: serde_json::Value = serde_json::from_str(text).unwrap();
         let pair = |v: &serde_json::Value| (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());

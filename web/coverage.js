@@ -236,6 +236,25 @@ export class Coverage {
     );
   }
 
+  /** The headline figure, and the essential categories it leaves out for having no data. */
+  renderHeadline(headline) {
+    if (!headline) return null;
+    const counted = (headline.essential_categories || []).length > 0;
+    const missing = (headline.without_data || []).map((id) => {
+      const category = (this.catalog.categories || []).find((c) => c.id === id);
+      return category ? label(category) : id;
+    });
+    const separator = getLang() === 'en' ? ', ' : '、';
+    return el(
+      'div',
+      { className: 'headline', id: 'coverage-headline' },
+      el('p', {}, counted ? t('stats_headline', { share: formatPercent(headline.population_share) }) : t('stats_headline_none')),
+      missing.length > 0
+        ? el('p', { className: 'without-data', id: 'coverage-without-data' }, t('stats_without_data', { categories: missing.join(separator) }))
+        : null,
+    );
+  }
+
   renderStats() {
     if (this.statsError) return el('p', { className: 'error' }, t('coverage_failed', { error: this.statsError }));
     const stats = this.stats.get(this.profile);
@@ -282,7 +301,7 @@ export class Coverage {
       'div',
       { className: 'stats', id: 'coverage-stats' },
       el('h3', {}, t('stats_title'), el('small', {}, measure.name)),
-      stats.headline ? el('p', { className: 'headline' }, t('stats_headline', { share: formatPercent(stats.headline.population_share) })) : null,
+      this.renderHeadline(stats.headline),
       el(
         'table',
         {},

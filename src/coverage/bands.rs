@@ -1,5 +1,8 @@
 //! Isochrone bands: a [`Coverage`] field → polygons in one MVT tile, for client-side styling.
 //!
+//! Only cells whose centre lies inside the analysis area are inside a band: outside it there are
+//! no bands (their edge follows the area's outline to within a cell).
+//!
 //! For a category, one feature per band limit `L` of `band_minutes` (the area within `L` minutes,
 //! so the bands nest: ≤5 inside ≤10 inside ≤15) and one "beyond" feature (farther than the last
 //! limit, or unreachable). For a composite, one feature per count `k` (the area where at least `k`
@@ -70,6 +73,16 @@ pub fn render_mvt(
     let encode_err = |e: mvt::Error| Error::Encode(e.to_string());
     for (feature_idx, (level, properties)) in levels(coverage, id, profile).into_iter().enumerate()
     {
+        let level = Level {
+            level: level.level,
+            values: Box::new(move |cell| {
+                if coverage.in_area(cell) {
+                    (level.values)(cell)
+                } else {
+                    f32::INFINITY
+                }
+            }),
+        };
         let rings = trace(&window, &level);
         let polygons = to_tile_polygons(coverage, &window, tile, extent, rings);
         if polygons.is_empty() {

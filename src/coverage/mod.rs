@@ -1,7 +1,20 @@
 //! Coverage: `(&Dataset, CoverageParams)` → a [`Coverage`]: for every category, the walking
-//! distance from each cell of a grid over the data's extent to the nearest facility of that
-//! category, and per walking profile the composite life-circle score (how many categories are
-//! within their own threshold). Built once per snapshot, off the async executor, with rayon.
+//! distance from each cell of a grid over the analysis area (`Dataset::area`, plus
+//! `coverage.padding_m`) to the nearest facility of that category, and per walking profile the
+//! composite life-circle score (how many categories are within their own threshold). Built once
+//! per snapshot, off the async executor, with rayon.
+//!
+//! The grid covers the area's rectangle and the padding; cells whose centre lies inside the area
+//! are marked ([`Coverage::in_area`]), and only they are shown and counted: heatmaps are
+//! transparent and bands absent outside the area, statistics, blind spots and suggested sites
+//! count only places inside it. Facilities outside the area still serve places inside it: every
+//! facility within reach of the grid is a source, wherever it lies. In network mode the streets
+//! and facilities farther from the grid than the walking cut-off are left out (they cannot bring
+//! any cell within it).
+//!
+//! Categories with no facility in the data at all are left out of the composites (`all`, the
+//! groups, the essential headline) and named ([`Coverage::categories_without_data`]), so one
+//! missing layer does not turn every composite into 0 %.
 //!
 //! Two modes ([`Mode`]): `network` walks the streets ([`graph`]): multi-source Dijkstra from every
 //! facility of the category, snapped to the network, cut off a little past the largest threshold;
@@ -15,6 +28,7 @@
 //! [`stats`] (per-subdistrict figures, blind spots, suggested sites, one place's report).
 
 pub mod bands;
+pub mod clip;
 pub mod field;
 pub mod graph;
 pub mod raster;
@@ -24,11 +38,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use geo::{BoundingRect, Contains};
+
+use crate::area::{AnalysisArea, AreaSource};
 use rayon::prelude::*;
 use rstar::RTree;
 
 use crate::config::{CoverageConfig, CoverageMode};
-use crate::dataset::Dataset;
+use crate::dataset::{Area, Dataset};
 use crate::taxonomy::{CategoryId, GroupId, Taxonomy};
 use field::{FAR, Grid, IndexedFacility, NO_AREA, UNREACHABLE};
 use graph::{Flow, Search, Snap, WalkGraph};
@@ -222,6 +238,8 @@ struct Residents {
     cell: Vec<u32>,
     /// Area (subdistrict) containing each place, or [`NO_AREA`].
     area: Vec<u16>,
+    /// Whether each place lies inside the analysis area: only those are counted.
+    in_area: Vec<bool>,
     /// Per category, the walking distance from each place (field encoding).
     dist_m: Vec<Vec<u16>>,
 }
@@ -237,12 +255,18 @@ pub struct Coverage {
     fields: Vec<Vec<u16>>,
     /// Per profile.
     composites: Vec<Composite>,
-    /// Categories the composite counts: every category but the taxonomy's fallback.
+    /// Categories the composite counts: every category but the taxonomy's fallback and those
+    /// with no facility in the data.
     composite_categories: Vec<CategoryId>,
-    /// Per cell: area index or [`NO_AREA`].
+    /// Categories (but the fallback) with no facility in the data at all.
+    categories_without_data: Vec<CategoryId>,
+    /// Per cell: subdistrict index or [`NO_AREA`].
     cell_area: Vec<u16>,
-    /// Per cell: inside the study area (the subdistricts, or the unpadded extent without them).
-    in_study: Vec<bool>,
+    /// Per cell: the centre lies inside the analysis area.
+    in_area: Vec<bool>,
+    /// The analysis area the grid was built for, and its outline's edges.
+    area: AnalysisArea,
+    area_edges: clip::AreaEdges,
     residents: Residents,
     network: Option<Network>,
     /// Per category nearest-neighbour index (euclidean mode).
@@ -257,9 +281,12 @@ impl Coverage {
     pub fn build(dataset: &Dataset, params: &CoverageParams) -> Result<Coverage, Error> {
         let started = std::time::Instant::now();
         let taxonomy = dataset.taxonomy.clone();
-        let grid = match data_extent(dataset) {
-            Some(bounds) => Grid::covering(bounds, params.padding_m, params.cell_m),
-            None => Grid::empty(),
+        let grid = match dataset.area.source {
+            AreaSource::Empty => match data_extent(dataset) {
+                Some(bounds) => Grid::covering(bounds, params.padding_m, params.cell_m),
+                None => Grid::empty(),
+            },
+            _ => Grid::covering(dataset.area.bbox, params.padding_m, params.cell_m),
         };
         if grid.n_cells() > params.max_grid_cells {
             return Err(Error::GridTooLarge {
@@ -282,10 +309,19 @@ impl Coverage {
                 "coverage build"
             )
         };
+        // Streets and facilities farther than the cut-off from the grid cannot bring a cell
+        // within it (a walk is never shorter than the straight line).
+        let reach_box = crate::area::grow_bbox(grid.lonlat_bounds(), cutoff_m + grid.cell_m);
         let graph = match params.mode {
             CoverageMode::Euclidean => None,
             CoverageMode::Auto | CoverageMode::Network => {
-                let graph = WalkGraph::build(&dataset.roads, &params.exclude_highways, grid.frame);
+                let roads: Vec<crate::dataset::Road> = dataset
+                    .roads
+                    .iter()
+                    .filter(|road| touches(&road.coords, reach_box))
+                    .cloned()
+                    .collect();
+                let graph = WalkGraph::build(&roads, &params.exclude_highways, grid.frame);
                 if !graph.edges.is_empty() {
                     Some(graph)
                 } else if params.mode == CoverageMode::Network {
@@ -311,7 +347,7 @@ impl Coverage {
         let (fields, resident_dist, network, trees) = match graph {
             Some(graph) => {
                 let (fields, resident_dist, network) =
-                    network_fields(dataset, &grid, graph, cutoff_m);
+                    network_fields(dataset, &grid, graph, cutoff_m, reach_box);
                 (fields, resident_dist, Some(network), Vec::new())
             }
             None => {
@@ -344,18 +380,21 @@ impl Coverage {
         phase("fields");
 
         let cell_area = field::rasterise_areas(&grid, &dataset.areas);
-        let in_study = study_mask(dataset, &grid, &cell_area);
+        let in_area = area_mask(&dataset.area, &grid);
+        let area_edges = clip::AreaEdges::new(&dataset.area);
+        let resident_in_area = residents_in_area(dataset, &grid, &area_edges);
         let resident_area = dataset
             .residents
             .par_iter()
             .map(|r| area_containing(dataset, r.lon, r.lat))
             .collect();
         let fallback = taxonomy.fallback();
-        let composite_categories: Vec<CategoryId> = taxonomy
-            .categories()
-            .map(|(id, _)| id)
-            .filter(|&id| id != fallback)
-            .collect();
+        let (composite_categories, categories_without_data): (Vec<CategoryId>, Vec<CategoryId>) =
+            taxonomy
+                .categories()
+                .map(|(id, _)| id)
+                .filter(|&id| id != fallback)
+                .partition(|&id| !dataset.facilities_of(id).is_empty());
         let mut coverage = Coverage {
             params: params.clone(),
             mode,
@@ -365,11 +404,15 @@ impl Coverage {
             fields,
             composites: Vec::new(),
             composite_categories,
+            categories_without_data,
             cell_area,
-            in_study,
+            in_area,
+            area: dataset.area.clone(),
+            area_edges,
             residents: Residents {
                 cell: resident_cell,
                 area: resident_area,
+                in_area: resident_in_area,
                 dist_m: resident_dist,
             },
             network,
@@ -446,6 +489,7 @@ impl Coverage {
             .sum();
         let residents = self.residents.cell.capacity() * 4
             + self.residents.area.capacity() * 2
+            + self.residents.in_area.capacity()
             + self
                 .residents
                 .dist_m
@@ -471,7 +515,7 @@ impl Coverage {
             + network
             + trees
             + self.cell_area.capacity() * 2
-            + self.in_study.capacity()
+            + self.in_area.capacity()
     }
 
     pub fn taxonomy(&self) -> &Taxonomy {
@@ -618,9 +662,30 @@ impl Coverage {
             .map(|cell| self.fields[category.0 as usize][cell])
     }
 
-    /// Is the cell inside the study area (a subdistrict, or the unpadded extent without them)?
-    pub fn in_study(&self, cell: usize) -> bool {
-        self.in_study[cell]
+    /// Does the cell's centre lie inside the analysis area?
+    pub fn in_area(&self, cell: usize) -> bool {
+        self.in_area[cell]
+    }
+
+    /// The analysis area the coverage covers.
+    pub fn area(&self) -> &AnalysisArea {
+        &self.area
+    }
+
+    /// The analysis area's outline, for per-pixel clipping.
+    pub fn area_edges(&self) -> &clip::AreaEdges {
+        &self.area_edges
+    }
+
+    /// Categories (but the taxonomy's fallback) with no facility in the data at all: left out of
+    /// every composite and of the headline.
+    pub fn categories_without_data(&self) -> &[CategoryId] {
+        &self.categories_without_data
+    }
+
+    /// Is residential place `r` inside the analysis area (its cell is)?
+    pub fn resident_in_area(&self, r: usize) -> bool {
+        self.residents.in_area[r]
     }
 
     /// Area index of a cell, or [`NO_AREA`].
@@ -667,20 +732,87 @@ fn data_extent(dataset: &Dataset) -> Option<[f64; 4]> {
     Some(bounds)
 }
 
-/// Cells inside a subdistrict, or, without subdistricts, inside the unpadded data extent.
-fn study_mask(dataset: &Dataset, grid: &Grid, cell_area: &[u16]) -> Vec<bool> {
-    if !dataset.areas.is_empty() {
-        return cell_area.iter().map(|&a| a != NO_AREA).collect();
+/// Cells whose centre lies inside the analysis area.
+fn area_mask(area: &AnalysisArea, grid: &Grid) -> Vec<bool> {
+    match &area.outline {
+        Some(outline) => {
+            let as_area = Area {
+                name: String::new(),
+                name_en: None,
+                polygon: outline.clone(),
+            };
+            field::rasterise_areas(grid, std::slice::from_ref(&as_area))
+                .into_iter()
+                .map(|a| a != NO_AREA)
+                .collect()
+        }
+        None => {
+            let [west, south, east, north] = area.bbox;
+            (0..grid.n_cells())
+                .into_par_iter()
+                .map(|cell| {
+                    let (lon, lat) = grid.centre_lonlat(cell);
+                    (west..=east).contains(&lon) && (south..=north).contains(&lat)
+                })
+                .collect()
+        }
     }
-    let Some([west, south, east, north]) = data_extent(dataset) else {
-        return vec![false; grid.n_cells()];
-    };
-    (0..grid.n_cells())
-        .map(|cell| {
-            let (lon, lat) = grid.centre_lonlat(cell);
-            (west..=east).contains(&lon) && (south..=north).contains(&lat)
+}
+
+/// Whether each residential place lies inside the analysis area, tested against its outline:
+/// places are taken a grid row at a time, against the outline's edges crossing that row.
+fn residents_in_area(dataset: &Dataset, grid: &Grid, edges: &clip::AreaEdges) -> Vec<bool> {
+    let mut by_row: Vec<Vec<u32>> = vec![Vec::new(); grid.n_rows];
+    for (r, place) in dataset.residents.iter().enumerate() {
+        if let Some(cell) = grid.cell_at(place.lon, place.lat) {
+            by_row[cell / grid.n_cols].push(r as u32);
+        }
+    }
+    let inside: Vec<u32> = by_row
+        .par_iter()
+        .enumerate()
+        .filter(|(_, places)| !places.is_empty())
+        .flat_map_iter(|(row, places)| {
+            let y = grid.y0_m + row as f64 * grid.cell_m;
+            let south = grid.frame.to_lonlat([0.0, y]).1;
+            let north = grid.frame.to_lonlat([0.0, y + grid.cell_m]).1;
+            let band = edges.band(south, north);
+            let mut spans = Vec::new();
+            places
+                .iter()
+                .copied()
+                .filter(|&r| {
+                    let place = &dataset.residents[r as usize];
+                    band.spans(place.lat, &mut spans);
+                    clip::in_spans(&spans, place.lon)
+                })
+                .collect::<Vec<u32>>()
         })
-        .collect()
+        .collect();
+    let mut flags = vec![false; dataset.residents.len()];
+    for r in inside {
+        flags[r as usize] = true;
+    }
+    flags
+}
+
+/// Does a polyline's bounding box meet `[west, south, east, north]`?
+fn touches(coords: &[(f64, f64)], [west, south, east, north]: [f64; 4]) -> bool {
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for &(lon, lat) in coords {
+        b = [b[0].min(lon), b[1].min(lat), b[2].max(lon), b[3].max(lat)];
+    }
+    b[0] <= east && b[2] >= west && b[1] <= north && b[3] >= south
+}
+
+/// Is `(lon, lat)` inside `[west, south, east, north]`?
+fn in_box((lon, lat): (f64, f64), [west, south, east, north]: [f64; 4]) -> bool {
+    (west..=east).contains(&lon) && (south..=north).contains(&lat)
 }
 
 /// Index of the first area whose polygon contains `(lon, lat)`, or [`NO_AREA`].
@@ -727,17 +859,28 @@ fn network_fields(
     grid: &Grid,
     graph: WalkGraph,
     cutoff_m: f64,
+    reach_box: [f64; 4],
 ) -> NetworkFields {
     let taxonomy = &dataset.taxonomy;
+    // Only what lies within reach of the grid is snapped: the rest is beyond the cut-off of
+    // every cell.
     let facility_snaps: Vec<Option<Snap>> = dataset
         .facilities()
         .par_iter()
-        .map(|f| graph.snap(f.lon, f.lat))
+        .map(|f| {
+            in_box((f.lon, f.lat), reach_box)
+                .then(|| graph.snap(f.lon, f.lat))
+                .flatten()
+        })
         .collect();
     let resident_snaps: Vec<Option<Snap>> = dataset
         .residents
         .par_iter()
-        .map(|r| graph.snap(r.lon, r.lat))
+        .map(|r| {
+            in_box((r.lon, r.lat), reach_box)
+                .then(|| graph.snap(r.lon, r.lat))
+                .flatten()
+        })
         .collect();
     let cell_snaps = graph.snap_cells(grid);
     tracing::debug!("snapped cells, facilities and residential places");

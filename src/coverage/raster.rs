@@ -9,8 +9,10 @@
 //! - a composite (`all` or a group) shows how many of its categories are within their own
 //!   threshold, one ramp colour per count.
 //!
-//! Pixels outside the grid are transparent; a tile with no opaque pixel is empty.
+//! Pixels outside the analysis area (tested against its outline, per pixel) or the grid are
+//! transparent; a tile with no opaque pixel is empty.
 
+use super::clip::in_spans;
 use super::field::{FAR, Grid, UNREACHABLE};
 use super::{Coverage, CoverageId, Error, ProfileId};
 use crate::geom::{self, MercPoint, TileKey};
@@ -97,9 +99,14 @@ pub fn render_png(
     tile: TileKey,
 ) -> Result<Vec<u8>, Error> {
     let grid = &coverage.grid;
-    let Some((cols, rows)) = pixel_grid_coords(grid, tile) else {
+    let Some(pixels) = pixel_grid_coords(grid, tile) else {
         return Ok(Vec::new());
     };
+    let (cols, rows) = (&pixels.cols, &pixels.rows);
+    // Per pixel row, the longitudes inside the analysis area.
+    let (lat_south, lat_north) = (pixels.lats[TILE_PX as usize - 1], pixels.lats[0]);
+    let edges = coverage.area_edges().band(lat_south, lat_north);
+    let mut spans = Vec::new();
     let mut rgba = vec![0u8; (TILE_PX * TILE_PX * 4) as usize];
     let mut any = false;
     let inside = |g: f64, n: usize| g >= -0.5 && g < n as f64 - 0.5;
@@ -113,8 +120,9 @@ pub fn render_png(
                 if !inside(gy, grid.n_rows) {
                     continue;
                 }
+                edges.spans(pixels.lats[py], &mut spans);
                 for (px, &gx) in cols.iter().enumerate() {
-                    if !inside(gx, grid.n_cols) {
+                    if !inside(gx, grid.n_cols) || !in_spans(&spans, pixels.lons[px]) {
                         continue;
                     }
                     let colour = match sample_dist(grid, field, gx, gy, far_m) {
@@ -146,8 +154,9 @@ pub fn render_png(
                 if !inside(gy, grid.n_rows) {
                     continue;
                 }
+                edges.spans(pixels.lats[py], &mut spans);
                 for (px, &gx) in cols.iter().enumerate() {
-                    if !inside(gx, grid.n_cols) {
+                    if !inside(gx, grid.n_cols) || !in_spans(&spans, pixels.lons[px]) {
                         continue;
                     }
                     let score = bilinear(grid, gx, gy, |cell| f32::from(scores[cell]));
@@ -165,9 +174,17 @@ pub fn render_png(
     encode_png(&rgba, TILE_PX, TILE_PX)
 }
 
-/// Fractional grid coordinates of every pixel column and row centre of `tile`; `None` when the
-/// tile misses the grid entirely.
-fn pixel_grid_coords(grid: &Grid, tile: TileKey) -> Option<(Vec<f64>, Vec<f64>)> {
+/// The pixel centres of one tile: longitude per column, latitude per row (north first), and
+/// their fractional grid coordinates.
+pub struct TilePixels {
+    pub lons: Vec<f64>,
+    pub lats: Vec<f64>,
+    pub cols: Vec<f64>,
+    pub rows: Vec<f64>,
+}
+
+/// The pixel centres of `tile`; `None` when the tile misses the grid entirely.
+pub fn pixel_grid_coords(grid: &Grid, tile: TileKey) -> Option<TilePixels> {
     if grid.n_cells() == 0 {
         return None;
     }
@@ -175,26 +192,39 @@ fn pixel_grid_coords(grid: &Grid, tile: TileKey) -> Option<(Vec<f64>, Vec<f64>)>
     let px_centre = |i: u32, origin: u32| (f64::from(origin) + (f64::from(i) + 0.5) / 256.0) / n;
     // Longitude depends on the column only and latitude on the row only, and the frame is
     // separable, so one conversion per column and per row suffices.
-    let cols: Vec<f64> = (0..TILE_PX)
+    let lons: Vec<f64> = (0..TILE_PX)
         .map(|i| {
-            let (lon, _) = geom::merc_to_lonlat(MercPoint {
+            geom::merc_to_lonlat(MercPoint {
                 x: px_centre(i, tile.x),
                 y: 0.5,
-            });
-            grid.grid_coords(lon, grid.frame.lat0).0
+            })
+            .0
         })
         .collect();
-    let rows: Vec<f64> = (0..TILE_PX)
+    let lats: Vec<f64> = (0..TILE_PX)
         .map(|i| {
-            let (_, lat) = geom::merc_to_lonlat(MercPoint {
+            geom::merc_to_lonlat(MercPoint {
                 x: 0.5,
                 y: px_centre(i, tile.y),
-            });
-            grid.grid_coords(grid.frame.lon0, lat).1
+            })
+            .1
         })
         .collect();
+    let cols: Vec<f64> = lons
+        .iter()
+        .map(|&lon| grid.grid_coords(lon, grid.frame.lat0).0)
+        .collect();
+    let rows: Vec<f64> = lats
+        .iter()
+        .map(|&lat| grid.grid_coords(grid.frame.lon0, lat).1)
+        .collect();
     let hits = |v: &[f64], len: usize| v.iter().any(|&g| g >= -0.5 && g < len as f64 - 0.5);
-    (hits(&cols, grid.n_cols) && hits(&rows, grid.n_rows)).then_some((cols, rows))
+    (hits(&cols, grid.n_cols) && hits(&rows, grid.n_rows)).then_some(TilePixels {
+        lons,
+        lats,
+        cols,
+        rows,
+    })
 }
 
 /// The four cells around grid coordinates `(gx, gy)` (clamped at the border) and the weights of

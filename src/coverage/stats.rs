@@ -79,13 +79,19 @@ impl AreaStats {
 #[derive(Debug, Clone)]
 pub struct Stats {
     pub profile: ProfileId,
-    /// One per subdistrict, in data order.
+    /// One per subdistrict that meets the analysis area (has a cell or a resident inside it), in
+    /// data order.
     pub areas: Vec<AreaStats>,
     /// Residential places outside every subdistrict (no cells); `None` when there are none.
     pub outside_areas: Option<AreaStats>,
     /// Everything: the subdistricts plus the places outside them.
     pub total: AreaStats,
     pub essential_categories: Vec<CategoryId>,
+    /// Categories with no facility in the data at all, left out of every composite and the
+    /// headline.
+    pub categories_without_data: Vec<CategoryId>,
+    /// The essential ones among them: named by the headline.
+    pub essential_without_data: Vec<CategoryId>,
     /// Categories per group (composite categories only).
     pub group_members: Vec<(GroupId, Vec<CategoryId>)>,
 }
@@ -228,7 +234,7 @@ pub fn stats(coverage: &Coverage, dataset: &Dataset, profile: ProfileId) -> Stat
     };
     let cells = (0..coverage.grid.n_cells())
         .into_par_iter()
-        .filter(|&cell| coverage.in_study(cell))
+        .filter(|&cell| coverage.in_area(cell))
         .fold(
             || empty.clone(),
             |mut accs, cell| {
@@ -241,6 +247,7 @@ pub fn stats(coverage: &Coverage, dataset: &Dataset, profile: ProfileId) -> Stat
     let residents = &coverage.residents;
     let people = (0..dataset.residents.len())
         .into_par_iter()
+        .filter(|&r| coverage.resident_in_area(r))
         .fold(
             || empty.clone(),
             |mut accs, r| {
@@ -286,6 +293,7 @@ pub fn stats(coverage: &Coverage, dataset: &Dataset, profile: ProfileId) -> Stat
         .areas
         .iter()
         .enumerate()
+        .filter(|&(a, _)| cells[a].n > 0 || people[a].n > 0)
         .map(|(a, area)| {
             make(
                 area.name.clone(),
@@ -319,6 +327,13 @@ pub fn stats(coverage: &Coverage, dataset: &Dataset, profile: ProfileId) -> Stat
             .essential
             .iter()
             .map(|&c| CategoryId(c as u8))
+            .collect(),
+        categories_without_data: coverage.categories_without_data().to_vec(),
+        essential_without_data: coverage
+            .categories_without_data()
+            .iter()
+            .copied()
+            .filter(|&c| taxonomy.category(c).essential)
             .collect(),
         group_members: taxonomy
             .groups()
@@ -370,7 +385,7 @@ pub fn gaps(
     let grid = &coverage.grid;
     let field = coverage.field_m(category);
     let limit = limit_m(coverage, category, profile);
-    let uncovered = |cell: usize| coverage.in_study(cell) && field[cell] > limit;
+    let uncovered = |cell: usize| coverage.in_area(cell) && field[cell] > limit;
     let (n_cols, n_rows) = (grid.n_cols, grid.n_rows);
     let mut label = vec![u32::MAX; grid.n_cells()];
     let mut found: Vec<Gap> = Vec::new();
@@ -425,6 +440,9 @@ pub fn gaps(
         });
     }
     for (r, place) in dataset.residents.iter().enumerate() {
+        if !coverage.resident_in_area(r) {
+            continue;
+        }
         let cell = coverage.residents.cell[r] as usize;
         if let Some(gap) = found.get_mut(label.get(cell).copied().unwrap_or(u32::MAX) as usize) {
             gap.residents += u64::from(place.population);
@@ -471,6 +489,45 @@ pub struct Suggestions {
     pub n_candidates: usize,
     /// Fewer than asked when no further site covers anyone new.
     pub picks: Vec<Suggestion>,
+    /// Why there are no picks; `None` when there are some.
+    pub empty_reason: Option<EmptyReason>,
+}
+
+/// Why `/coverage/suggest` suggests nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyReason {
+    /// No residential places are loaded (`data.residents`).
+    NoResidentsData,
+    /// Residential places are loaded, but none with people lies inside the analysis area.
+    NoResidentsInArea,
+    /// Every resident in the area is already within the category's threshold.
+    AllCovered,
+}
+
+impl EmptyReason {
+    /// A stable code for clients.
+    pub fn code(self) -> &'static str {
+        match self {
+            EmptyReason::NoResidentsData => "no_residents_data",
+            EmptyReason::NoResidentsInArea => "no_residents_in_area",
+            EmptyReason::AllCovered => "all_covered",
+        }
+    }
+
+    /// The reason in a sentence, with what to do about it.
+    pub fn message(self) -> &'static str {
+        match self {
+            EmptyReason::NoResidentsData => {
+                "no residential places are loaded, so there is nobody to bring within reach; configure data.residents"
+            }
+            EmptyReason::NoResidentsInArea => {
+                "no residential place with people lies inside the analysis area; check [area] and data.residents"
+            }
+            EmptyReason::AllCovered => {
+                "every resident in the analysis area is already within the walking threshold"
+            }
+        }
+    }
 }
 
 /// Largest `k` accepted by [`suggest`].
@@ -497,7 +554,7 @@ pub fn suggest(
     let dist = &coverage.residents.dist_m[category.0 as usize];
     let places = &dataset.residents;
     let uncovered: Vec<usize> = (0..places.len())
-        .filter(|&r| dist[r] > limit && places[r].population > 0)
+        .filter(|&r| coverage.resident_in_area(r) && dist[r] > limit && places[r].population > 0)
         .collect();
     let mut is_uncovered = vec![false; places.len()];
     for &r in &uncovered {
@@ -620,17 +677,32 @@ pub fn suggest(
             cumulative,
         });
     }
+    let population: u64 = (0..places.len())
+        .filter(|&r| coverage.resident_in_area(r))
+        .map(|r| u64::from(places[r].population))
+        .sum();
+    let empty_reason = if !picks.is_empty() {
+        None
+    } else if places.is_empty() {
+        Some(EmptyReason::NoResidentsData)
+    } else if population == 0 {
+        Some(EmptyReason::NoResidentsInArea)
+    } else {
+        // With anyone uncovered, the most populous uncovered place covers itself.
+        Some(EmptyReason::AllCovered)
+    };
     Ok(Suggestions {
         category,
         profile,
         threshold_min: coverage.taxonomy().category(category).walk_min,
-        population: places.iter().map(|p| u64::from(p.population)).sum(),
+        population,
         uncovered_before: uncovered
             .iter()
             .map(|&r| u64::from(places[r].population))
             .sum(),
         n_candidates: candidates.len(),
         picks,
+        empty_reason,
     })
 }
 
@@ -684,7 +756,7 @@ pub fn at(
         return Err(Error::BadParameter {
             name: "lon",
             message: format!(
-                "`{lon},{lat}` is outside the data extent (lon {w:.5} to {e:.5}, lat {s:.5} to {n:.5})"
+                "`{lon},{lat}` is outside the area covered (the analysis area and coverage.padding_m: lon {w:.5} to {e:.5}, lat {s:.5} to {n:.5})"
             ),
         });
     }

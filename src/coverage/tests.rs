@@ -211,7 +211,14 @@ fn river_town() -> Dataset {
         resident(80, at_m(1300.0, 40.0)),
         resident(300, at_m(1010.0, 140.0)),
     ];
-    dataset(facilities, roads, vec![], residents)
+    // The area: the facilities' and places' extent and 200 m around it.
+    let [w, s] = [at_m(10.0, -333.0).0, at_m(10.0, -333.0).1];
+    let [e, n] = [at_m(1810.0, 1410.0).0, at_m(1810.0, 1410.0).1];
+    dataset(facilities, roads, vec![], residents).with_area(crate::area::AnalysisArea::from_bbox(
+        crate::area::AreaSource::Bbox,
+        [w, s, e, n],
+        900.0,
+    ))
 }
 
 /// A plain graph for the brute force: adjacency lists with ground lengths.
@@ -535,6 +542,7 @@ fn composite_counts_categories_within_their_own_threshold() {
                 brute_nearest_m(&data, c, centre)
                     .is_some_and(|d| d.round() <= coverage.threshold_m(c, profile).floor())
             };
+            // A category with no facility is within reach nowhere: it counts 0 either way.
             let expected_all = coverage
                 .taxonomy()
                 .categories()
@@ -549,9 +557,11 @@ fn composite_counts_categories_within_their_own_threshold() {
             assert_eq!(usize::from(group[cell]), expected_living);
         }
     }
+    // Every category with facilities (medical, park, market), not the empty ones.
+    assert_eq!(coverage.composite_members(CoverageId::All).len(), 3);
     assert_eq!(
-        coverage.composite_members(CoverageId::All).len(),
-        coverage.taxonomy().len() - 1
+        coverage.categories_without_data().len(),
+        coverage.taxonomy().len() - 4
     );
 }
 
@@ -608,21 +618,27 @@ fn png_tiles_use_only_legend_colours() {
     for id in [CoverageId::Category(category("park")), CoverageId::All] {
         let png = raster::legend_png(&coverage, id).unwrap();
         let decoder = png::Decoder::new(std::io::Cursor::new(&png[..]));
-        assert!(decoder.read_info().unwrap().info().width > 100);
+        assert!(decoder.read_info().unwrap().info().width > 50);
     }
 }
 
 #[test]
 fn png_pixels_follow_the_field() {
+    // An area wide enough to cover the whole z15 tile.
+    let (w, s) = at_m(-1000.0, -1000.0);
+    let (e, n) = at_m(2000.0, 2000.0);
     let data = dataset(
         vec![facility(1, at_m(500.0, 500.0), "medical")],
         vec![],
         vec![],
         vec![],
-    );
-    let mut p = params(CoverageMode::Euclidean, 30.0);
-    // Wide enough for the grid to cover the whole z15 tile.
-    p.padding_m = 1500.0;
+    )
+    .with_area(crate::area::AnalysisArea::from_bbox(
+        crate::area::AreaSource::Bbox,
+        [w, s, e, n],
+        900.0,
+    ));
+    let p = params(CoverageMode::Euclidean, 30.0);
     let coverage = Coverage::build(&data, &p).unwrap();
     let ramp = raster::time_ramp(&coverage.params.band_minutes, coverage.ramp_max_min());
     let tile = TileKey::containing(
@@ -764,10 +780,16 @@ fn bands_nest_and_follow_the_field() {
                 // Where all four cells around the point are on one side of a limit, the outline
                 // cannot pass between them: the point must be on that side too.
                 let (c0, r0) = (gx.floor() as usize, gy.floor() as usize);
-                let corners: Vec<u16> = [(c0, r0), (c0 + 1, r0), (c0, r0 + 1), (c0 + 1, r0 + 1)]
-                    .iter()
-                    .map(|&(c, r)| field[r * coverage.grid.n_cols + c])
-                    .collect();
+                let corner_cells: Vec<usize> =
+                    [(c0, r0), (c0 + 1, r0), (c0, r0 + 1), (c0 + 1, r0 + 1)]
+                        .iter()
+                        .map(|&(c, r)| r * coverage.grid.n_cols + c)
+                        .collect();
+                // Bands exist inside the analysis area only.
+                if !corner_cells.iter().all(|&cell| coverage.in_area(cell)) {
+                    continue;
+                }
+                let corners: Vec<u16> = corner_cells.iter().map(|&cell| field[cell]).collect();
                 let minutes = |v: u16| match v {
                     UNREACHABLE => f64::INFINITY,
                     FAR => f64::from(far_m) / speed / 60.0,
@@ -853,14 +875,20 @@ fn statistics_add_up_and_match_direct_counts() {
     let coverage = Coverage::build(&data, &params(CoverageMode::Euclidean, 40.0)).unwrap();
     let elderly = coverage.profile_id("elderly").unwrap();
     let stats = stats::stats(&coverage, &data, elderly);
-    let total_population: u64 = data.residents.iter().map(|r| u64::from(r.population)).sum();
-    assert_eq!(stats.total.population, total_population);
-    let outside = stats
-        .outside_areas
-        .as_ref()
-        .expect("some places lie east of both areas");
-    let sum: u64 = stats.areas.iter().map(|a| a.population).sum::<u64>() + outside.population;
-    assert_eq!(sum, total_population);
+    // The analysis area is the two subdistricts: the places east of both are not counted.
+    let (m_per_deg_lon, _) = geom::metres_per_degree(LAT0);
+    let in_areas: u64 = data
+        .residents
+        .iter()
+        .filter(|r| (r.lon - LON0) * m_per_deg_lon < 2000.0)
+        .map(|r| u64::from(r.population))
+        .sum();
+    let all: u64 = data.residents.iter().map(|r| u64::from(r.population)).sum();
+    assert!(in_areas < all);
+    assert_eq!(stats.total.population, in_areas);
+    assert!(stats.outside_areas.is_none());
+    let sum: u64 = stats.areas.iter().map(|a| a.population).sum::<u64>();
+    assert_eq!(sum, in_areas);
     let cells: u64 = stats.areas.iter().map(|a| a.n_cells).sum();
     assert_eq!(cells, stats.total.n_cells);
     // 2 km × 2 km of areas.
@@ -915,7 +943,7 @@ fn gaps_are_contiguous_uncovered_areas_largest_first() {
     // The gap cells are exactly the uncovered study cells.
     let limit = stats::limit_m(&coverage, park, ProfileId(0));
     let uncovered = (0..coverage.grid.n_cells())
-        .filter(|&c| coverage.in_study(c) && coverage.field_m(park)[c] > limit)
+        .filter(|&c| coverage.in_area(c) && coverage.field_m(park)[c] > limit)
         .count() as u64;
     assert_eq!(gaps.gaps.iter().map(|g| g.n_cells).sum::<u64>(), uncovered);
     // One park covers a disc: within the 2 km square what is left out is connected unless the
@@ -935,11 +963,14 @@ fn suggestions_are_greedy_and_count_new_residents() {
     let profile = ProfileId(0);
     let result = stats::suggest(&coverage, &data, market, 3, profile).unwrap();
     let limit = coverage.threshold_m(market, profile);
+    // Places east of both subdistricts are outside the analysis area.
+    let (m_per_deg_lon, _) = geom::metres_per_degree(LAT0);
     let uncovered: Vec<&Residential> = data
         .residents
         .iter()
         .filter(|r| {
             r.population > 0
+                && (r.lon - LON0) * m_per_deg_lon < 2000.0
                 && brute_nearest_m(&data, market, (r.lon, r.lat))
                     .unwrap()
                     .round()
@@ -1078,4 +1109,358 @@ fn ids_and_profiles_parse_with_helpful_errors() {
         "unknown profile `bike`; valid profiles: standard, elderly"
     );
     assert_eq!(coverage.profile_or_default(None).unwrap(), ProfileId(0));
+}
+
+/// A street grid every 200 m from -400 m to 2400 m both ways, joined at every crossing.
+fn street_grid() -> Vec<Road> {
+    let at = |i: i32| -400.0 + 200.0 * f64::from(i);
+    let mut roads = Vec::new();
+    for i in 0..=14 {
+        let along: Vec<(f64, f64)> = (0..=14).map(|j| (at(j), at(i))).collect();
+        let across: Vec<(f64, f64)> = (0..=14).map(|j| (at(i), at(j))).collect();
+        roads.push(road("residential", &along));
+        roads.push(road("residential", &across));
+    }
+    roads
+}
+
+/// The west half of [`two_areas`] with its north-east corner cut off diagonally.
+fn cut_area() -> crate::area::AnalysisArea {
+    use geo::{LineString, MultiPolygon, Polygon};
+    let ring: Vec<(f64, f64)> = [
+        (0.0, 0.0),
+        (1000.0, 0.0),
+        (1000.0, 1500.0),
+        (500.0, 2000.0),
+        (0.0, 2000.0),
+        (0.0, 0.0),
+    ]
+    .iter()
+    .map(|&(x, y)| at_m(x, y))
+    .collect();
+    let outline = MultiPolygon(vec![Polygon::new(LineString::from(ring), vec![])]);
+    crate::area::AnalysisArea::from_outline(
+        crate::area::AreaSource::Boundary("cut.fgb".into()),
+        outline,
+        900.0,
+    )
+    .unwrap()
+}
+
+/// Facilities and residents over 2.3 km × 2 km and a street grid, with the analysis area
+/// [`cut_area`] (about 1 km × 2 km); the only pharmacy stands 150 m east of the area.
+fn small_area_town() -> Dataset {
+    let mut facilities = scattered_facilities(9);
+    facilities.push(facility(100, at_m(1150.0, 700.0), "pharmacy"));
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let residents: Vec<Residential> = (0..400)
+        .map(|_| {
+            resident(
+                rng.random_range(1..500),
+                at_m(rng.random_range(0.0..2300.0), rng.random_range(0.0..2000.0)),
+            )
+        })
+        .collect();
+    dataset(facilities, street_grid(), two_areas(), residents).with_area(cut_area())
+}
+
+#[test]
+fn grid_covers_the_analysis_area_not_the_data() {
+    let data = small_area_town();
+    for mode in [CoverageMode::Euclidean, CoverageMode::Network] {
+        let coverage = Coverage::build(&data, &params(mode, 40.0)).unwrap();
+        // 1000 m + 2 × 200 m of padding across, 2000 m + 400 m up: not the 2.3 km of data.
+        let grid = &coverage.grid;
+        assert!(
+            (35..=36).contains(&grid.n_cols) && (60..=61).contains(&grid.n_rows),
+            "{mode:?}: {} × {}",
+            grid.n_cols,
+            grid.n_rows
+        );
+        let [w, _, e, _] = grid.lonlat_bounds();
+        let width_m = geom::haversine_m((w, LAT0), (e, LAT0));
+        assert!((width_m - 1400.0).abs() < 41.0, "{width_m}");
+    }
+}
+
+#[test]
+fn heatmap_is_transparent_outside_the_analysis_area() {
+    let data = small_area_town();
+    let area = data.area.clone();
+    for mode in [CoverageMode::Euclidean, CoverageMode::Network] {
+        let coverage = Coverage::build(&data, &params(mode, 40.0)).unwrap();
+        let [gw, gs, ge, gn] = coverage.grid.lonlat_bounds();
+        let (mut n_inside, mut n_outside) = (0, 0);
+        for z in [15, 16] {
+            // Every tile over the area and its padding.
+            let (min, _) = TileKey::containing(geom::lonlat_to_merc(gw, gn), z).merc_bounds();
+            let (_, max) = TileKey::containing(geom::lonlat_to_merc(ge, gs), z).merc_bounds();
+            let n = f64::from(1u32 << z);
+            let (x0, y0) = ((min.x * n).round() as u32, (min.y * n).round() as u32);
+            let (x1, y1) = ((max.x * n).round() as u32, (max.y * n).round() as u32);
+            for (x, y) in (x0..x1).flat_map(|x| (y0..y1).map(move |y| (x, y))) {
+                let tile = TileKey { z, x, y };
+                for id in [CoverageId::Category(category("medical")), CoverageId::All] {
+                    let png = raster::render_png(&coverage, id, ProfileId(0), tile).unwrap();
+                    let pixels = if png.is_empty() {
+                        vec![[0; 4]; 256 * 256]
+                    } else {
+                        decode_png(&png)
+                    };
+                    let (min, max) = tile.merc_bounds();
+                    for (i, p) in pixels.iter().enumerate() {
+                        let (px, py) = (i % 256, i / 256);
+                        let (lon, lat) = geom::merc_to_lonlat(geom::MercPoint {
+                            x: min.x + (max.x - min.x) * (px as f64 + 0.5) / 256.0,
+                            y: min.y + (max.y - min.y) * (py as f64 + 0.5) / 256.0,
+                        });
+                        if area.contains(lon, lat) {
+                            assert_ne!(p[3], 0, "{mode:?} z{z} pixel {lon},{lat} is inside");
+                            n_inside += 1;
+                        } else {
+                            assert_eq!(p[3], 0, "{mode:?} z{z} pixel {lon},{lat} is outside");
+                            n_outside += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            n_inside > 100_000 && n_outside > 100_000,
+            "{n_inside} {n_outside}"
+        );
+    }
+}
+
+#[test]
+fn bands_stay_inside_the_analysis_area() {
+    let data = small_area_town();
+    let coverage = Coverage::build(&data, &params(CoverageMode::Network, 40.0)).unwrap();
+    // The area's rectangle grown by one cell: band edges follow the outline to within a cell.
+    let [w, s, e, n] = crate::area::grow_bbox(data.area.bbox, 40.0);
+    let centre = at_m(500.0, 1000.0);
+    for id in [CoverageId::Category(category("market")), CoverageId::All] {
+        let tile = TileKey::containing(geom::lonlat_to_merc(centre.0, centre.1), 14);
+        let mvt = bands::render_mvt(&coverage, id, ProfileId(0), tile, 4096, 64).unwrap();
+        let bands = decode_bands(&mvt);
+        assert!(!bands.is_empty());
+        let (min, max) = tile.merc_bounds();
+        for band in &bands {
+            for polygon in &band.shape.0 {
+                for c in polygon.exterior().0.iter() {
+                    let (lon, lat) = geom::merc_to_lonlat(geom::MercPoint {
+                        x: min.x + (max.x - min.x) * f64::from(c.x) / 4096.0,
+                        y: min.y + (max.y - min.y) * f64::from(c.y) / 4096.0,
+                    });
+                    assert!(
+                        (w..=e).contains(&lon) && (s..=n).contains(&lat),
+                        "{id:?}: band vertex {lon},{lat} outside the area"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn statistics_count_only_the_analysis_area() {
+    let data = small_area_town();
+    let area = data.area.clone();
+    for mode in [CoverageMode::Euclidean, CoverageMode::Network] {
+        let coverage = Coverage::build(&data, &params(mode, 40.0)).unwrap();
+        let stats = stats::stats(&coverage, &data, ProfileId(0));
+        // Independently: the cells whose centre is in the area, by the outline itself.
+        let grid = &coverage.grid;
+        let inside: Vec<usize> = (0..grid.n_cells())
+            .filter(|&cell| {
+                let (lon, lat) = grid.centre_lonlat(cell);
+                area.contains(lon, lat)
+            })
+            .collect();
+        assert_eq!(stats.total.n_cells, inside.len() as u64, "{mode:?}");
+        for (id, c) in coverage.taxonomy().categories() {
+            let limit = stats::limit_m(&coverage, id, ProfileId(0));
+            let within = inside
+                .iter()
+                .filter(|&&cell| coverage.field_m(id)[cell] <= limit)
+                .count() as u64;
+            assert_eq!(
+                stats.total.categories[id.0 as usize].cells,
+                stats::Count {
+                    within,
+                    total: inside.len() as u64
+                },
+                "{mode:?} {}",
+                c.id
+            );
+        }
+        // Residents: those inside the area.
+        let population: u64 = data
+            .residents
+            .iter()
+            .filter(|r| area.contains(r.lon, r.lat))
+            .map(|r| u64::from(r.population))
+            .sum();
+        let all: u64 = data.residents.iter().map(|r| u64::from(r.population)).sum();
+        assert_eq!(stats.total.population, population);
+        assert!(population < all * 3 / 5, "{population} of {all}");
+        // Only the west subdistrict meets the area.
+        let names: Vec<&str> = stats.areas.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, vec!["西区"]);
+        // Blind spots lie in the area only.
+        let gaps = stats::gaps(&coverage, &data, category("park"), ProfileId(0));
+        let limit = stats::limit_m(&coverage, category("park"), ProfileId(0));
+        let uncovered = inside
+            .iter()
+            .filter(|&&cell| coverage.field_m(category("park"))[cell] > limit)
+            .count() as u64;
+        assert_eq!(gaps.gaps.iter().map(|g| g.n_cells).sum::<u64>(), uncovered);
+    }
+}
+
+#[test]
+fn a_facility_just_outside_the_area_serves_places_just_inside() {
+    let data = small_area_town();
+    let pharmacy = category("pharmacy");
+    let place = at_m(960.0, 700.0);
+    assert!(data.area.contains(place.0, place.1));
+    assert!(
+        !data
+            .area
+            .contains(at_m(1150.0, 700.0).0, at_m(1150.0, 700.0).1)
+    );
+    // Straight: 190 m. Along the streets: 40 m to x = 1000, 100 m north to y = 800, 200 m
+    // east, 100 m south and the last 50 m off the street: 490 m.
+    for (mode, expected_m) in [
+        (CoverageMode::Euclidean, 190.0),
+        (CoverageMode::Network, 490.0),
+    ] {
+        let coverage = Coverage::build(&data, &params(mode, 40.0)).unwrap();
+        let report = stats::at(&coverage, &data, place.0, place.1, ProfileId(0)).unwrap();
+        let reach = &report.reach[pharmacy.0 as usize];
+        assert!(
+            (reach.dist_m.unwrap() - expected_m).abs() < 1.0,
+            "{mode:?}: {:?}",
+            reach.dist_m
+        );
+        assert!(reach.within);
+        assert_eq!(data.facility(reach.facility.unwrap()).id, 100);
+        // Its cell, and the statistics, count the pharmacy.
+        let value = coverage.field_value_at(pharmacy, place.0, place.1).unwrap();
+        assert!(f64::from(value) < expected_m + 60.0, "{mode:?}: {value}");
+        let stats = stats::stats(&coverage, &data, ProfileId(0));
+        assert!(stats.total.categories[pharmacy.0 as usize].cells.within > 0);
+        assert!(
+            stats.total.categories[pharmacy.0 as usize]
+                .population
+                .within
+                > 0
+        );
+    }
+}
+
+#[test]
+fn essential_category_without_data_is_left_out_and_named() {
+    // Every essential category near every place, except kindergartens: none in the data.
+    let taxonomy = taxonomy();
+    let mut facilities = Vec::new();
+    for (id, c) in taxonomy.categories() {
+        if c.essential && c.id != "kindergarten" {
+            facilities.push(facility(u64::from(id.0) + 1, at_m(500.0, 500.0), &c.id));
+        }
+    }
+    let residents = vec![
+        resident(100, at_m(450.0, 450.0)),
+        resident(50, at_m(520.0, 560.0)),
+    ];
+    let data = dataset(facilities, vec![], vec![], residents).with_area(
+        crate::area::AnalysisArea::from_bbox(
+            crate::area::AreaSource::Bbox,
+            [
+                at_m(0.0, 0.0).0,
+                at_m(0.0, 0.0).1,
+                at_m(1000.0, 1000.0).0,
+                at_m(1000.0, 1000.0).1,
+            ],
+            900.0,
+        ),
+    );
+    let coverage = Coverage::build(&data, &params(CoverageMode::Euclidean, 40.0)).unwrap();
+    let kindergarten = category("kindergarten");
+    assert!(coverage.categories_without_data().contains(&kindergarten));
+    assert!(
+        !coverage
+            .composite_members(CoverageId::All)
+            .contains(&kindergarten)
+    );
+    let stats = stats::stats(&coverage, &data, ProfileId(0));
+    assert_eq!(stats.essential_without_data, vec![kindergarten]);
+    assert!(!stats.essential_categories.contains(&kindergarten));
+    assert!(!stats.essential_categories.is_empty());
+    // Everyone has every essential category that exists next door: 100 %, not 0 %.
+    assert_eq!(stats.total.essential.population.share(), Some(1.0));
+    let report = stats::at(
+        &coverage,
+        &data,
+        at_m(450.0, 450.0).0,
+        at_m(450.0, 450.0).1,
+        ProfileId(0),
+    )
+    .unwrap();
+    assert!(report.essential_within);
+    assert_eq!(report.score, report.n_composite);
+}
+
+#[test]
+fn suggest_says_why_it_suggests_nothing() {
+    let with = |residents: Vec<Residential>| {
+        let data =
+            dataset(scattered_facilities(3), vec![], vec![], residents).with_area(cut_area());
+        let coverage = Coverage::build(&data, &params(CoverageMode::Euclidean, 40.0)).unwrap();
+        stats::suggest(&coverage, &data, category("medical"), 3, ProfileId(0))
+            .unwrap()
+            .empty_reason
+    };
+    assert_eq!(with(vec![]), Some(stats::EmptyReason::NoResidentsData));
+    // Only east of the area.
+    assert_eq!(
+        with(vec![resident(80, at_m(1800.0, 300.0))]),
+        Some(stats::EmptyReason::NoResidentsInArea)
+    );
+    // Next to a clinic (scattered_facilities has six), or far from any kindergarten.
+    let square = crate::area::AnalysisArea::from_bbox(
+        crate::area::AreaSource::Bbox,
+        [
+            at_m(0.0, 0.0).0,
+            at_m(0.0, 0.0).1,
+            at_m(2000.0, 2000.0).0,
+            at_m(2000.0, 2000.0).1,
+        ],
+        900.0,
+    );
+    let clinics = dataset(scattered_facilities(3), vec![], vec![], vec![]);
+    let clinic = clinics.facility(clinics.facilities_of(category("medical"))[0]);
+    let (lon, lat) = (clinic.lon, clinic.lat);
+    let data = dataset(
+        scattered_facilities(3),
+        vec![],
+        vec![],
+        vec![resident(80, (lon + 0.0001, lat))],
+    )
+    .with_area(square.clone());
+    let coverage = Coverage::build(&data, &params(CoverageMode::Euclidean, 40.0)).unwrap();
+    let result = stats::suggest(&coverage, &data, category("medical"), 3, ProfileId(0)).unwrap();
+    assert_eq!(result.empty_reason, Some(stats::EmptyReason::AllCovered));
+    let far = dataset(
+        scattered_facilities(3),
+        vec![],
+        vec![],
+        vec![resident(80, at_m(1000.0, 1000.0))],
+    )
+    .with_area(square);
+    let coverage = Coverage::build(&far, &params(CoverageMode::Euclidean, 40.0)).unwrap();
+    let result =
+        stats::suggest(&coverage, &far, category("kindergarten"), 3, ProfileId(0)).unwrap();
+    assert_eq!(result.picks.len(), 1);
+    assert_eq!(result.empty_reason, None);
 }

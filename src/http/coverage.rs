@@ -347,7 +347,13 @@ pub async fn get_legend(
                     step
                 })
                 .collect();
-            serde_json::json!({ "id": name, "n_categories": n, "steps": steps })
+            serde_json::json!({
+                "id": name,
+                "n_categories": n,
+                "categories": category_ids(coverage, &coverage.composite_members(id)),
+                "without_data": category_ids(coverage, &composite_without_data(coverage, id)),
+                "steps": steps,
+            })
         })
         .collect();
     let thresholds: Vec<serde_json::Value> = coverage
@@ -472,26 +478,60 @@ pub async fn get_stats(State(state): State<Arc<AppState>>, uri: Uri) -> Result<R
             },
         })
     };
-    let essential: Vec<&str> = computed
-        .essential_categories
-        .iter()
-        .map(|&c| taxonomy.category(c).id.as_str())
-        .collect();
+    let essential = category_ids(coverage, &computed.essential_categories);
+    let essential_without_data = category_ids(coverage, &computed.essential_without_data);
+    // With no essential category in the data there is nothing to count: no share, not 100 %.
+    let counted = !computed.essential_categories.is_empty();
     Ok(respond::json(&serde_json::json!({
         "data_version": snapshot.version,
         "mode": coverage.mode.as_str(),
         "profile": profile_json(coverage, profile),
         "cell_m": coverage.params.cell_m,
+        "area": analysis_area_json(coverage),
+        "categories_without_data": category_ids(coverage, &computed.categories_without_data),
         "headline": {
-            "description": "share of residents with every essential category within its walking threshold",
+            "description": "share of residents with every essential category within its walking threshold; essential categories with no facility in the data are left out and named in without_data",
             "essential_categories": essential,
-            "population_share": computed.total.essential.population.share(),
-            "area_share": computed.total.essential.cells.share(),
+            "without_data": essential_without_data,
+            "population_share": computed.total.essential.population.share().filter(|_| counted),
+            "area_share": computed.total.essential.cells.share().filter(|_| counted),
         },
         "total": area_json(&computed.total),
         "subdistricts": computed.areas.iter().map(area_json).collect::<Vec<_>>(),
         "outside_subdistricts": computed.outside_areas.as_ref().map(area_json),
     })))
+}
+
+/// The public ids of `categories`.
+fn category_ids(coverage: &Coverage, categories: &[crate::taxonomy::CategoryId]) -> Vec<String> {
+    categories
+        .iter()
+        .map(|&c| coverage.taxonomy().category(c).id.clone())
+        .collect()
+}
+
+/// The categories of composite `id` left out for having no facility in the data.
+fn composite_without_data(coverage: &Coverage, id: CoverageId) -> Vec<crate::taxonomy::CategoryId> {
+    let taxonomy = coverage.taxonomy();
+    coverage
+        .categories_without_data()
+        .iter()
+        .copied()
+        .filter(|&c| match id {
+            CoverageId::Group(g) => taxonomy.category(c).group == g,
+            CoverageId::All | CoverageId::Category(_) => true,
+        })
+        .collect()
+}
+
+/// Where the statistics are computed: the analysis area.
+fn analysis_area_json(coverage: &Coverage) -> serde_json::Value {
+    let area = coverage.area();
+    serde_json::json!({
+        "source": area.source.describe(),
+        "bbox": area.bbox,
+        "grid_bounds": coverage.grid.lonlat_bounds(),
+    })
 }
 
 fn csv_field(text: &str) -> String {
@@ -661,6 +701,9 @@ pub async fn get_suggest(
         "uncovered_before": result.uncovered_before,
         "uncovered_after": result.uncovered_before - covered_by_picks,
         "n_candidates": result.n_candidates,
+        "reason": result.empty_reason.map(|r| r.code()),
+        "message": result.empty_reason.map(|r| r.message()),
+        "category_has_facilities": !dataset.facilities_of(category).is_empty(),
         "method": "greedy: each site is the residential place that brings the most not-yet-covered residents within the threshold",
         "suggestions": suggestions,
     })))
@@ -731,7 +774,11 @@ pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Resp
             serde_json::json!({ "lon": lon, "lat": lat, "off_network_m": off_m })
         }),
         "categories": categories,
-        "score": { "within": report.score, "of": report.n_composite },
+        "score": {
+            "within": report.score,
+            "of": report.n_composite,
+            "without_data": category_ids(coverage, coverage.categories_without_data()),
+        },
         "groups": groups,
         "essential_within": report.essential_within,
     })))

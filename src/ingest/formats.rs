@@ -7,12 +7,16 @@
 //! never name a format.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
 use super::Error;
+use super::delimited::DelimitedFile;
 use super::fgb::FgbFile;
 pub use super::fgb::{Column, Prop};
+use super::geojson_file::GeoJsonFile;
 
 /// A data file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -97,6 +101,81 @@ pub struct LayerReader {
 
 enum Inner {
     FlatGeobuf(FgbFile),
+    Delimited(DelimitedFile),
+    GeoJson(GeoJsonFile),
+}
+
+/// Whether an EPSG code names longitude/latitude on WGS84, or on CGCS2000 (EPSG:4490, China's
+/// national datum, which agrees with WGS84 to a few centimetres: Chinese government data comes
+/// in it).
+pub(super) fn is_geographic_wgs84(epsg: i64) -> bool {
+    matches!(epsg, 4326 | 4490)
+}
+
+/// How messages name the features of one file: "line 17" (the line a text editor shows, where a
+/// record starts), "feature 16" (0-based, as `ogrinfo` counts). Cheap to clone; stays valid while
+/// and after the file is read, and names a feature exactly once the read has reached it (a CSV
+/// record spanning several lines moves the line numbers of those after it).
+#[derive(Clone)]
+pub struct FeatureNames {
+    label: &'static str,
+    numbering: Arc<Numbering>,
+}
+
+struct Numbering {
+    /// The number of feature 0, until told otherwise.
+    base: u64,
+    /// The offset (number − index) last recorded, to record only changes.
+    current: AtomicU64,
+    /// (feature index, offset) from which on the number is index + offset, in index order.
+    shifts: Mutex<Vec<(usize, u64)>>,
+}
+
+impl FeatureNames {
+    /// Numbers from `base`: feature `i` is `base + i` unless a reader records otherwise.
+    pub(super) fn shifted(label: &'static str, base: u64) -> FeatureNames {
+        FeatureNames {
+            label,
+            numbering: Arc::new(Numbering {
+                base,
+                current: AtomicU64::new(base),
+                shifts: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Records that feature `feature_idx` is number `number`; readers call this in index order.
+    pub(super) fn record(&self, feature_idx: usize, number: u64) {
+        let offset = number.saturating_sub(feature_idx as u64);
+        if self.numbering.current.swap(offset, Ordering::Relaxed) != offset {
+            let mut shifts = self
+                .numbering
+                .shifts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            shifts.push((feature_idx, offset));
+        }
+    }
+
+    /// The number a user sees for feature `feature_idx` (0-based).
+    pub fn number(&self, feature_idx: usize) -> u64 {
+        let shifts = self
+            .numbering
+            .shifts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let n_before = shifts.partition_point(|(idx, _)| *idx <= feature_idx);
+        let offset = match n_before {
+            0 => self.numbering.base,
+            n => shifts[n - 1].1,
+        };
+        feature_idx as u64 + offset
+    }
+
+    /// "line 17", "feature 16", …
+    pub fn describe(&self, feature_idx: usize) -> String {
+        format!("{} {}", self.label, self.number(feature_idx))
+    }
 }
 
 impl LayerReader {
@@ -117,6 +196,10 @@ impl LayerReader {
         };
         let inner = match format {
             Format::FlatGeobuf => Inner::FlatGeobuf(FgbFile::open(path, columns)?),
+            Format::Csv => Inner::Delimited(DelimitedFile::open(path, b',', options, columns)?),
+            Format::Tsv => Inner::Delimited(DelimitedFile::open(path, b'\t', options, columns)?),
+            Format::GeoJson => Inner::GeoJson(GeoJsonFile::open(path, false, options, columns)?),
+            Format::GeoJsonSeq => Inner::GeoJson(GeoJsonFile::open(path, true, options, columns)?),
             other => {
                 return Err(Error::UnsupportedFormat {
                     path: path.to_owned(),
@@ -134,10 +217,18 @@ impl LayerReader {
         &self.path
     }
 
-    /// How a message names feature `feature_idx` (0-based): "feature 12", "line 14", …
+    /// How a message names feature `feature_idx` (0-based): "feature 12", "line 14", …; see
+    /// [`FeatureNames`] for naming features while [`LayerReader::for_each`] runs.
     pub fn describe_feature(&self, feature_idx: usize) -> String {
-        match self.inner {
-            Inner::FlatGeobuf(_) => format!("feature {feature_idx}"),
+        self.feature_names().describe(feature_idx)
+    }
+
+    /// A handle naming this file's features in messages, usable during and after the read.
+    pub fn feature_names(&self) -> FeatureNames {
+        match &self.inner {
+            Inner::FlatGeobuf(_) => FeatureNames::shifted("feature", 0),
+            Inner::Delimited(file) => file.names().clone(),
+            Inner::GeoJson(file) => file.names().clone(),
         }
     }
 
@@ -150,6 +241,83 @@ impl LayerReader {
     ) -> Result<(), Error> {
         match self.inner {
             Inner::FlatGeobuf(file) => file.for_each(visit),
+            Inner::Delimited(file) => file.for_each(visit),
+            Inner::GeoJson(file) => file.for_each(visit),
         }
+    }
+}
+
+/// Reading a whole file back in tests, as a caller would.
+#[cfg(test)]
+pub(super) mod testing {
+    use super::*;
+
+    /// One feature as the caller sees it.
+    pub struct Feature {
+        pub geometry: Result<geo::Geometry<f64>, String>,
+        pub props: Vec<Option<Prop>>,
+        /// How messages name it ("line 4", "feature 0").
+        pub name: String,
+    }
+
+    /// Reads every feature of `path` with the (optional) `columns`.
+    pub fn read_all(
+        path: &Path,
+        options: &ReadOptions,
+        columns: &[&str],
+    ) -> Result<Vec<Feature>, Error> {
+        let columns: Vec<Column<'_>> = columns
+            .iter()
+            .map(|name| Column {
+                name,
+                required: false,
+            })
+            .collect();
+        let reader = LayerReader::open(path, options, &columns)?;
+        let names = reader.feature_names();
+        let mut features = Vec::new();
+        reader.for_each(|feature_idx, geometry, props| {
+            assert_eq!(feature_idx, features.len(), "features come in index order");
+            features.push(Feature {
+                geometry,
+                props,
+                name: String::new(),
+            });
+        })?;
+        for (feature_idx, feature) in features.iter_mut().enumerate() {
+            feature.name = names.describe(feature_idx);
+        }
+        Ok(features)
+    }
+
+    /// The error opening or reading `path` gives, as a user reads it.
+    pub fn read_error(path: &Path, options: &ReadOptions, columns: &[Column<'_>]) -> String {
+        let outcome =
+            LayerReader::open(path, options, columns).and_then(|r| r.for_each(|_, _, _| {}));
+        match outcome {
+            Ok(()) => panic!("{} was read without an error", path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    pub fn point(geometry: &Result<geo::Geometry<f64>, String>) -> (f64, f64) {
+        match geometry {
+            Ok(geo::Geometry::Point(p)) => (p.x(), p.y()),
+            other => panic!("expected a point, got {other:?}"),
+        }
+    }
+
+    pub fn text(prop: &Option<Prop>) -> Option<&str> {
+        match prop {
+            Some(Prop::Text(s)) => Some(s),
+            None => None,
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    pub fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
     }
 }

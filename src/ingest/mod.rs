@@ -10,9 +10,12 @@
 //! file's datum to WGS84 as they are read. [`check_guards`] decides whether the result may
 //! replace the serving data.
 
+mod delimited;
 mod fgb;
 pub mod formats;
+mod geojson_file;
 pub mod sources;
+mod text;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -59,6 +62,22 @@ pub enum Error {
         feature_idx: usize,
         message: String,
     },
+    #[error("{path}: unknown text encoding `{name}`; use one of {examples}")]
+    Encoding {
+        path: PathBuf,
+        name: String,
+        examples: &'static str,
+    },
+    #[error("{path} is not a readable {format} file: {message}")]
+    Unreadable {
+        path: PathBuf,
+        format: &'static str,
+        message: String,
+    },
+    #[error(
+        "{path}: no coordinate columns found (columns: {available}); name them with lon_column and lat_column, or location_column for one \"lng,lat\" column"
+    )]
+    NoCoordinates { path: PathBuf, available: String },
     #[error("{path} holds no usable {kind}: {n_read} features read, all skipped")]
     NothingUsable {
         path: PathBuf,

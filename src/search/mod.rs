@@ -33,11 +33,11 @@ use crate::dataset::{Dataset, Facility};
 use crate::geom;
 use grid::Grid;
 use keywords::Keywords;
-use rank::{FIELD_SHIFT, Hit, TermMatch};
+use rank::{FIELD_SHIFT, Hit, Ranking, TermMatch};
 use vocab::{Csr, Field, VocabBuilder, Vocabulary};
 
 pub use query::{SearchLimits, SearchQuery, SuggestQuery, parse_search, parse_suggest};
-pub use rank::NameMatch;
+pub use rank::{NameBonus, NameMatch};
 pub use suggest::{Suggestion, SuggestionKind};
 
 /// Why a search request is not valid. Every message names the parameter.
@@ -326,7 +326,21 @@ impl SearchIndex {
             self.collect(&ranges, &filter, query, &mut hits);
             total = hits.len();
         }
-        rank::page(&mut hits, query.offset, query.limit);
+        let ranking = match query.near {
+            Some(center) if !terms.is_empty() => {
+                let n_terms = terms.len() as u32;
+                for hit in &mut hits {
+                    let distance_m = geom::haversine_m(center, self.doc_lonlat[hit.doc as usize]);
+                    let bonus_m = query
+                        .name_bonus
+                        .metres(hit.name_match, hit.name_hits == n_terms);
+                    hit.rank_m = distance_m - bonus_m;
+                }
+                Ranking::ByDistance
+            }
+            _ => Ranking::ByName,
+        };
+        rank::page(&mut hits, query.offset, query.limit, ranking);
         let max_score = 3 * terms.len() as u32;
         SearchResults {
             hits: hits
@@ -510,6 +524,7 @@ impl SearchIndex {
             score,
             name_hits,
             closeness,
+            rank_m: 0.0,
         });
     }
 
@@ -526,6 +541,10 @@ impl SearchIndex {
                 .filter(|&&t| Field::from_bits(t >> FIELD_SHIFT) == field)
                 .map(|&t| self.vocab.text(t & rank::TOKEN_MASK))
                 .collect();
+            // An unnamed facility (empty name) is found by its category, never as a name match.
+            if name.is_empty() {
+                continue;
+            }
             let found = if name == query_compact {
                 NameMatch::Exact
             } else if name.starts_with(query_compact) {

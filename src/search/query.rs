@@ -5,6 +5,7 @@
 //! allowed. Nothing here panics on any input.
 
 use super::Error;
+use super::rank::NameBonus;
 use super::tokenize;
 use crate::geom;
 use crate::taxonomy::{CategoryId, Taxonomy};
@@ -27,6 +28,8 @@ pub struct SearchQuery {
     pub categories: Vec<CategoryId>,
     pub limit: usize,
     pub offset: usize,
+    /// What a name match is worth when ranking by distance.
+    pub name_bonus: NameBonus,
 }
 
 impl SearchQuery {
@@ -40,6 +43,7 @@ impl SearchQuery {
             categories: Vec::new(),
             limit,
             offset: 0,
+            name_bonus: NameBonus::default(),
         }
     }
 }
@@ -62,6 +66,7 @@ pub fn parse_search(
 ) -> Result<SearchQuery, Error> {
     let mut seen: Vec<&str> = Vec::new();
     let mut query = SearchQuery::text("", limits.default_limit);
+    query.name_bonus = NameBonus::from_config(limits);
     let mut radius: Option<&str> = None;
     for (name, value) in pairs {
         let name = name.as_str();

@@ -260,13 +260,190 @@ fn taxonomy_keywords_and_synonyms() {
 }
 
 #[test]
-fn exact_and_prefix_name_hits_come_first() {
-    // 10 is exactly "幼儿园"; the other kindergartens (by name or by keyword) follow by
-    // distance.
+fn with_near_a_name_match_is_a_bounded_bonus() {
+    // 10 is exactly "幼儿园" (222 m, less 500 m); 2 has the word in its name (180 m, less
+    // 100 m); 11 and 3 are kindergartens by category, by distance.
     check_near("幼儿园", HOME, &[10, 2, 11, 3]);
-    // "中山公园" exactly, from far away, still first.
+    // "中山公园" exactly, from 3 km away: the only facility holding both 中山 and 公园.
     check_near("中山公园", (121.39, 31.20), &[8]);
     check_near("全家", (121.43, 31.23), &[5]);
+}
+
+#[test]
+fn without_near_exact_and_prefix_name_hits_come_first() {
+    check("幼儿园", &[10, 2, 3, 11]);
+    check("中山公园", &[8]);
+    check("全家", &[5]);
+}
+
+/// The relevance table of the ranking rule: the same neighbourhood with facilities literally
+/// named by a category word 2–6 km away, and one just past the nearest relevant facility.
+#[test]
+fn category_words_rank_the_nearest_relevant_facility_first() {
+    let far = |id: u64, name: &'static str, category: &'static str, lon: f64| -> Row<'static> {
+        (id, name, None, category, None, "远处", lon, 31.2220)
+    };
+    let mut rows: Vec<Row> = vec![
+        (
+            1,
+            "华阳路幼儿园",
+            None,
+            "kindergarten",
+            None,
+            "华阳路街道",
+            121.4230,
+            31.2220,
+        ),
+        (
+            2,
+            "小天使托儿所",
+            None,
+            "kindergarten",
+            None,
+            "华阳路街道",
+            121.4205,
+            31.2220,
+        ),
+        (
+            3,
+            "益丰大药房",
+            None,
+            "pharmacy",
+            None,
+            "华阳路街道",
+            121.4260,
+            31.2220,
+        ),
+        (
+            4,
+            "联华超市",
+            None,
+            "supermarket",
+            None,
+            "华阳路街道",
+            121.4300,
+            31.2220,
+        ),
+        (
+            5,
+            "华阳绿地",
+            None,
+            "park",
+            None,
+            "华阳路街道",
+            121.4250,
+            31.2220,
+        ),
+        // Named exactly 超市, 330 m past 4: within the 500 m bonus.
+        (
+            6,
+            "超市",
+            None,
+            "other",
+            None,
+            "华阳路街道",
+            121.4335,
+            31.2220,
+        ),
+    ];
+    rows.extend([
+        far(20, "幼儿园", "other", 121.4800),
+        far(21, "药店", "other", 121.4900),
+        far(22, "超市", "supermarket", 121.5000),
+        far(23, "公园", "kindergarten", 121.3500),
+        far(24, "幼儿园", "kindergarten", 121.3600),
+    ]);
+    let data = dataset(&rows);
+    let index = SearchIndex::build(&data);
+    let first = |q: &str| -> u64 {
+        let query = SearchQuery {
+            near: Some(HOME),
+            ..SearchQuery::text(q, 1)
+        };
+        data.facility(index.search(&query).hits[0].facility_idx).id
+    };
+    // (query, first result): the nearest relevant facility, not the exact name far away.
+    let table: &[(&str, u64)] = &[
+        ("幼儿园", 2),
+        ("youeryuan", 2),
+        ("kindergarten", 2),
+        ("药店", 3),
+        ("pharmacy", 3),
+        ("公园", 5),
+        // 4 (联华超市) is 952 m away, less 100 m for holding the word; 6, named exactly 超市,
+        // 1285 m less 500 m: 785 m.
+        ("超市", 6),
+    ];
+    for &(q, expected) in table {
+        assert_eq!(first(q), expected, "first result of {q:?} near HOME");
+    }
+    // Without near, the exact names come first, as before.
+    assert_eq!(ids(&index, &data, &SearchQuery::text("药店", 1)), vec![21]);
+}
+
+#[test]
+fn unnamed_facilities_are_found_by_category_never_as_name_matches() {
+    let data = dataset(&[
+        (
+            1,
+            "",
+            None,
+            "kindergarten",
+            None,
+            "华阳路街道",
+            121.4201,
+            31.2221,
+        ),
+        (
+            2,
+            "华阳幼儿园",
+            None,
+            "kindergarten",
+            None,
+            "华阳路街道",
+            121.4300,
+            31.2220,
+        ),
+        (
+            3,
+            "",
+            None,
+            "pharmacy",
+            None,
+            "华阳路街道",
+            121.4202,
+            31.2220,
+        ),
+    ]);
+    let index = SearchIndex::build(&data);
+    for (q, expected) in [
+        ("幼儿园", vec![1, 2]),
+        ("yey", vec![1, 2]),
+        ("药店", vec![3]),
+    ] {
+        let query = SearchQuery {
+            near: Some(HOME),
+            ..SearchQuery::text(q, 10)
+        };
+        let results = index.search(&query);
+        let got: Vec<u64> = results
+            .hits
+            .iter()
+            .map(|h| data.facility(h.facility_idx).id)
+            .collect();
+        assert_eq!(got, expected, "{q:?}");
+        for hit in &results.hits {
+            if data.facility(hit.facility_idx).name.is_empty() {
+                assert_eq!(hit.name_match, NameMatch::None, "{q:?}");
+            }
+        }
+    }
+    // An empty query matches no name either.
+    let results = index.search(&SearchQuery {
+        near: Some(HOME),
+        ..SearchQuery::text("", 10)
+    });
+    assert!(results.hits.iter().all(|h| h.name_match == NameMatch::None));
 }
 
 #[test]
@@ -606,6 +783,99 @@ proptest! {
         let (dp, dq) = (geom::haversine_m(center, p), geom::haversine_m(center, q));
         if (dp - dq).abs() > 1e-6 {
             prop_assert_eq!(cp < cq, dp < dq);
+        }
+    }
+}
+
+/// City scale: a generated central-Shanghai set of 120,000 facilities, plus facilities literally
+/// named 幼儿园, 药店, 超市 and 公园 kilometres from each query place. For every such word at ten
+/// places, the first result is the nearest facility of the category the word names, or one at
+/// most 200 m farther than it.
+#[test]
+fn city_scale_category_words_find_the_nearest_facility_of_the_category() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::generate::write_dataset(
+        &crate::generate::GenerateOptions::shanghai(120_000),
+        dir.path(),
+    )
+    .expect("city set generates");
+    let config = Config::embedded().unwrap();
+    let taxonomy = taxonomy();
+    let (mut facilities, _) = crate::ingest::read_facilities(
+        &dir.path().join("facilities.fgb"),
+        &config.data.fields,
+        &taxonomy,
+    )
+    .expect("city facilities load");
+    assert!(facilities.len() >= 100_000, "{}", facilities.len());
+    let words = [
+        ("幼儿园", "kindergarten"),
+        ("药店", "pharmacy"),
+        ("超市", "supermarket"),
+        ("公园", "park"),
+    ];
+    // Ten places spread over the city's middle, each with every word planted 1.5–6 km away, as
+    // a facility of no category or of the word's own.
+    let places: Vec<(f64, f64)> = (0..10)
+        .map(|i| {
+            let a = (f64::from(i) * 0.618_033_988_7).fract();
+            let b = (f64::from(i) * 0.414_213_562_3 + 0.3).fract();
+            (121.33 + a * 0.3, 31.08 + b * 0.25)
+        })
+        .collect();
+    let mut next_id = facilities.iter().map(|f| f.id).max().unwrap_or(0) + 1;
+    for (p, &(lon, lat)) in places.iter().enumerate() {
+        for (w, &(word, category)) in words.iter().enumerate() {
+            let distance_m = 1500.0 + 1000.0 * ((p + w) % 5) as f64;
+            let (plon, plat) = destination((lon, lat), 90.0 * w as f64 + 20.0, distance_m);
+            let category = if (p + w) % 2 == 0 {
+                taxonomy.fallback()
+            } else {
+                taxonomy.by_id(category).unwrap()
+            };
+            facilities.push(Facility {
+                id: next_id,
+                source_id: next_id.to_string(),
+                name: word.into(),
+                name_en: None,
+                category,
+                address: None,
+                subdistrict: None,
+                lon: plon,
+                lat: plat,
+                merc: geom::lonlat_to_merc(plon, plat),
+            });
+            next_id += 1;
+        }
+    }
+    let data = Dataset::new(taxonomy, facilities, Vec::new(), Vec::new(), Vec::new());
+    let index = SearchIndex::build(&data);
+    for (word, category) in words {
+        let category = data.taxonomy.by_id(category).unwrap();
+        for &place in &places {
+            let nearest_m = data
+                .facilities_of(category)
+                .iter()
+                .map(|&idx| {
+                    let f = data.facility(idx);
+                    geom::haversine_m(place, (f.lon, f.lat))
+                })
+                .fold(f64::INFINITY, f64::min);
+            let query = SearchQuery {
+                near: Some(place),
+                ..SearchQuery::text(word, 1)
+            };
+            let results = index.search(&query);
+            let hit = &results.hits[0];
+            let first = data.facility(hit.facility_idx);
+            let distance_m = hit.distance_m.unwrap();
+            assert!(
+                distance_m <= nearest_m + 200.0,
+                "{word} near {place:?}: first is {:?} ({}) at {distance_m:.0} m; the nearest {} is {nearest_m:.0} m away",
+                first.name,
+                data.taxonomy.category(first.category).id,
+                data.taxonomy.category(category).id,
+            );
         }
     }
 }

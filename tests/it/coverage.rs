@@ -467,7 +467,7 @@ fn bad_input_is_answered_with_what_is_wrong() {
     check(
         "/coverage/at?lon=116.4&lat=39.9",
         400,
-        "outside the data extent",
+        "outside the area covered",
     );
 }
 
@@ -491,5 +491,99 @@ fn tiles_are_cached_with_etags_per_profile() {
     assert_eq!(
         mvt.headers()["content-type"],
         "application/vnd.mapbox-vector-tile"
+    );
+}
+
+/// The sample with a taxonomy holding one more essential category, of which the data has no
+/// facility, in straight-line mode.
+fn with_empty_essential_category(extra: &str) -> TestServer {
+    let embedded = std::fs::read_to_string(support::repo_root().join("lifecircle.toml")).unwrap();
+    let taxonomy = &embedded[embedded.find("[[groups]]").unwrap()..];
+    support::spawn(&format!(
+        "{extra}[coverage]\nmode = \"euclidean\"\ncell_m = 100.0\n\n{taxonomy}\n\
+         [[categories]]\nid = \"vaccination\"\nlabel_zh = \"疫苗接种点\"\nlabel_en = \"Vaccination\"\n\
+         color = \"#123456\"\ngroup = \"care\"\nwalk_min = 15\nessential = true\n\
+         keywords = [\"疫苗\"]\naliases = []\n"
+    ))
+}
+
+#[test]
+fn headline_leaves_out_and_names_an_essential_category_without_data() {
+    let server = with_empty_essential_category("");
+    let stats = get_json(&server.url("/coverage/stats"));
+    let headline = &stats["headline"];
+    assert_eq!(headline["without_data"], serde_json::json!(["vaccination"]));
+    let counted: Vec<&str> = headline["essential_categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(!counted.contains(&"vaccination") && counted.contains(&"medical"));
+    let share = headline["population_share"].as_f64().unwrap();
+    assert!(
+        share > 0.0,
+        "the headline is not 0 % for want of one category"
+    );
+    for category in &counted {
+        let of_category = stats["total"]["categories"][category]["population_share"]
+            .as_f64()
+            .unwrap();
+        assert!(share <= of_category + 1e-12, "{category}");
+    }
+    assert!(
+        stats["categories_without_data"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("vaccination"))
+    );
+    // The composites leave it out too, and say so.
+    let legend = get_json(&server.url("/coverage/legend?id=care"));
+    let care = &legend["composites"][0];
+    assert_eq!(care["without_data"], serde_json::json!(["vaccination"]));
+    assert!(
+        !care["categories"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("vaccination"))
+    );
+    let (lon, lat) = centre(&server);
+    let report = get_json(&server.url(&format!("/coverage/at?lon={lon}&lat={lat}")));
+    assert!(
+        report["score"]["without_data"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("vaccination"))
+    );
+    // Suggesting sites for it works: everyone is uncovered.
+    let suggest = get_json(&server.url("/coverage/suggest?category=vaccination&k=2"));
+    assert_eq!(suggest["suggestions"].as_array().unwrap().len(), 2);
+    assert_eq!(suggest["reason"], serde_json::Value::Null);
+    assert_eq!(suggest["category_has_facilities"], false);
+}
+
+#[test]
+fn suggest_says_why_it_returns_nothing() {
+    // An area with no residential place in it, east of the sample.
+    let server = support::spawn(
+        "[coverage]\nmode = \"euclidean\"\n[area]\nbbox = [121.60, 31.00, 121.61, 31.01]\n",
+    );
+    let suggest = get_json(&server.url("/coverage/suggest?category=kindergarten&k=3"));
+    assert_eq!(suggest["suggestions"], serde_json::json!([]));
+    assert_eq!(suggest["reason"], "no_residents_in_area");
+    assert!(
+        suggest["message"]
+            .as_str()
+            .unwrap()
+            .contains("inside the analysis area")
+    );
+    assert_eq!(suggest["population"], 0);
+    // The statistics count nothing outside the area either.
+    let stats = get_json(&server.url("/coverage/stats"));
+    assert_eq!(stats["total"]["population"], 0);
+    assert_eq!(stats["subdistricts"], serde_json::json!([]));
+    assert_eq!(
+        stats["area"]["bbox"],
+        serde_json::json!([121.60, 31.00, 121.61, 31.01])
     );
 }

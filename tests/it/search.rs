@@ -214,7 +214,8 @@ const RELEVANCE: &[Case] = &[
     first(&[("q", "FamilyMart"), ("near", "@100149")], &[100149]),
     first(&[("q", "7-eleven")], &[100004]),
     first(&[("q", "k11")], &[100002]), // full-width Ｋ11 in the name
-    first(&[("q", "ＡＴＭ"), ("near", HOME)], &[100003]), // a name starting with ATM beats nearer banks
+    first(&[("q", "ＡＴＭ")], &[100003]), // without near, the name starting with ATM first
+    first(&[("q", "ＡＴＭ"), ("near", HOME)], &[101170]), // with near, the nearest bank (atm names banks)
     first(&[("q", "Ole")], &[100006]),
     first(&[("q", "DECATHLON")], &[100005]),
     first(&[("q", "school"), ("near", "@100071")], &[100071]),
