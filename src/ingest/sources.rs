@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use super::formats::{Column, LayerReader, Prop};
+use super::formats::{Column, FeatureNames, LayerReader, Prop};
 use super::{Error, FileReport, representative_lonlat, stable_feature_id};
 use crate::config::FileOptions;
 use crate::dataset::{Facility, FacilityOrigin};
@@ -70,13 +70,13 @@ pub struct UnmatchedValue {
 }
 
 /// Reads one source's facilities. Rows without geometry or at (0, 0) are counted skips; unnamed
-/// rows are kept with an empty name.
+/// rows are kept with an empty name. Also gives how the file names its features in messages.
 pub fn read_source(
     spec: &SourceSpec<'_>,
     taxonomy: &Taxonomy,
     seen_ids: &mut HashSet<u64>,
     unmatched: &mut BTreeMap<UnmatchedValue, usize>,
-) -> Result<(Vec<SourcedFacility>, FileReport), Error> {
+) -> Result<(Vec<SourcedFacility>, FileReport, FeatureNames), Error> {
     // Slot of every field read: the facility fields, then each field a rule reads.
     let mut slots: HashMap<&str, usize> = HashMap::new();
     let mut columns: Vec<Column<'_>> = Vec::new();
@@ -105,6 +105,7 @@ pub fn read_source(
         slots.insert(field, slot);
     }
     let reader = LayerReader::open(spec.path, &spec.options.read_options(), &columns)?;
+    let feature_names = reader.feature_names();
     let mut report = FileReport::new(spec.path, "facilities");
     report.source = Some(spec.name.to_owned());
     let datum = spec.options.datum;
@@ -198,7 +199,7 @@ pub fn read_source(
             datum.as_str()
         ));
     }
-    Ok((out, report))
+    Ok((out, report, feature_names))
 }
 
 /// Skip reason of a row at (0, 0).

@@ -269,6 +269,80 @@ category = "类别"
 }
 
 #[test]
+fn csv_and_geojson_sources_in_gcj02_and_bd09_land_within_a_metre() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors: Vec<Vector> = vectors()
+        .into_iter()
+        .filter(|v| (121.0..122.0).contains(&v.1.0))
+        .collect();
+    // An Amap export as saved by a spreadsheet: UTF-8 with a BOM, one "lng,lat" column, GCJ-02.
+    let mut utf8 = String::from("\u{feff}id,name,type,typecode,location\n");
+    // The same kind of list saved as GBK, with separate columns and Chinese headers.
+    let mut gbk = String::from("编号,名称,类型,lng,lat\n");
+    // A Baidu export as GeoJSON, BD-09.
+    let mut features = Vec::new();
+    for (i, (name, _, gcj, bd)) in vectors.iter().enumerate() {
+        let (type_path, code, _) = AMAP_TYPES[i];
+        utf8.push_str(&format!(
+            "B0{i},\"{name} 高德\",{type_path},{code},\"{},{}\"\n",
+            gcj.0, gcj.1
+        ));
+        gbk.push_str(&format!(
+            "{i},\"{name} 区局\",{type_path},{},{}\n",
+            gcj.0, gcj.1
+        ));
+        features.push(serde_json::json!({
+            "type": "Feature",
+            "geometry": { "type": "Point", "coordinates": [bd.0, bd.1] },
+            "properties": { "id": i, "name": format!("{name} 百度"), "category": "幼儿园" },
+        }));
+    }
+    std::fs::write(dir.path().join("amap.csv"), utf8).unwrap();
+    let (gbk_bytes, _, unmappable) = encoding_rs::GBK.encode(&gbk);
+    assert!(!unmappable);
+    std::fs::write(dir.path().join("bureau_gbk.csv"), &gbk_bytes).unwrap();
+    let collection = serde_json::json!({ "type": "FeatureCollection", "features": features });
+    std::fs::write(dir.path().join("baidu.geojson"), collection.to_string()).unwrap();
+    let config = format!(
+        r#"
+[data]
+{NO_CONTEXT_LAYERS}
+[[data.sources]]
+file = "amap.csv"
+datum = "gcj02"
+
+[[data.sources]]
+file = "bureau_gbk.csv"
+name = "区局"
+datum = "gcj02"
+lon = "lng"
+lat = "lat"
+fields = {{ id = "编号", name = "名称", type = "类型" }}
+
+[[data.sources]]
+file = "baidu.geojson"
+datum = "bd09"
+"#
+    );
+    let server = support::spawn_with(&config, dir.path());
+    for (i, (name, wgs, _, _)) in vectors.iter().enumerate() {
+        let expected = AMAP_TYPES[i].2;
+        for (key, category) in [
+            (format!("amap:B0{i}"), expected),
+            (format!("区局:{i}"), expected),
+            (format!("baidu:{i}"), "kindergarten"),
+        ] {
+            let feature = get_json(&feature_url(&server, &key));
+            let d = haversine_m(feature_position(&feature), *wgs);
+            assert!(d < 1.0, "{key} {name}: {d:.3} m from WGS84");
+            assert_eq!(feature["properties"]["category"], category, "{key}");
+        }
+        let gbk_named = get_json(&feature_url(&server, &format!("区局:{i}")));
+        assert_eq!(gbk_named["properties"]["name"], format!("{name} 区局"));
+    }
+}
+
+#[test]
 fn every_mainland_vector_converts_to_within_a_metre() {
     let dir = tempfile::tempdir().unwrap();
     // gcoord also shifts points abroad, which the GCJ-02 formulas (and the apps) leave alone.
