@@ -1158,4 +1158,79 @@ mod tests {
         check_err("[search]\nlink_source = \" \"\n", "search.link_source");
         check_err("[search]\nmax_radius = 5\n", "unknown field `max_radius`");
     }
+
+    #[test]
+    fn data_layers_take_a_path_a_table_or_nothing() {
+        let config = Config::embedded().unwrap();
+        let roads = config.data.roads.file().unwrap();
+        assert_eq!(roads.file, Path::new("data/changning/roads.fgb"));
+        assert_eq!(
+            config.data.facilities.as_deref(),
+            Some(Path::new("data/changning/facilities.fgb"))
+        );
+
+        let config = Config::from_toml_str(
+            "[data]\nroads = \"\"\n[data.residents]\nfile = \"r.shp\"\ndatum = \"gcj02\"\nfields = { population = \"人口\" }\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert!(config.data.roads.file().is_none());
+        let residents = config.data.residents.file().unwrap();
+        assert_eq!(residents.datum, crate::datum::Datum::Gcj02);
+        assert_eq!(residents.column("population", "population"), "人口");
+        // The default's other layers stay.
+        assert!(config.data.subdistricts.file().is_some());
+
+        check_err(
+            "[data.roads]\nfile = \"r.fgb\"\nfields = { class = \"fclass\" }\n",
+            "data.roads.fields.class",
+        );
+        check_err("[data.roads]\nfiel = \"r.fgb\"\n", "unknown field `fiel`");
+        check_err("[data]\nroads = 3\n", "a file path");
+    }
+
+    #[test]
+    fn sources_replace_the_default_single_file() {
+        let config = Config::from_toml_str(
+            "[[data.sources]]\nfile = \"a/教育局.csv\"\nas_of = 2024-06-30\ndatum = \"bd09\"\n[data.sources.fields]\nid = \"编号\"\n\n[[data.sources]]\nfile = \"osm.fgb\"\nname = \"osm\"\nas_of = \"2025-01-02\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert!(config.data.facilities.is_none());
+        let [bureau, osm] = &config.data.sources[..] else {
+            panic!("two sources")
+        };
+        assert_eq!(bureau.source_name(), "教育局");
+        assert_eq!(bureau.as_of.as_ref().unwrap().text, "2024-06-30");
+        assert_eq!(osm.source_name(), "osm");
+        assert_eq!(
+            osm.as_of.as_ref().unwrap().days - bureau.as_of.as_ref().unwrap().days,
+            186
+        );
+        check_err(
+            "[data]\nfacilities = \"f.fgb\"\n[[data.sources]]\nfile = \"a.csv\"\n",
+            "not both",
+        );
+        check_err(
+            "[[data.sources]]\nfile = \"a.csv\"\n[[data.sources]]\nfile = \"b/a.fgb\"\n",
+            "name `a` is used by an earlier source",
+        );
+        check_err(
+            "[[data.sources]]\nfile = \"a.csv\"\nname = \"x:y\"\n",
+            "without `:`",
+        );
+        check_err(
+            "[[data.sources]]\nfile = \"a.csv\"\nas_of = \"2024-13-01\"\n",
+            "write it as YYYY-MM-DD",
+        );
+        check_err(
+            "[[data.sources]]\nfile = \"a.csv\"\ndatum = \"wgs\"\n",
+            "unknown variant `wgs`",
+        );
+        check_err("[data]\nfacilities = \"\"\n", "no facilities");
+        check_err(
+            "[data]\nmax_skipped_share = 2.0\n",
+            "data.max_skipped_share",
+        );
+    }
 }

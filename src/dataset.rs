@@ -100,6 +100,8 @@ pub struct Dataset {
     origins: Vec<FacilityOrigin>,
     /// `source:source_id` (every source id of every facility) → facility index.
     by_source_key: HashMap<String, u32>,
+    /// Per category, per source: number of facilities.
+    source_counts: Vec<Vec<usize>>,
 }
 
 impl Dataset {
@@ -141,6 +143,7 @@ impl Dataset {
             sources: Vec::new(),
             origins: Vec::new(),
             by_source_key: HashMap::new(),
+            source_counts: Vec::new(),
         }
     }
 
@@ -165,9 +168,23 @@ impl Dataset {
                 }
             }
         }
+        let mut source_counts = vec![vec![0; sources.len()]; self.taxonomy.len()];
+        for (f, origin) in self.facilities.iter().zip(&self.origins) {
+            if let Some(n) = source_counts[f.category.0 as usize].get_mut(origin.source as usize) {
+                *n += 1;
+            }
+        }
+        self.source_counts = source_counts;
         self.by_source_key = by_source_key;
         self.sources = sources;
         self
+    }
+
+    /// Facilities of `category` per source (same order as [`Dataset::sources`]).
+    pub fn source_counts(&self, category: CategoryId) -> &[usize] {
+        self.source_counts
+            .get(category.0 as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Where facility `idx` came from, when the dataset was built with origins.

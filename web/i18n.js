@@ -272,7 +272,11 @@ export function label(item) {
 /** A facility's name for display: the English name in English when it has one. */
 export function facilityName(props) {
   if (lang === 'en' && props.name_en) return String(props.name_en);
-  return String(props.name ?? '');
+  const name = String(props.name ?? '');
+  if (name) return name;
+  // An unnamed facility (a park, a sports pitch) is called what it is: the server's label.
+  if (lang === 'en' && props.label_en) return String(props.label_en);
+  return String(props.label ?? props.category_label_zh ?? '');
 }
 
 /** Ground distance in metres as "350 米" / "1.2 km". */

@@ -1,4 +1,8 @@
 //! Descriptive routes: `/catalog`, `/styles/{name}.json`, `/health`, `/metrics`.
+//!
+//! `/catalog` also says where the data came from: per category its sources with counts and
+//! as-of dates, `newest_as_of` and `stale` (older than `data.stale_after_days`; null when no
+//! source has a date), and under `data` every source and every counted skip reason.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -23,9 +27,34 @@ pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicU
     let dataset = &snapshot.dataset;
     let taxonomy = &dataset.taxonomy;
     let base = &public_url.0;
+    let today = crate::feedback::time::now_ms().div_euclid(86_400_000);
+    let stale_after_days = i64::from(state.config.data.stale_after_days);
     let categories: Vec<_> = taxonomy
         .categories()
         .map(|(id, c)| {
+            let counts = dataset.source_counts(id);
+            let sources: Vec<_> = dataset
+                .sources
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| **n > 0)
+                .map(|(s, n)| {
+                    serde_json::json!({
+                        "source": s.name,
+                        "provider": s.provider,
+                        "n_facilities": n,
+                        "as_of": s.as_of.as_ref().map(|d| d.text.as_str()),
+                    })
+                })
+                .collect();
+            let newest = dataset
+                .sources
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| **n > 0)
+                .filter_map(|(s, _)| s.as_of.as_ref())
+                .max_by_key(|d| d.days);
+            let stale = newest.map(|d| today - d.days > stale_after_days);
             serde_json::json!({
                 "id": c.id,
                 "label_zh": c.label_zh,
@@ -36,6 +65,9 @@ pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicU
                 "essential": c.essential,
                 "keywords": c.keywords,
                 "n_facilities": dataset.facilities_of(id).len(),
+                "sources": sources,
+                "newest_as_of": newest.map(|d| d.text.as_str()),
+                "stale": stale,
             })
         })
         .collect();
@@ -61,6 +93,7 @@ pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicU
         },
         "categories": categories,
         "groups": groups,
+        "data": data_entry(&snapshot, stale_after_days),
         "styles": { "lifecircle": { "url": format!("{base}/styles/lifecircle.json") } },
         "coverage": super::coverage::catalog_entry(&snapshot, base),
         "search": {
@@ -69,6 +102,45 @@ pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicU
             "feature": format!("{base}/features/{{id}}"),
         },
     }))
+}
+
+/// The catalog's `data` entry: the sources, and what ingest skipped and why.
+fn data_entry(snapshot: &crate::snapshot::Snapshot, stale_after_days: i64) -> serde_json::Value {
+    let dataset = &snapshot.dataset;
+    let report = &snapshot.report;
+    let sources: Vec<_> = dataset
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(idx, s)| {
+            let file = report
+                .files
+                .iter()
+                .find(|f| f.source.as_deref() == Some(s.name.as_str()));
+            serde_json::json!({
+                "source": s.name,
+                "provider": s.provider,
+                "as_of": s.as_of.as_ref().map(|d| d.text.as_str()),
+                "n_facilities": dataset
+                    .taxonomy
+                    .categories()
+                    .map(|(id, _)| dataset.source_counts(id).get(idx).copied().unwrap_or(0))
+                    .sum::<usize>(),
+                "n_rows": file.map(|f| f.n_read),
+                "n_unnamed": file.map(|f| f.n_unnamed),
+                "n_unclassified": file.map(|f| f.n_fallback),
+                "skipped": file.map(|f| &f.skipped),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "sources": sources,
+        "n_rows": report.n_facility_rows,
+        "n_skipped": report.n_facility_skipped,
+        "skipped": report.facility_skips(),
+        "n_merged": report.merges.len(),
+        "stale_after_days": stale_after_days,
+    })
 }
 
 pub async fn get_style(

@@ -5,8 +5,14 @@
 //! Statuses: 200; 400 for a bad parameter (the message names it and the allowed range) or a
 //! malformed id; 404 for an unknown id.
 //!
-//! Facility properties: `id`, `source_id`, `name`, `name_en`, `category`, `category_label_zh`,
-//! `category_label_en`, `color`, `group`, `address`, `subdistrict`, and `links` (`amap`,
+//! `/features/{id}` takes the numeric `id` or `source:source_id` (`osm:5551873822`, `教育局:12`,
+//! percent-encoded in the URL), any of the ids a merged facility is listed under.
+//!
+//! Facility properties: `id`, `source_id`, `name` (empty for an unnamed facility), `name_en`,
+//! `category`, `category_label_zh`, `category_label_en`, `color`, `group`, `address`,
+//! `subdistrict`, `label`/`label_en` (what to show for an unnamed facility: 公园, 体育场地, …),
+//! `source`, `provider`, `updated` (the source's as-of date), `source_ids` (every
+//! `source:source_id` it is listed under), and `links` (`amap`,
 //! `baidu`, `tencent`, `apple`, `osm`: URLs that open the facility in each map app, with the
 //! coordinates converted to the app's datum). Search results add `distance_m` (straight-line
 //! ground distance from `near`, haversine, metres; walking routes are longer), `walk_minutes`
@@ -120,25 +126,35 @@ pub async fn get_feature(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id: u64 = id.parse().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "feature id `{}` is not an unsigned integer; use the `id` of a facility",
-            id.chars()
-                .take(40)
-                .flat_map(char::escape_debug)
-                .collect::<String>()
-        ))
-    })?;
     let snapshot = state.snapshot.load_full();
     let dataset = &snapshot.dataset;
-    let facility = dataset
-        .facility_by_id(id)
-        .ok_or_else(|| ApiError::NotFound(format!("no facility with id {id}")))?;
+    let facility = match id.parse::<u64>() {
+        Ok(number) => dataset
+            .facility_by_id(number)
+            .ok_or_else(|| ApiError::NotFound(format!("no facility with id {number}")))?,
+        Err(_) if id.contains(':') => dataset.facility_by_source_key(&id).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no facility with source id `{}`",
+                shorten_for_message(&id)
+            ))
+        })?,
+        Err(_) => {
+            return Err(ApiError::BadRequest(format!(
+                "feature id `{}` is neither an unsigned integer (a facility's `id`) nor `source:source_id` (e.g. osm:5551873822)",
+                shorten_for_message(&id)
+            )));
+        }
+    };
     Ok(respond::json(&facility_feature(
         dataset,
         facility,
         &state.config.search.link_source,
     )))
+}
+
+/// At most 40 characters of a user-given id, escaped, for an error message.
+fn shorten_for_message(id: &str) -> String {
+    id.chars().take(40).flat_map(char::escape_debug).collect()
 }
 
 /// A facility as a GeoJSON Feature with its category and navigation links.
@@ -149,11 +165,13 @@ fn facility_feature(dataset: &Dataset, facility: &Facility, link_source: &str) -
         &NavTarget {
             lon: facility.lon,
             lat: facility.lat,
-            name: &facility.name,
+            name: dataset.display_name(facility),
             address: facility.address.as_deref(),
         },
         link_source,
     );
+    let (label_zh, label_en) = dataset.label(facility);
+    let source = dataset.source_of(facility);
     json!({
         "type": "Feature",
         "id": facility.id,
@@ -170,6 +188,12 @@ fn facility_feature(dataset: &Dataset, facility: &Facility, link_source: &str) -
             "group": taxonomy.group(category.group).id,
             "address": facility.address,
             "subdistrict": facility.subdistrict,
+            "label": label_zh,
+            "label_en": label_en,
+            "source": source.map(|s| s.name.as_str()),
+            "provider": source.map(|s| s.provider.as_str()).filter(|p| !p.is_empty()),
+            "updated": source.and_then(|s| s.as_of.as_ref()).map(|d| d.text.as_str()),
+            "source_ids": dataset.source_keys(facility),
             "links": {
                 "amap": links.amap,
                 "baidu": links.baidu,

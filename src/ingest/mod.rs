@@ -101,6 +101,8 @@ pub struct FileReport {
     pub first_skipped: BTreeMap<String, String>,
     /// Reason → feature index of the first skip, until described.
     first_skipped_idx: BTreeMap<String, usize>,
+    /// Reason → the source id of the first row skipped for it, when it has one.
+    first_skipped_id: BTreeMap<String, String>,
     /// Raw category value → number of facilities put in the fallback category because of it.
     pub unknown_categories: BTreeMap<String, usize>,
     /// Facilities no rule matched (put in the fallback category).
@@ -129,20 +131,26 @@ impl FileReport {
         *self.skipped.entry(reason).or_default() += 1;
     }
 
-    /// Names the first skipped feature of every reason the way the file's format does
-    /// (re-opens the file only when something was skipped).
-    fn describe_skips(&mut self, options: &ReadOptions) {
-        if self.first_skipped_idx.is_empty() {
-            return;
-        }
-        let reader = LayerReader::open(&self.path, options, &[]).ok();
+    /// Names the first skipped feature of every reason the way the file's format does ("line
+    /// 14" of a CSV file, "feature 12" of a FlatGeobuf file).
+    fn describe_skips(&mut self, names: &formats::FeatureNames) {
         for (reason, idx) in std::mem::take(&mut self.first_skipped_idx) {
-            let described = match &reader {
-                Some(reader) => reader.describe_feature(idx),
-                None => format!("feature {idx}"),
-            };
+            let mut described = names.describe(idx);
+            if let Some(id) = self.first_skipped_id.get(&reason) {
+                described.push_str(&format!(", id `{id}`"));
+            }
             self.first_skipped.insert(reason, described);
         }
+    }
+
+    /// Like `skip`, remembering the row's source id for the message.
+    fn skip_row(&mut self, feature_idx: usize, reason: impl Into<String>, source_id: &str) {
+        let reason = reason.into();
+        if !self.first_skipped_id.contains_key(&reason) {
+            self.first_skipped_id
+                .insert(reason.clone(), source_id.to_owned());
+        }
+        self.skip(feature_idx, reason);
     }
 
     pub fn n_skipped(&self) -> usize {
@@ -216,11 +224,11 @@ impl std::fmt::Display for IngestReport {
                     file.n_unnamed
                 )?;
             }
-            for (value, n) in &file.unknown_categories {
-                let value = if value.is_empty() { "(empty)" } else { value };
+            if file.n_fallback > 0 {
                 writeln!(
                     f,
-                    "  {n} with unknown category `{value}` put in the fallback category"
+                    "  {} matched no category rule, put in the fallback category (values below)",
+                    file.n_fallback
                 )?;
             }
         }
@@ -317,6 +325,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
     let mut seen_ids = HashSet::new();
     let mut sourced = Vec::new();
     let mut source_reports = Vec::new();
+    let mut feature_names = Vec::new();
     for (spec, options) in &specs {
         let spec = SourceSpec {
             idx: spec.idx,
@@ -326,10 +335,11 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
             ids: spec.ids,
             required: spec.required.clone(),
         };
-        let (facilities, r) =
+        let (facilities, r, names) =
             sources::read_source(&spec, taxonomy, &mut seen_ids, &mut report.unmatched)?;
         sourced.extend(facilities);
         source_reports.push(r);
+        feature_names.push(names);
     }
 
     let mut layers = Layers {
@@ -392,7 +402,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         let keep = area.in_region(f.facility.lon, f.facility.lat);
         if !keep {
             let r = &mut source_reports[spec_position(&specs, f.origin.source)];
-            r.skip(f.feature_idx, outside.clone());
+            r.skip_row(f.feature_idx, outside.clone(), &f.facility.source_id);
             r.n_loaded -= 1;
         }
         keep
@@ -405,8 +415,8 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         layers.origins.insert(f.facility.id, f.origin);
         layers.facilities.push(f.facility);
     }
-    for ((_, options), r) in specs.iter().zip(&mut source_reports) {
-        r.describe_skips(&options.read_options());
+    for (r, names) in source_reports.iter_mut().zip(&feature_names) {
+        r.describe_skips(names);
         report.n_facility_rows += r.n_read;
         report.n_facility_skipped += r.n_skipped();
     }
@@ -522,7 +532,7 @@ pub fn check_guards(
             let top: Vec<String> = report
                 .facility_skips()
                 .into_iter()
-                .map(|(reason, n)| format!("{n} {reason}"))
+                .map(|(reason, n)| format!("{n} × {reason}"))
                 .collect();
             reasons.push(format!(
                 "{} of {} facility rows ({:.1} %) were skipped, more than data.max_skipped_share ({:.1} %): {}",
@@ -648,9 +658,9 @@ pub fn read_facilities(
         ids: IdScheme::Legacy,
         required: vec!["id".into(), "name".into(), "category".into()],
     };
-    let (sourced, mut report) =
+    let (sourced, mut report, names) =
         sources::read_source(&spec, taxonomy, &mut HashSet::new(), &mut BTreeMap::new())?;
-    report.describe_skips(&options.read_options());
+    report.describe_skips(&names);
     if sourced.is_empty() && report.n_read > 0 {
         return Err(Error::NothingUsable {
             path: path.to_owned(),

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use super::formats::{Column, LayerReader, Prop};
+use super::formats::{Column, FeatureNames, LayerReader, Prop};
 use super::{Error, FileReport, representative_lonlat, stable_feature_id};
 use crate::config::FileOptions;
 use crate::dataset::{Facility, FacilityOrigin};
@@ -70,13 +70,13 @@ pub struct UnmatchedValue {
 }
 
 /// Reads one source's facilities. Rows without geometry or at (0, 0) are counted skips; unnamed
-/// rows are kept with an empty name.
+/// rows are kept with an empty name. Also gives how the file names its features in messages.
 pub fn read_source(
     spec: &SourceSpec<'_>,
     taxonomy: &Taxonomy,
     seen_ids: &mut HashSet<u64>,
     unmatched: &mut BTreeMap<UnmatchedValue, usize>,
-) -> Result<(Vec<SourcedFacility>, FileReport), Error> {
+) -> Result<(Vec<SourcedFacility>, FileReport, FeatureNames), Error> {
     // Slot of every field read: the facility fields, then each field a rule reads.
     let mut slots: HashMap<&str, usize> = HashMap::new();
     let mut columns: Vec<Column<'_>> = Vec::new();
@@ -105,6 +105,7 @@ pub fn read_source(
         slots.insert(field, slot);
     }
     let reader = LayerReader::open(spec.path, &spec.options.read_options(), &columns)?;
+    let feature_names = reader.feature_names();
     let mut report = FileReport::new(spec.path, "facilities");
     report.source = Some(spec.name.to_owned());
     let datum = spec.options.datum;
@@ -115,19 +116,20 @@ pub fn read_source(
         (slot("name_en"), slot("address"), slot("subdistrict"));
     reader.for_each(|feature_idx, geometry, props| {
         report.n_read += 1;
-        let (raw_lon, raw_lat) = match geometry.and_then(|g| representative_lonlat(&g)) {
-            Ok(p) => p,
-            Err(reason) => return report.skip(feature_idx, reason),
-        };
-        if raw_lon == 0.0 && raw_lat == 0.0 {
-            return report.skip(feature_idx, SKIP_NULL_ISLAND);
-        }
-        let (lon, lat) = datum.to_wgs84(raw_lon, raw_lat);
         let texts: Vec<Option<String>> = props
             .into_iter()
             .map(|p| p.and_then(Prop::into_text))
             .collect();
         let text = |slot: Option<usize>| slot.and_then(|s| texts.get(s)?.as_deref());
+        let given_id = text(id_slot).unwrap_or("");
+        let (raw_lon, raw_lat) = match geometry.and_then(|g| representative_lonlat(&g)) {
+            Ok(p) => p,
+            Err(reason) => return report.skip_row(feature_idx, reason, given_id),
+        };
+        if raw_lon == 0.0 && raw_lat == 0.0 {
+            return report.skip_row(feature_idx, SKIP_NULL_ISLAND, given_id);
+        }
+        let (lon, lat) = datum.to_wgs84(raw_lon, raw_lat);
         let name = text(name_slot).unwrap_or_default().to_owned();
         let raw_id = match text(id_slot) {
             Some(id) => id.to_owned(),
@@ -138,7 +140,7 @@ pub fn read_source(
             IdScheme::Qualified => source_feature_id(spec.name, &raw_id),
         };
         if !seen_ids.insert(id) {
-            return report.skip(feature_idx, SKIP_DUPLICATE_ID);
+            return report.skip_row(feature_idx, SKIP_DUPLICATE_ID, &raw_id);
         }
         let field = |name: &str| text(slots.get(name).copied());
         let (category, rule) = match taxonomy.classify_record(&field) {
@@ -197,7 +199,7 @@ pub fn read_source(
             datum.as_str()
         ));
     }
-    Ok((out, report))
+    Ok((out, report, feature_names))
 }
 
 /// Skip reason of a row at (0, 0).
@@ -304,4 +306,110 @@ pub fn merge_duplicates(
         }
     }
     (kept, merges)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taxonomy::CategoryId;
+
+    fn sourced(source: u16, source_id: &str, name: &str, lon: f64, lat: f64) -> SourcedFacility {
+        SourcedFacility {
+            facility: Facility {
+                id: source_feature_id(&source.to_string(), source_id),
+                source_id: source_id.into(),
+                name: name.into(),
+                name_en: None,
+                category: CategoryId(0),
+                address: None,
+                subdistrict: None,
+                lon,
+                lat,
+                merc: geom::lonlat_to_merc(lon, lat),
+            },
+            origin: FacilityOrigin {
+                source,
+                ..FacilityOrigin::default()
+            },
+            feature_idx: 0,
+        }
+    }
+
+    #[test]
+    fn names_fold_width_case_spaces_and_brackets() {
+        assert_eq!(
+            normalise_name("长宁区 图书馆（新馆）"),
+            normalise_name("长宁区图书馆(新馆)")
+        );
+        assert_eq!(normalise_name("ＡＢＣ Mart"), "abcmart");
+        assert_ne!(normalise_name("天山公园"), normalise_name("中山公园"));
+    }
+
+    #[test]
+    fn duplicates_merge_only_across_sources_and_within_the_distance() {
+        let names = vec!["amap".to_owned(), "bureau".to_owned()];
+        // 0.0002° of latitude is about 22 m; 0.001° about 111 m.
+        let facilities = vec![
+            sourced(0, "a1", "中山公园", 121.4185, 31.2235),
+            sourced(0, "a2", "中山公园", 121.4185, 31.2237),
+            sourced(1, "b1", "中山 公园", 121.4185, 31.2236),
+            sourced(1, "b2", "天山公园", 121.4185, 31.2235),
+            sourced(1, "b3", "中山公园", 121.4185, 31.2250),
+        ];
+        let (kept, merges) = merge_duplicates(facilities, &names, 30.0);
+        let ids: Vec<&str> = kept.iter().map(|f| f.facility.source_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["a1", "a2", "b2", "b3"],
+            "same-source twins stay apart"
+        );
+        assert_eq!(merges.len(), 1);
+        assert_eq!(merges[0].merged, "bureau:b1");
+        assert!(merges[0].kept.starts_with("amap:a"));
+        let into = kept
+            .iter()
+            .find(|f| format!("amap:{}", f.facility.source_id) == merges[0].kept)
+            .unwrap();
+        assert_eq!(into.origin.also, [(1, "b1".to_owned())]);
+    }
+
+    #[test]
+    fn ids_are_stable_and_qualified() {
+        assert_eq!(
+            source_feature_id("osm", "n1"),
+            source_feature_id("osm", "n1")
+        );
+        assert_ne!(
+            source_feature_id("osm", "1"),
+            source_feature_id("教育局", "1")
+        );
+        assert!(source_feature_id("osm", "n1") < 1 << 53);
+        let row = [Some("药房".to_owned()), None];
+        let id = content_source_id(121.4, 31.2, &row);
+        assert_eq!(id, content_source_id(121.4, 31.2, &row));
+        assert_ne!(id, content_source_id(121.4, 31.2000001, &row));
+        assert!(id.starts_with('#') && id.len() == 17, "{id}");
+    }
+
+    #[test]
+    fn suggested_rules_fit_the_value() {
+        let suggest = |field: &str, value: &str| {
+            super::super::suggest_rule(&UnmatchedValue {
+                field: field.into(),
+                value: value.into(),
+            })
+        };
+        assert_eq!(
+            suggest("type", "餐饮服务;中餐厅;火锅店|购物服务;便利店"),
+            r#"{ category = "…", field = "type", segment = "火锅店" }"#
+        );
+        assert_eq!(
+            suggest("typecode", "050117"),
+            r#"{ category = "…", field = "typecode", code_prefix = "050117" }"#
+        );
+        assert_eq!(
+            suggest("fclass", "restaurant"),
+            r#"{ category = "…", field = "fclass", exact = "restaurant" }"#
+        );
+    }
 }

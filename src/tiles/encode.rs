@@ -60,6 +60,12 @@ impl<'a> LayerWriter<'a> {
         feature.set_id(facility.id);
         feature.add_tag_uint("id", facility.id);
         feature.add_tag_string("name", &facility.name);
+        if facility.name.is_empty() {
+            // An unnamed facility (a park, a pitch) is shown by what it is.
+            let (label_zh, label_en) = self.dataset.label(facility);
+            feature.add_tag_string("label", label_zh);
+            feature.add_tag_string("label_en", label_en);
+        }
         if let Some(name_en) = &facility.name_en {
             feature.add_tag_string("name_en", name_en);
         }

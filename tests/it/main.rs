@@ -6,6 +6,7 @@ mod coverage;
 mod feedback;
 mod ingest;
 mod search;
+mod sources;
 mod support;
 mod tiles;
 mod web;

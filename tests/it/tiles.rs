@@ -28,10 +28,16 @@ fn source_facilities(server: &support::TestServer) -> Vec<SourceFacility> {
     support::sample_source_facilities()
         .into_iter()
         .map(|f| {
+            // The category rules read the category value and, last, the name.
+            let field = |name: &str| match name {
+                "category" => Some(f.raw_category.as_str()),
+                "name" => Some(f.name.as_str()),
+                _ => None,
+            };
             let category = taxonomy.category(
                 taxonomy
-                    .classify(&f.raw_category)
-                    .unwrap_or(taxonomy.fallback()),
+                    .classify_record(&field)
+                    .map_or(taxonomy.fallback(), |(c, _)| c),
             );
             SourceFacility {
                 id: f.id,
