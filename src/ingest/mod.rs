@@ -10,6 +10,7 @@ mod delimited;
 mod fgb;
 pub mod formats;
 mod geojson_file;
+mod shp;
 mod text;
 
 use std::collections::BTreeMap;
