@@ -17,6 +17,7 @@ use super::delimited::DelimitedFile;
 use super::fgb::FgbFile;
 pub use super::fgb::{Column, Prop};
 use super::geojson_file::GeoJsonFile;
+use super::shp::ShapefileFile;
 
 /// A data file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -103,6 +104,7 @@ enum Inner {
     FlatGeobuf(FgbFile),
     Delimited(DelimitedFile),
     GeoJson(GeoJsonFile),
+    Shapefile(ShapefileFile),
 }
 
 /// Whether an EPSG code names longitude/latitude on WGS84, or on CGCS2000 (EPSG:4490, China's
@@ -200,6 +202,7 @@ impl LayerReader {
             Format::Tsv => Inner::Delimited(DelimitedFile::open(path, b'\t', options, columns)?),
             Format::GeoJson => Inner::GeoJson(GeoJsonFile::open(path, false, options, columns)?),
             Format::GeoJsonSeq => Inner::GeoJson(GeoJsonFile::open(path, true, options, columns)?),
+            Format::Shapefile => Inner::Shapefile(ShapefileFile::open(path, options, columns)?),
             other => {
                 return Err(Error::UnsupportedFormat {
                     path: path.to_owned(),
@@ -229,6 +232,7 @@ impl LayerReader {
             Inner::FlatGeobuf(_) => FeatureNames::shifted("feature", 0),
             Inner::Delimited(file) => file.names().clone(),
             Inner::GeoJson(file) => file.names().clone(),
+            Inner::Shapefile(file) => file.names().clone(),
         }
     }
 
@@ -243,6 +247,7 @@ impl LayerReader {
             Inner::FlatGeobuf(file) => file.for_each(visit),
             Inner::Delimited(file) => file.for_each(visit),
             Inner::GeoJson(file) => file.for_each(visit),
+            Inner::Shapefile(file) => file.for_each(visit),
         }
     }
 }
