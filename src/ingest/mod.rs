@@ -268,10 +268,8 @@ pub fn read_facilities(
             report.skip(feature_idx, format!("no `{}`", fields.id));
             return;
         };
-        let Some(name) = name else {
-            report.skip(feature_idx, format!("no `{}`", fields.name));
-            return;
-        };
+        // Unnamed places are real (a pocket park, a bus stop): kept, with an empty name.
+        let name = name.unwrap_or_default();
         let id = stable_feature_id(&raw_id);
         if !seen_ids.insert(id) {
             report.skip(feature_idx, format!("duplicate `{}`", fields.id));
