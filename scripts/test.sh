@@ -7,6 +7,7 @@
 #   decoder @mapbox/vector-tile, playwright-core) from tests/js/package-lock.json.
 # - Chromium (Debian package) for the browser tests, when it is missing and apt is usable, and a
 #   Chinese font for the page screenshots.
+# - osmium-tool and python3-networkx (Debian packages) for the OpenStreetMap import test.
 # - MapLibre GL JS for the map page at / (web/package-lock.json).
 # - Then: formatting, clippy, and every Rust test (unit, integration, browser) with
 #   LIFECIRCLE_JS_TESTS=1 so the tests that need node and Chromium run rather than skip.
@@ -35,6 +36,20 @@ if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list :lang=zh 2>/dev/null)" 
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null
   else
     echo "note: no Chinese font installed; page screenshots will show boxes for Chinese text" >&2
+  fi
+fi
+
+# The OpenStreetMap import test converts its .osm fixture with osmium and checks walking
+# distances against networkx (Debian's python3-networkx, importable by the system python3).
+if ! command -v osmium >/dev/null 2>&1 \
+  || ! { python3 -c 'import networkx' 2>/dev/null || /usr/bin/python3 -c 'import networkx' 2>/dev/null; }; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing osmium-tool and python3-networkx (Debian packages)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq osmium-tool python3-networkx >/dev/null
+  else
+    echo "osmium or networkx is missing and cannot be installed here; install Debian's 'osmium-tool' and 'python3-networkx'" >&2
+    exit 1
   fi
 fi
 

@@ -34,10 +34,10 @@ pub use tags::{TagClassifier, TagRules, Tags};
 /// Why an extract could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}: {error}")]
     Open {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{path} is not a readable OpenStreetMap PBF file ({message}); download an .osm.pbf extract, or convert an .osm XML file with `osmium cat FILE.osm -o FILE.osm.pbf`"
@@ -236,9 +236,9 @@ pub fn import(
     progress: &dyn Progress,
 ) -> Result<OsmData, Error> {
     let total_bytes = std::fs::metadata(path)
-        .map_err(|source| Error::Open {
+        .map_err(|error| Error::Open {
             path: path.to_owned(),
-            source,
+            error,
         })?
         .len();
     let admin_level = options.admin_level.as_str();
@@ -523,9 +523,9 @@ fn for_each_block<T: Send>(
     progress: &dyn Progress,
     map: impl Fn(&osmpbf::PrimitiveBlock) -> T + Sync + Send,
 ) -> Result<Vec<T>, Error> {
-    let file = File::open(path).map_err(|source| Error::Open {
+    let file = File::open(path).map_err(|error| Error::Open {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     let reader = BlobReader::new(BufReader::with_capacity(
         1 << 20,

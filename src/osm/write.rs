@@ -25,15 +25,15 @@ use crate::taxonomy::Taxonomy;
 /// Why the output could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot create output directory {}: {source}", path.display())]
+    #[error("cannot create output directory {}: {error}", path.display())]
     CreateDir {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {error}", path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("cannot encode {} as FlatGeobuf: {message}", path.display())]
     Encode { path: PathBuf, message: String },
@@ -55,9 +55,9 @@ pub fn write_dir(
     source: &Path,
     out_dir: &Path,
 ) -> Result<Written, Error> {
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::CreateDir {
+    std::fs::create_dir_all(out_dir).map_err(|error| Error::CreateDir {
         path: out_dir.to_owned(),
-        source,
+        error,
     })?;
     let mut files = Vec::new();
 
@@ -206,9 +206,9 @@ fn config_text(region: &Region, subdistricts: Option<&str>, source: &Path) -> St
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("part");
-    let write_err = |source| Error::Write {
+    let write_err = |error| Error::Write {
         path: path.to_owned(),
-        source,
+        error,
     };
     std::fs::write(&tmp, bytes).map_err(write_err)?;
     std::fs::rename(&tmp, path).map_err(write_err)
@@ -281,9 +281,9 @@ impl Layer {
 
     fn finish(self) -> Result<PathBuf, Error> {
         let tmp = self.path.with_extension("fgb.part");
-        let write_err = |source| Error::Write {
+        let write_err = |error| Error::Write {
             path: self.path.clone(),
-            source,
+            error,
         };
         let result = (|| {
             let file = File::create(&tmp).map_err(write_err)?;

@@ -5,6 +5,7 @@ mod admin;
 mod coverage;
 mod feedback;
 mod ingest;
+mod osm;
 mod search;
 mod sources;
 mod support;
