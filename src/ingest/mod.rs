@@ -343,6 +343,18 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         feature_names.push(names);
     }
 
+    let n_rows: usize = source_reports.iter().map(|r| r.n_read).sum();
+    if sourced.is_empty() && n_rows > 0 {
+        // Nothing had a usable position at all: a wrong column or format, not a few bad rows.
+        return Err(Error::NothingUsable {
+            path: specs
+                .first()
+                .map(|(s, _)| s.path.clone())
+                .unwrap_or_default(),
+            kind: "facilities",
+            n_read: n_rows,
+        });
+    }
     let mut layers = Layers {
         facilities: Vec::new(),
         origins: HashMap::new(),
@@ -423,16 +435,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
     }
     report.files.extend(source_reports);
     report.files.extend(context_reports);
-    if layers.facilities.is_empty() && report.n_facility_rows > 0 {
-        return Err(Error::NothingUsable {
-            path: specs
-                .first()
-                .map(|(s, _)| s.path.clone())
-                .unwrap_or_default(),
-            kind: "facilities",
-            n_read: report.n_facility_rows,
-        });
-    }
+    // Facilities all outside the region is for the guards to refuse, with the reason.
     Ok((layers, report))
 }
 
