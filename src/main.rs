@@ -255,10 +255,11 @@ fn check(config: Config) -> anyhow::Result<ExitCode> {
     match verdict {
         Ok(()) => {
             println!(
-                "ok: {} facilities loaded, {} of {} facility rows skipped",
+                "ok: {} facilities loaded, {} of {} facility rows skipped, {} outside the configured area",
                 dataset.facilities().len(),
                 report.n_facility_skipped,
-                report.n_facility_rows
+                report.n_facility_rows,
+                report.n_facility_out_of_area
             );
             Ok(ExitCode::SUCCESS)
         }

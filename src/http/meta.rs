@@ -137,6 +137,7 @@ fn data_entry(snapshot: &crate::snapshot::Snapshot, stale_after_days: i64) -> se
         "sources": sources,
         "n_rows": report.n_facility_rows,
         "n_skipped": report.n_facility_skipped,
+        "n_outside_area": report.n_facility_out_of_area,
         "skipped": report.facility_skips(),
         "n_merged": report.merges.len(),
         "stale_after_days": stale_after_days,

@@ -166,6 +166,9 @@ pub struct IngestReport {
     /// Facility rows read and skipped over all sources (the share the start/reload guard checks).
     pub n_facility_rows: usize,
     pub n_facility_skipped: usize,
+    /// Facility rows outside a configured `[area]`: reported with the skips, but out of scope
+    /// rather than bad, so not part of `n_facility_skipped`.
+    pub n_facility_out_of_area: usize,
     /// Facilities merged into another source's (not skipped: they stay findable by their id).
     pub merges: Vec<Merge>,
     /// Raw values no rule matched, with how many facilities carried each.
@@ -406,17 +409,34 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         area.source.describe(),
         area.margin_m
     );
-    let outside = format!(
-        "outside the region ({}, plus {:.0} m): check the coordinates and the source's datum, or set [area]",
-        area.source.describe(),
-        area.margin_m
-    );
+    // An area the operator configured makes rows beyond it out of scope (a city-wide file served
+    // for one district): counted and reported, but not a sign of bad data. Beyond an area derived
+    // from the data itself, a row is an outlier (a wrong datum, swapped or zero coordinates) and
+    // counts against `data.max_skipped_share`.
+    let configured_area = matches!(area.source, AreaSource::Bbox | AreaSource::Boundary(_));
+    let outside = if configured_area {
+        format!(
+            "outside the configured area ({}, plus {:.0} m)",
+            area.source.describe(),
+            area.margin_m
+        )
+    } else {
+        format!(
+            "outside the region ({}, plus {:.0} m): check the coordinates and the source's datum, or set [area]",
+            area.source.describe(),
+            area.margin_m
+        )
+    };
+    let mut n_out_of_area = 0;
     sourced.retain(|f| {
         let keep = area.in_region(f.facility.lon, f.facility.lat);
         if !keep {
             let r = &mut source_reports[spec_position(&specs, f.origin.source)];
             r.skip_row(f.feature_idx, outside.clone(), &f.facility.source_id);
             r.n_loaded -= 1;
+            if configured_area {
+                n_out_of_area += 1;
+            }
         }
         keep
     });
@@ -433,6 +453,8 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         report.n_facility_rows += r.n_read;
         report.n_facility_skipped += r.n_skipped();
     }
+    report.n_facility_skipped -= n_out_of_area;
+    report.n_facility_out_of_area = n_out_of_area;
     report.files.extend(source_reports);
     report.files.extend(context_reports);
     // Facilities all outside the region is for the guards to refuse, with the reason.

@@ -564,10 +564,10 @@ fn headline_leaves_out_and_names_an_essential_category_without_data() {
 
 #[test]
 fn suggest_says_why_it_returns_nothing() {
-    // An area with no residential place in it, east of the sample. Its facilities all lie
-    // outside the region too, which the data guard refuses unless allowed.
+    // An area with no residential place in it, east of the sample. The sample's facilities all
+    // lie outside it: out of scope for a configured area, so the data guard lets them go.
     let server = support::spawn(
-        "[coverage]\nmode = \"euclidean\"\n[area]\nbbox = [121.60, 31.00, 121.61, 31.01]\n[data]\nmax_skipped_share = 1.0\n",
+        "[coverage]\nmode = \"euclidean\"\n[area]\nbbox = [121.60, 31.00, 121.61, 31.01]\n",
     );
     let suggest = get_json(&server.url("/coverage/suggest?category=kindergarten&k=3"));
     assert_eq!(suggest["suggestions"], serde_json::json!([]));
