@@ -10,6 +10,7 @@ mod delimited;
 mod fgb;
 pub mod formats;
 mod geojson_file;
+mod gpkg;
 mod shp;
 mod text;
 
