@@ -97,7 +97,7 @@ impl GpkgFile {
             .optional()
             .map_err(sql_error)?
             .ok_or_else(|| unreadable(format!("table `{table}` has no geometry column")))?;
-        check_srs(&connection, path, srs_id).map_err(|e| match e {
+        check_srs(&connection, srs_id).map_err(|e| match e {
             SrsError::Sql(e) => sql_error(e),
             SrsError::NotWgs84(found) => Error::Crs {
                 path: path.to_owned(),
@@ -227,7 +227,7 @@ enum SrsError {
 
 /// Accepts srs_id 0 ("undefined geographic", taken as longitude/latitude) and spatial reference
 /// systems whose organisation code is EPSG 4326 or 4490.
-fn check_srs(connection: &Connection, _path: &Path, srs_id: i64) -> Result<(), SrsError> {
+fn check_srs(connection: &Connection, srs_id: i64) -> Result<(), SrsError> {
     if srs_id == 0 {
         return Ok(());
     }
