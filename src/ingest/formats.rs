@@ -17,6 +17,7 @@ use super::delimited::DelimitedFile;
 use super::fgb::FgbFile;
 pub use super::fgb::{Column, Prop};
 use super::geojson_file::GeoJsonFile;
+use super::gpkg::GpkgFile;
 use super::shp::ShapefileFile;
 
 /// A data file format.
@@ -104,7 +105,8 @@ enum Inner {
     FlatGeobuf(FgbFile),
     Delimited(DelimitedFile),
     GeoJson(GeoJsonFile),
-    Shapefile(ShapefileFile),
+    Shapefile(Box<ShapefileFile>),
+    GeoPackage(GpkgFile),
 }
 
 /// Whether an EPSG code names longitude/latitude on WGS84, or on CGCS2000 (EPSG:4490, China's
@@ -202,7 +204,10 @@ impl LayerReader {
             Format::Tsv => Inner::Delimited(DelimitedFile::open(path, b'\t', options, columns)?),
             Format::GeoJson => Inner::GeoJson(GeoJsonFile::open(path, false, options, columns)?),
             Format::GeoJsonSeq => Inner::GeoJson(GeoJsonFile::open(path, true, options, columns)?),
-            Format::Shapefile => Inner::Shapefile(ShapefileFile::open(path, options, columns)?),
+            Format::GeoPackage => Inner::GeoPackage(GpkgFile::open(path, options, columns)?),
+            Format::Shapefile => {
+                Inner::Shapefile(Box::new(ShapefileFile::open(path, options, columns)?))
+            }
             other => {
                 return Err(Error::UnsupportedFormat {
                     path: path.to_owned(),
@@ -233,6 +238,7 @@ impl LayerReader {
             Inner::Delimited(file) => file.names().clone(),
             Inner::GeoJson(file) => file.names().clone(),
             Inner::Shapefile(file) => file.names().clone(),
+            Inner::GeoPackage(file) => file.names().clone(),
         }
     }
 
@@ -248,6 +254,7 @@ impl LayerReader {
             Inner::Delimited(file) => file.for_each(visit),
             Inner::GeoJson(file) => file.for_each(visit),
             Inner::Shapefile(file) => file.for_each(visit),
+            Inner::GeoPackage(file) => file.for_each(visit),
         }
     }
 }

@@ -14,6 +14,7 @@ mod delimited;
 mod fgb;
 pub mod formats;
 mod geojson_file;
+mod gpkg;
 mod shp;
 pub mod sources;
 mod text;
