@@ -7,6 +7,7 @@
 //! what requests share; `http` answers.
 //! `generate` writes the synthetic sample data. See ARCHITECTURE.md for the map.
 
+pub mod analysis_cache;
 pub mod area;
 pub mod cache;
 pub mod config;
@@ -33,14 +34,22 @@ use std::sync::Arc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Serves `state` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests finish
+/// for at most `server.shutdown_grace_s` and stops background work.
 pub async fn serve(
     state: Arc<state::AppState>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = http::router(state.clone());
+    let result = http::server::serve(
+        &state.config.server,
+        state.connections.clone(),
+        app,
+        listener,
+        shutdown,
+    )
+    .await;
+    state.shut_down();
+    result
 }

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -90,7 +89,7 @@ fn serve(mut config: Config, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         config.server.listen = addr;
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let addr = config.server.listen;
         let state = tokio::task::spawn_blocking(move || AppState::load(config))
             .await
@@ -100,10 +99,8 @@ fn serve(mut config: Config, listen: Option<std::net::SocketAddr>) -> anyhow::Re
             .await
             .with_context(|| format!("binding {addr}"))?;
         let bound = listener.local_addr().context("reading the bound address")?;
-        let precompute_state = Arc::clone(&state);
-        std::thread::Builder::new()
-            .name("precompute".into())
-            .spawn(move || precompute_state.precompute())
+        state
+            .spawn_precompute()
             .context("starting the precompute thread")?;
         tracing::info!("listening on http://{bound}");
         let maplibre = lifecircle::http::web::MaplibreAssets::find(&state.config);
@@ -117,9 +114,15 @@ fn serve(mut config: Config, listen: Option<std::net::SocketAddr>) -> anyhow::Re
         lifecircle::serve(state, listener, shutdown_signal())
             .await
             .context("serving HTTP")?;
-        tracing::info!("shut down cleanly");
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Work abandoned by dropped requests polls its cancellation flag and stops; do not wait on
+    // anything that does not, so the process exits promptly whatever it was doing.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    if served.is_ok() {
+        tracing::info!("shut down cleanly");
+    }
+    served
 }
 
 fn check(config: Config) -> anyhow::Result<ExitCode> {
