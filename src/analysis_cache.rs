@@ -300,7 +300,10 @@ mod tests {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let refused = analyses.get_or_compute(key("b"), slow(8)).await;
-        assert!(matches!(refused.as_ref().map_err(|e| &**e), Err(Refusal::Busy)));
+        assert!(matches!(
+            refused.as_ref().map_err(|e| &**e),
+            Err(Refusal::Busy)
+        ));
         for task in tasks {
             assert_eq!(task.await.unwrap().ok().unwrap().0, 7);
         }

@@ -102,13 +102,10 @@ fn describe(
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let shown_path: String = path.chars().take(200).collect();
     match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = headers
-                .get(header::ALLOW)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            format!("method {method} is not allowed on `{shown_path}`; allowed: {allowed}")
-        }
+        // axum adds `Allow` after the route's layers have run.
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "method {method} is not allowed on `{shown_path}`; the Allow header lists those it takes"
+        ),
         StatusCode::REQUEST_TIMEOUT => format!(
             "the request body did not arrive within {} s",
             limits.body_read_timeout.as_secs_f64()
@@ -157,16 +154,22 @@ pub async fn check_request(
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let read = Limited::new(body, limits.max_body_bytes).collect();
-    let bytes: Bytes = match tokio::time::timeout(limits.body_read_timeout, read).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return close(ApiError::PayloadTooLarge(format!(
+    let bytes = match tokio::time::timeout(limits.body_read_timeout, read_body(body, &limits)).await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(BodyError::TooLarge { drained })) => {
+            let error = ApiError::PayloadTooLarge(format!(
                 "request body is larger than {} bytes",
                 limits.max_body_bytes
-            )));
+            ));
+            // A body read to its end leaves the connection usable.
+            return if drained {
+                error.into_response()
+            } else {
+                close(error)
+            };
         }
-        Ok(Err(e)) => {
+        Ok(Err(BodyError::Read(e))) => {
             return close(ApiError::BadRequest(format!(
                 "cannot read the request body: {e}"
             )));
@@ -183,6 +186,40 @@ pub async fn check_request(
     };
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+enum BodyError {
+    /// Over `max_body_bytes`; `drained` when the rest was read (and dropped) to its end.
+    TooLarge {
+        drained: bool,
+    },
+    Read(axum::Error),
+}
+
+/// Reads `body` whole, up to `max_body_bytes`. Past the limit it reads on (discarding, up to
+/// 16 times the limit) so that the client, still sending, can read the 413 rather than a reset.
+async fn read_body(body: Body, limits: &RequestLimits) -> Result<Bytes, BodyError> {
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut n_read = 0usize;
+    let drain_limit = limits.max_body_bytes.saturating_mul(16);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Read)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        n_read += data.len();
+        if n_read > drain_limit {
+            return Err(BodyError::TooLarge { drained: false });
+        }
+        if n_read <= limits.max_body_bytes {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if n_read > limits.max_body_bytes {
+        return Err(BodyError::TooLarge { drained: true });
+    }
+    Ok(Bytes::from(kept))
 }
 
 /// An error answer after which the connection closes (the rest of the body is not read).
