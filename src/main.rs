@@ -58,7 +58,21 @@ enum PresetArg {
     Shanghai,
 }
 
+/// Sets the allocator's options before the first allocation (the runtime allocates before
+/// `main`), so that the first arena is reserved with them too.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static TUNE_ALLOCATOR: extern "C" fn() = {
+    extern "C" fn tune() {
+        lifecircle::tune_allocator();
+    }
+    tune
+};
+
 fn main() -> ExitCode {
+    #[cfg(not(target_os = "linux"))]
+    lifecircle::tune_allocator();
     init_tracing();
     let cli = Cli::parse();
     match run(cli) {
