@@ -44,8 +44,8 @@ impl CachedTile {
             None
         };
         CachedTile {
-            raw: Bytes::from(raw),
-            gzip: gzip.map(Bytes::from),
+            raw: exact_bytes(raw),
+            gzip: gzip.map(exact_bytes),
             etag,
         }
     }
@@ -54,10 +54,44 @@ impl CachedTile {
         self.raw.is_empty()
     }
 
-    fn weight(&self) -> u32 {
-        let bytes = 128 + self.raw.len() + self.gzip.as_ref().map_or(0, Bytes::len);
+    /// Memory the cache entry of this tile under `key` takes: the tile's bytes (both encodings),
+    /// its key and headers, and the cache's own bookkeeping, each rounded as the allocator does.
+    pub fn weight(&self, key: &CacheKey) -> u32 {
+        let buffers = [
+            self.raw.len(),
+            self.gzip.as_ref().map_or(0, Bytes::len),
+            self.etag.capacity(),
+            // The key's variant: `Arc<str>` header and text.
+            16 + key.variant.len(),
+        ];
+        let bytes = ENTRY_OVERHEAD + buffers.into_iter().map(allocated).sum::<usize>();
         u32::try_from(bytes).unwrap_or(u32::MAX)
     }
+}
+
+/// Bytes one cache entry costs besides its buffers: the key and `Arc<CachedTile>` (header and
+/// struct), each `Bytes`' shared control block once the tile has been sent, moka's per-entry
+/// records (entry info, access-order node, hash-table slot at its load factor), and the
+/// allocator's fragmentation as entries are evicted and replaced. Calibrated with the soak script
+/// (`scripts/soak.sh`: random tile variants, so the cache churns): with 640 bytes resident
+/// memory settled at 1.33 × `cache.max_bytes` over the idle process; this keeps it under 1.25.
+const ENTRY_OVERHEAD: usize = 1536;
+
+/// Bytes the allocator hands out for a request of `n`: nothing for an empty buffer, else `n`
+/// rounded up to its size class (mimalloc spaces them at most an eighth apart).
+fn allocated(n: usize) -> usize {
+    match n {
+        0 => 0,
+        1..=64 => n.next_multiple_of(16),
+        _ => n + n / 8,
+    }
+}
+
+/// Vector capacity beyond the length would be held for the tile's lifetime; cached tiles keep
+/// exactly their bytes.
+fn exact_bytes(mut bytes: Vec<u8>) -> Bytes {
+    bytes.shrink_to_fit();
+    Bytes::from(bytes)
 }
 
 fn gzip(raw: &[u8]) -> Option<Vec<u8>> {
@@ -71,6 +105,27 @@ fn gzip(raw: &[u8]) -> Option<Vec<u8>> {
 pub struct CacheStats {
     pub hits: std::sync::atomic::AtomicU64,
     pub misses: std::sync::atomic::AtomicU64,
+    /// Tiles rendered, by tile set (`facilities`, `basemap`, `coverage.png`, `coverage.mvt`).
+    pub renders: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl CacheStats {
+    fn count_render(&self, key: &CacheKey) {
+        let variant = &*key.variant;
+        let set = match variant.split(['?', '/']).next().unwrap_or(variant) {
+            "coverage" => match variant.rsplit_once('.') {
+                Some((_, ext)) => format!("coverage.{ext}"),
+                None => "coverage".to_owned(),
+            },
+            other => other.to_owned(),
+        };
+        *self
+            .renders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(set)
+            .or_default() += 1;
+    }
 }
 
 /// The shared tile cache.
@@ -84,7 +139,7 @@ impl TileCache {
     pub fn new(max_bytes: u64) -> TileCache {
         let inner = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|_key: &CacheKey, tile: &Arc<CachedTile>| tile.weight())
+            .weigher(|key: &CacheKey, tile: &Arc<CachedTile>| tile.weight(key))
             .build();
         TileCache {
             inner,
@@ -111,7 +166,11 @@ impl TileCache {
         key: CacheKey,
         render: impl FnOnce() -> Result<CachedTile, E>,
     ) -> Result<Arc<CachedTile>, Arc<E>> {
-        self.inner.try_get_with(key, || render().map(Arc::new))
+        let stats = &self.stats;
+        self.inner.try_get_with(key.clone(), || {
+            stats.count_render(&key);
+            render().map(Arc::new)
+        })
     }
 
     pub fn contains(&self, key: &CacheKey) -> bool {

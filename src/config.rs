@@ -67,6 +67,106 @@ pub struct ServerConfig {
     /// Base URL clients should use; empty means "from the request's Host header".
     pub public_url: String,
     pub max_body_bytes: usize,
+    /// Peers (addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// Seconds a client has to send a complete request head.
+    pub header_read_timeout_s: f64,
+    /// Seconds a client has to send a complete request body.
+    pub body_read_timeout_s: f64,
+    /// Seconds an idle keep-alive connection stays open between requests.
+    pub keep_alive_timeout_s: f64,
+    /// Seconds a public route has to answer (admin routes are exempt) before 503.
+    pub request_timeout_s: f64,
+    /// Seconds in-flight requests get to finish after a shutdown signal.
+    pub shutdown_grace_s: f64,
+    /// Connections served at once; beyond it a new connection gets 503 and is closed.
+    pub max_connections: usize,
+    /// Longest request target (path and query) accepted, in bytes; longer is 414.
+    pub max_uri_bytes: usize,
+    /// Statistics, blind-spot and site-suggestion computations run at once; beyond it 503.
+    pub max_concurrent_analyses: usize,
+    /// Tile renders on a cache miss run at once, and how many more may wait for a turn.
+    pub max_concurrent_renders: usize,
+    pub max_queued_renders: usize,
+}
+
+impl ServerConfig {
+    /// The trusted proxy ranges (a bare address is a one-address range).
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|text| {
+                let text = text.trim();
+                text.parse::<ipnet::IpNet>()
+                    .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|net| net.trunc())
+                    .map_err(|_| {
+                        format!(
+                            "server.trusted_proxies: `{text}` is neither an IP address nor a CIDR range (e.g. \"10.0.0.0/8\", \"::1\")"
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.trusted_proxy_nets()?;
+        for (key, value) in [
+            ("header_read_timeout_s", self.header_read_timeout_s),
+            ("body_read_timeout_s", self.body_read_timeout_s),
+            ("keep_alive_timeout_s", self.keep_alive_timeout_s),
+            ("request_timeout_s", self.request_timeout_s),
+            ("shutdown_grace_s", self.shutdown_grace_s),
+        ] {
+            if !(value.is_finite() && (0.01..=3600.0).contains(&value)) {
+                return Err(format!(
+                    "server.{key} must be from 0.01 to 3600 seconds, not {value}"
+                ));
+            }
+        }
+        for (key, value, min) in [
+            ("max_connections", self.max_connections, 1),
+            ("max_uri_bytes", self.max_uri_bytes, 256),
+            ("max_concurrent_analyses", self.max_concurrent_analyses, 1),
+            ("max_concurrent_renders", self.max_concurrent_renders, 1),
+        ] {
+            if value < min {
+                return Err(format!("server.{key} must be at least {min}, not {value}"));
+            }
+        }
+        // The `http` crate refuses longer targets before the server sees them.
+        if self.max_uri_bytes > 65_000 {
+            return Err(format!(
+                "server.max_uri_bytes must be at most 65000, not {}",
+                self.max_uri_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    fn secs(value: f64) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(value)
+    }
+
+    pub fn header_read_timeout(&self) -> std::time::Duration {
+        Self::secs(self.header_read_timeout_s)
+    }
+
+    pub fn body_read_timeout(&self) -> std::time::Duration {
+        Self::secs(self.body_read_timeout_s)
+    }
+
+    pub fn keep_alive_timeout(&self) -> std::time::Duration {
+        Self::secs(self.keep_alive_timeout_s)
+    }
+
+    pub fn request_timeout(&self) -> std::time::Duration {
+        Self::secs(self.request_timeout_s)
+    }
+
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        Self::secs(self.shutdown_grace_s)
+    }
 }
 
 /// `[data]`: where the data comes from, and the guards against bad data replacing good data.
@@ -372,8 +472,12 @@ pub struct TilesConfig {
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
     pub max_bytes: u64,
+    /// Capacity of the cache of statistics, blind spots and site suggestions.
+    pub analysis_max_bytes: u64,
     pub precompute_minzoom: u8,
     pub precompute_maxzoom: u8,
+    /// Threads the background precompute renders on (at low priority).
+    pub precompute_threads: usize,
 }
 
 /// The map page at `/`.
@@ -619,6 +723,12 @@ impl Config {
                 "cache.precompute_minzoom must not exceed cache.precompute_maxzoom".into(),
             ));
         }
+        if c.precompute_threads == 0 {
+            return Err(invalid(
+                "cache.precompute_threads must be at least 1".into(),
+            ));
+        }
+        self.server.validate().map_err(invalid)?;
         let style_url = self.web.basemap_style_url.trim();
         if !(style_url.is_empty()
             || style_url.starts_with("http://")

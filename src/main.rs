@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -115,7 +114,21 @@ enum PresetArg {
     Shanghai,
 }
 
+/// Sets the allocator's options before the first allocation (the runtime allocates before
+/// `main`), so that the first arena is reserved with them too.
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static TUNE_ALLOCATOR: extern "C" fn() = {
+    extern "C" fn tune() {
+        lifecircle::tune_allocator();
+    }
+    tune
+};
+
 fn main() -> ExitCode {
+    #[cfg(not(target_os = "linux"))]
+    lifecircle::tune_allocator();
     init_tracing();
     let cli = Cli::parse();
     match run(cli) {
@@ -172,7 +185,7 @@ fn serve(
         config.server.listen = addr;
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let addr = config.server.listen;
         let state = tokio::task::spawn_blocking(move || AppState::load_with(config, force))
             .await
@@ -182,10 +195,8 @@ fn serve(
             .await
             .with_context(|| format!("binding {addr}"))?;
         let bound = listener.local_addr().context("reading the bound address")?;
-        let precompute_state = Arc::clone(&state);
-        std::thread::Builder::new()
-            .name("precompute".into())
-            .spawn(move || precompute_state.precompute())
+        state
+            .spawn_precompute()
             .context("starting the precompute thread")?;
         tracing::info!("listening on http://{bound}");
         let maplibre = lifecircle::http::web::MaplibreAssets::find(&state.config);
@@ -199,9 +210,15 @@ fn serve(
         lifecircle::serve(state, listener, shutdown_signal())
             .await
             .context("serving HTTP")?;
-        tracing::info!("shut down cleanly");
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Work abandoned by dropped requests polls its cancellation flag and stops; do not wait on
+    // anything that does not, so the process exits promptly whatever it was doing.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    if served.is_ok() {
+        tracing::info!("shut down cleanly");
+    }
+    served
 }
 
 fn check(config: Config) -> anyhow::Result<ExitCode> {

@@ -8,11 +8,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use arc_swap::ArcSwap;
 use rayon::prelude::*;
 
+use crate::analysis_cache::{Analyses, RenderLimit};
 use crate::cache::{CacheKey, CachedTile, TileCache};
 use crate::config::Config;
 use crate::coverage::{self, CoverageId, ProfileId};
 use crate::feedback;
 use crate::geom::{self, TileKey};
+use crate::http::server::ConnectionStats;
 use crate::snapshot::{self, Snapshot};
 use crate::tiles::basemap::BASEMAP_SOURCE;
 use crate::tiles::{self, CategoryFilter, Datum, TileParams};
@@ -97,18 +99,105 @@ pub struct AppState {
     pub precompute: Arc<Progress>,
     /// Residents' reports; the same store across snapshot reloads.
     pub feedback: feedback::Store,
-    /// Serialises reloads; the version counter of the next snapshot.
+    /// Cached statistics, gaps and suggestions, and the limit on computing them.
+    pub analyses: Analyses,
+    /// The limit on tile renders for requests (cache misses).
+    pub renders: RenderLimit,
+    /// Requests being answered; background precompute pauses while there are any.
+    pub requests_in_flight: Arc<AtomicUsize>,
+    /// Connection counts of the server, for `/metrics`.
+    pub connections: Arc<ConnectionStats>,
+    /// The last reload's outcome, for `/ready`.
+    pub last_reload: std::sync::Mutex<Option<ReloadOutcome>>,
+    /// Serialises reloads.
     reload_lock: tokio::sync::Mutex<()>,
-    next_version: AtomicU64,
 }
 
-/// Progress of the background precompute, for `/health`.
+/// What the last `POST /admin/reload` did.
+#[derive(Debug, Clone)]
+pub struct ReloadOutcome {
+    pub at: std::time::SystemTime,
+    /// The new data version, or why the data was not reloaded.
+    pub result: Result<u64, String>,
+    pub elapsed_ms: u64,
+}
+
+/// Where the background precompute is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrecomputeState {
+    /// Not started (yet).
+    Idle,
+    Running,
+    Finished,
+    /// Stopped by a newer reload or by shutdown.
+    Cancelled,
+}
+
+impl PrecomputeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrecomputeState::Idle => "idle",
+            PrecomputeState::Running => "running",
+            PrecomputeState::Finished => "finished",
+            PrecomputeState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Progress of the background precompute, for `/health`, `/ready` and `/metrics`.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub total: AtomicUsize,
     pub done: AtomicUsize,
     pub finished: AtomicBool,
     pub elapsed_ms: AtomicU64,
+    /// The data version being (or last) precomputed.
+    pub version: AtomicU64,
+    /// [`PrecomputeState`] as a number (see [`Progress::state`]).
+    state: std::sync::atomic::AtomicU8,
+    /// The running precompute's stop flag; a newer run or shutdown sets it.
+    cancel: std::sync::Mutex<Arc<AtomicBool>>,
+}
+
+impl Progress {
+    pub fn state(&self) -> PrecomputeState {
+        match self.state.load(Ordering::SeqCst) {
+            1 => PrecomputeState::Running,
+            2 => PrecomputeState::Finished,
+            3 => PrecomputeState::Cancelled,
+            _ => PrecomputeState::Idle,
+        }
+    }
+
+    fn set_state(&self, state: PrecomputeState) {
+        let n = match state {
+            PrecomputeState::Idle => 0,
+            PrecomputeState::Running => 1,
+            PrecomputeState::Finished => 2,
+            PrecomputeState::Cancelled => 3,
+        };
+        self.state.store(n, Ordering::SeqCst);
+    }
+
+    /// Stops the running precompute (if any) and gives the flag of a new run.
+    fn start_run(&self) -> Arc<AtomicBool> {
+        let fresh = Arc::new(AtomicBool::new(false));
+        let mut current = self
+            .cancel
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        current.store(true, Ordering::SeqCst);
+        *current = fresh.clone();
+        fresh
+    }
+
+    /// Stops the running precompute, if any.
+    pub fn cancel(&self) {
+        self.cancel
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .store(true, Ordering::SeqCst);
+    }
 }
 
 /// Why the server state could not be built.
@@ -143,15 +232,23 @@ impl AppState {
                 previous_facilities: None,
             },
         )?;
+        let server = &config.server;
         Ok(Arc::new(AppState {
             feedback,
             tile_params: config.tiles.clone(),
             cache: TileCache::new(config.cache.max_bytes),
+            analyses: Analyses::new(
+                config.cache.analysis_max_bytes,
+                server.max_concurrent_analyses,
+            ),
+            renders: RenderLimit::new(server.max_concurrent_renders, server.max_queued_renders),
+            requests_in_flight: Arc::default(),
+            connections: Arc::default(),
+            last_reload: std::sync::Mutex::new(None),
             config: Arc::new(config),
             snapshot: ArcSwap::from_pointee(snapshot),
             precompute: Arc::default(),
             reload_lock: tokio::sync::Mutex::new(()),
-            next_version: AtomicU64::new(2),
         }))
     }
 
@@ -230,10 +327,13 @@ impl AppState {
         })
     }
 
-    /// Renders the configured zoom range of the current snapshot into the cache, on the rayon
-    /// pool. Blocking; run it on its own thread. Requests are served meanwhile (a tile not yet
-    /// precomputed is rendered on demand).
+    /// Renders the configured zoom range of the current snapshot into the cache. Blocking; run
+    /// it on its own thread. It runs on `cache.precompute_threads` threads at low priority and
+    /// pauses while requests are being answered (a tile not yet precomputed is rendered on
+    /// demand). Starting it stops a precompute still running for older data; [`Progress::cancel`]
+    /// (reload, shutdown) stops it between two tiles.
     pub fn precompute(&self) {
+        let cancel = self.precompute.start_run();
         let started = std::time::Instant::now();
         let snapshot = self.snapshot.load_full();
         let (minzoom, maxzoom) = (
@@ -248,43 +348,95 @@ impl AppState {
         } else {
             Vec::new()
         };
-        self.precompute.finished.store(false, Ordering::SeqCst);
-        self.precompute.done.store(0, Ordering::SeqCst);
-        self.precompute
+        let progress = &self.precompute;
+        progress.finished.store(false, Ordering::SeqCst);
+        progress.done.store(0, Ordering::SeqCst);
+        progress.elapsed_ms.store(0, Ordering::SeqCst);
+        progress.version.store(snapshot.version, Ordering::SeqCst);
+        progress
             .total
             .store(keys.len() + coverage_keys.len(), Ordering::SeqCst);
-        keys.par_iter().for_each(|&tile| {
-            for set in [
-                VectorTileSet::Facilities {
-                    filter: CategoryFilter::all(),
-                    datum: Datum::Wgs84,
-                },
-                VectorTileSet::Basemap,
-            ] {
-                if let Err(e) = self.vector_tile(&snapshot, tile, &set) {
-                    tracing::error!(%tile, error = %e, "precompute failed for tile");
-                }
+        progress.set_state(PrecomputeState::Running);
+        let pool = match rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.cache.precompute_threads)
+            .thread_name(|i| format!("precompute-{i}"))
+            .start_handler(|_| lower_thread_priority())
+            .build()
+        {
+            Ok(pool) => pool,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the precompute threads; tiles render on demand");
+                progress.set_state(PrecomputeState::Cancelled);
+                return;
             }
-            self.precompute.done.fetch_add(1, Ordering::Relaxed);
-        });
-        // Coverage tiles of the default profile, every id, both formats.
+        };
+        // Waits while requests are answered; false once the run is cancelled.
+        let may_go_on = || loop {
+            if cancel.load(Ordering::Relaxed) {
+                return false;
+            }
+            if self.requests_in_flight.load(Ordering::Relaxed) == 0 {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        };
+        let tile_done = || {
+            if !cancel.load(Ordering::Relaxed) {
+                progress.done.fetch_add(1, Ordering::Relaxed);
+            }
+        };
         let coverage_ids = coverage.ids();
         let profile = coverage.params.default_profile;
-        coverage_keys.par_iter().for_each(|&tile| {
-            for (_, id) in &coverage_ids {
-                for format in [CoverageFormat::Png, CoverageFormat::Mvt] {
-                    if let Err(e) = self.coverage_tile(&snapshot, *id, profile, format, tile) {
-                        tracing::error!(%tile, error = %e, "coverage precompute failed for tile");
+        pool.install(|| {
+            keys.par_iter().for_each(|&tile| {
+                for set in [
+                    VectorTileSet::Facilities {
+                        filter: CategoryFilter::all(),
+                        datum: Datum::Wgs84,
+                    },
+                    VectorTileSet::Basemap,
+                ] {
+                    if !may_go_on() {
+                        return;
+                    }
+                    if let Err(e) = self.vector_tile(&snapshot, tile, &set) {
+                        tracing::error!(%tile, error = %e, "precompute failed for tile");
                     }
                 }
-            }
-            self.precompute.done.fetch_add(1, Ordering::Relaxed);
+                tile_done();
+            });
+            // Coverage tiles of the default profile, every id, both formats.
+            coverage_keys.par_iter().for_each(|&tile| {
+                for (_, id) in &coverage_ids {
+                    for format in [CoverageFormat::Png, CoverageFormat::Mvt] {
+                        if !may_go_on() {
+                            return;
+                        }
+                        if let Err(e) = self.coverage_tile(&snapshot, *id, profile, format, tile)
+                        {
+                            tracing::error!(%tile, error = %e, "coverage precompute failed for tile");
+                        }
+                    }
+                }
+                tile_done();
+            });
         });
+        if cancel.load(Ordering::Relaxed) {
+            tracing::info!(
+                version = snapshot.version,
+                done = progress.done.load(Ordering::Relaxed),
+                "precompute cancelled"
+            );
+            // A newer run owns the progress now; only a run stopped by shutdown reports.
+            if progress.version.load(Ordering::SeqCst) == snapshot.version {
+                progress.set_state(PrecomputeState::Cancelled);
+            }
+            return;
+        }
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        self.precompute
-            .elapsed_ms
-            .store(elapsed_ms, Ordering::SeqCst);
-        self.precompute.finished.store(true, Ordering::SeqCst);
+        progress.elapsed_ms.store(elapsed_ms, Ordering::SeqCst);
+        progress.finished.store(true, Ordering::SeqCst);
+        progress.set_state(PrecomputeState::Finished);
         tracing::info!(
             n_tiles = keys.len(),
             n_coverage_tiles = coverage_keys.len() * coverage_ids.len() * 2,
@@ -294,12 +446,23 @@ impl AppState {
         );
     }
 
+    /// Starts [`AppState::precompute`] on its own thread.
+    pub fn spawn_precompute(self: &Arc<Self>) -> std::io::Result<()> {
+        let state = self.clone();
+        std::thread::Builder::new()
+            .name("precompute".into())
+            .spawn(move || state.precompute())
+            .map(drop)
+    }
+
     /// Rebuilds the snapshot from the configured files and swaps it in. On failure (unreadable
     /// files, or data failing the `[data]` guards against the serving data, unless `force`) the
     /// current snapshot stays in service and the error is returned. Returns the new version.
     pub async fn reload(self: &Arc<Self>, force: bool) -> Result<u64, snapshot::Error> {
         let _guard = self.reload_lock.lock().await;
-        let version = self.next_version.fetch_add(1, Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        // Only a snapshot that built takes a version number.
+        let version = self.snapshot.load().version + 1;
         let config = self.config.clone();
         let options = snapshot::BuildOptions {
             force,
@@ -308,11 +471,35 @@ impl AppState {
         let built =
             tokio::task::spawn_blocking(move || snapshot::build_with(&config, version, options))
                 .await
-                .expect("snapshot build does not panic")?;
-        self.snapshot.store(Arc::new(built));
-        let state = self.clone();
-        std::thread::spawn(move || state.precompute());
+                .expect("snapshot build does not panic");
+        self.record_reload(started, built.as_ref().map(|_| version));
+        self.snapshot.store(Arc::new(built?));
+        self.precompute.cancel();
+        if let Err(e) = self.spawn_precompute() {
+            tracing::error!(error = %e, "cannot start the precompute thread; tiles render on demand");
+        }
         Ok(version)
+    }
+
+    fn record_reload<E: std::fmt::Display>(
+        &self,
+        started: std::time::Instant,
+        result: Result<u64, &E>,
+    ) {
+        let outcome = ReloadOutcome {
+            at: std::time::SystemTime::now(),
+            result: result.map_err(ToString::to_string),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        *self
+            .last_reload
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(outcome);
+    }
+
+    /// Stops background work for shutdown: the precompute stops between two tiles.
+    pub fn shut_down(&self) {
+        self.precompute.cancel();
     }
 }
 
@@ -332,4 +519,18 @@ pub fn tiles_covering(bounds: [f64; 4], minzoom: u8, maxzoom: u8) -> Vec<TileKey
         }
     }
     keys
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: per-thread nice 10), so background
+/// rendering gives way to the threads answering requests.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority has no memory-safety preconditions; on Linux, PRIO_PROCESS with
+        // who = 0 applies to the calling thread only.
+        let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+        if result != 0 {
+            tracing::debug!("cannot lower the precompute threads' priority");
+        }
+    }
 }

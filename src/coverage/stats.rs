@@ -543,6 +543,20 @@ pub fn suggest(
     k: usize,
     profile: ProfileId,
 ) -> Result<Suggestions, Error> {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    suggest_cancellable(coverage, dataset, category, k, profile, &never)
+}
+
+/// [`suggest`], stopping early (with a meaningless result) once `cancel` is set: the caller
+/// no longer wants it.
+pub fn suggest_cancellable(
+    coverage: &Coverage,
+    dataset: &Dataset,
+    category: CategoryId,
+    k: usize,
+    profile: ProfileId,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<Suggestions, Error> {
     if !(1..=MAX_SUGGESTIONS).contains(&k) {
         return Err(Error::BadParameter {
             name: "k",
@@ -577,6 +591,9 @@ pub fn suggest(
                         let Some(snap) = network.resident_snaps[c] else {
                             return hits;
                         };
+                        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                            return hits;
+                        }
                         let start_m = snap.off_m;
                         let mut consider = |r: u32, d: f32| {
                             if is_uncovered[r as usize] && f64::from(d) <= limit_f {

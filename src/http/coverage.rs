@@ -6,7 +6,9 @@
 //!
 //! Every route takes `?profile=` (default: the configured default profile). Statuses: 200, 204
 //! (tile with nothing on it), 304 (ETag matches), 400 (bad parameter, named, with the valid
-//! values), 404 (unknown coverage id or no such tile). Heavy work runs on `spawn_blocking`.
+//! values), 404 (unknown coverage id or no such tile), 503 with `Retry-After` (at the limit of
+//! concurrent computations). Heavy work runs on the blocking pool under the limits of
+//! `analysis_cache`; statistics, gaps and suggestions are cached per data version and parameters.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::respond::{self, PublicUrl};
 use super::tiles::{MVT_CONTENT_TYPE, parse_tile_address};
+use crate::analysis_cache::AnalysisKey;
 use crate::coverage::stats::{self, AreaStats, Share};
 use crate::coverage::{self, Coverage, CoverageId, ProfileId, bands, raster};
 use crate::snapshot::Snapshot;
@@ -124,11 +127,10 @@ pub async fn get_tile(
     let cached = match state.cache.get(&key) {
         Some(hit) => hit,
         None => {
-            let state = state.clone();
-            tokio::task::spawn_blocking(move || {
-                state.coverage_tile(&snapshot, coverage_id, profile, format, tile)
-            })
-            .await??
+            let renderer = state.clone();
+            (state.renders)
+                .run(move || renderer.coverage_tile(&snapshot, coverage_id, profile, format, tile))
+                .await?
         }
     };
     Ok(respond::tile(&cached, content_type, &headers))
@@ -427,10 +429,12 @@ pub async fn get_stats(State(state): State<Arc<AppState>>, uri: Uri) -> Result<R
     };
     let computed = {
         let snapshot = snapshot.clone();
-        tokio::task::spawn_blocking(move || {
-            stats::stats(&snapshot.coverage, &snapshot.dataset, profile)
-        })
-        .await?
+        let key = AnalysisKey::new(&snapshot, "/coverage/stats", profile.0);
+        (state.analyses)
+            .get_or_compute(key, move |_| {
+                Ok::<_, ApiError>(stats::stats(&snapshot.coverage, &snapshot.dataset, profile))
+            })
+            .await?
     };
     let coverage = &snapshot.coverage;
     if csv {
@@ -611,10 +615,17 @@ pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Re
     }
     let found = {
         let snapshot = snapshot.clone();
-        tokio::task::spawn_blocking(move || {
-            stats::gaps(&snapshot.coverage, &snapshot.dataset, category, profile)
-        })
-        .await?
+        let key = AnalysisKey::new(&snapshot, "/coverage/gaps", (category.0, profile.0));
+        (state.analyses)
+            .get_or_compute(key, move |_| {
+                Ok::<_, ApiError>(stats::gaps(
+                    &snapshot.coverage,
+                    &snapshot.dataset,
+                    category,
+                    profile,
+                ))
+            })
+            .await?
     };
     let total_area_m2: f64 = found.gaps.iter().map(|g| g.area_m2).sum();
     let total_residents: u64 = found.gaps.iter().map(|g| g.residents).sum();
@@ -668,10 +679,13 @@ pub async fn get_suggest(
     )?;
     let result = {
         let snapshot = snapshot.clone();
-        tokio::task::spawn_blocking(move || {
-            stats::suggest(&snapshot.coverage, &snapshot.dataset, category, k, profile)
-        })
-        .await??
+        let key = AnalysisKey::new(&snapshot, "/coverage/suggest", (category.0, profile.0, k));
+        (state.analyses)
+            .get_or_compute(key, move |cancel| {
+                let (coverage, dataset) = (&snapshot.coverage, &snapshot.dataset);
+                stats::suggest_cancellable(coverage, dataset, category, k, profile, cancel)
+            })
+            .await?
     };
     let dataset = &snapshot.dataset;
     let suggestions: Vec<serde_json::Value> = result

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 /// An error answer. Client mistakes carry a one-line message saying what is wrong; internal
 /// failures answer "internal error" and are logged.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ApiError {
     BadRequest(String),
     NotFound(String),
@@ -17,6 +17,10 @@ pub enum ApiError {
     Unprocessable(String),
     TooManyRequests,
     Unavailable(String),
+    /// 503 with `Retry-After`: the server is at a concurrency limit; retrying soon may succeed.
+    Busy(String),
+    /// Any other status, e.g. from a layer (405, 408, 414, 416); the message says why.
+    Status(StatusCode, String),
     Internal(String),
 }
 
@@ -31,7 +35,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Status(status, _) => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -44,7 +49,9 @@ impl ApiError {
             | ApiError::UnsupportedMediaType(m)
             | ApiError::Conflict(m)
             | ApiError::Unprocessable(m)
-            | ApiError::Unavailable(m) => m,
+            | ApiError::Unavailable(m)
+            | ApiError::Busy(m)
+            | ApiError::Status(_, m) => m,
             ApiError::Unauthorized => "missing or wrong bearer token",
             ApiError::TooManyRequests => "too many requests; slow down and retry later",
             ApiError::Internal(_) => "internal error",
@@ -76,6 +83,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
+        }
+        if matches!(self, ApiError::Busy(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         response
     }
@@ -152,5 +164,40 @@ impl From<crate::snapshot::Error> for ApiError {
 impl From<std::sync::Arc<crate::coverage::Error>> for ApiError {
     fn from(e: std::sync::Arc<crate::coverage::Error>) -> Self {
         ApiError::from((*e).clone())
+    }
+}
+
+impl<E> From<crate::analysis_cache::Refusal<E>> for ApiError
+where
+    ApiError: From<E>,
+{
+    fn from(refusal: crate::analysis_cache::Refusal<E>) -> Self {
+        use crate::analysis_cache::Refusal;
+        match refusal {
+            Refusal::Busy => ApiError::Busy(
+                "the server is at its limit of concurrent computations; retry in a second".into(),
+            ),
+            Refusal::Cancelled => {
+                ApiError::Unavailable("the computation was cancelled; retry later".into())
+            }
+            Refusal::Failed(e) => ApiError::from(e),
+            Refusal::Panicked(cause) => ApiError::Internal(format!("computation failed: {cause}")),
+        }
+    }
+}
+
+impl<E: Clone> From<std::sync::Arc<crate::analysis_cache::Refusal<E>>> for ApiError
+where
+    ApiError: From<E>,
+{
+    fn from(refusal: std::sync::Arc<crate::analysis_cache::Refusal<E>>) -> Self {
+        use crate::analysis_cache::Refusal;
+        let owned: Refusal<E> = match &*refusal {
+            Refusal::Busy => Refusal::Busy,
+            Refusal::Cancelled => Refusal::Cancelled,
+            Refusal::Failed(e) => Refusal::Failed(e.clone()),
+            Refusal::Panicked(cause) => Refusal::Panicked(cause.clone()),
+        };
+        <ApiError as From<Refusal<E>>>::from(owned)
     }
 }

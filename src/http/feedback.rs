@@ -4,15 +4,15 @@
 //! Body: `{"kind", "message", "facility_id"?, "location"?: {"lon", "lat"}, "contact"?,
 //! "client_id"?}` and nothing else. Statuses: 201 (stored; the answer comes only after the
 //! commit is on disk), 200 (this `client_id` was already stored with the same content: its id),
-//! 400 (the message names the bad field), 409 (`client_id` already used for a different report),
-//! 413 (body over `server.max_body_bytes`), 415 (not JSON), 429 (over the per-address rate
-//! limit; `Retry-After` says when to retry), 503 (store unavailable).
+//! 400 (a body that is not JSON, or the message names the bad field), 409 (`client_id` already
+//! used for a different report), 413 (body over `server.max_body_bytes`), 415 (no JSON
+//! `Content-Type`), 429 (over the per-address rate limit, the address behind any trusted proxy;
+//! `Retry-After` says when to retry), 503 (store unavailable).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -97,11 +97,9 @@ async fn rate_limit(
     request: Request,
     next: Next,
 ) -> Response {
-    // Without connection info (a router driven in-process) every request shares one bucket.
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    // The client behind any trusted proxies; without connection info (a router driven
+    // in-process) every request shares one bucket.
+    let client = super::proxy::ClientInfo::of(&request);
     match limiter.check(client, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {

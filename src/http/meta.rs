@@ -1,4 +1,5 @@
-//! Descriptive routes: `/catalog`, `/styles/{name}.json`, `/health`, `/metrics`.
+//! Descriptive routes: `/catalog`, `/styles/{name}.json`, `/health` (liveness), `/ready`
+//! (readiness: data loaded, its version, precompute state, last reload), `/metrics`.
 //!
 //! `/catalog` also says where the data came from: per category its sources with counts and
 //! as-of dates, `newest_as_of` and `stale` (older than `data.stale_after_days`; null when no
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Path, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -179,26 +180,100 @@ fn fill_base_url(value: &mut serde_json::Value, base_url: &str) {
     }
 }
 
+/// `GET /health`: liveness. The process answers, so it is alive; the fields of the data in
+/// service are kept for clients that read them here (readiness is `/ready`).
 pub async fn get_health(State(state): State<Arc<AppState>>) -> Response {
     let snapshot = state.snapshot.load_full();
-    let progress = &state.precompute;
-    let loaded_at = snapshot
-        .loaded_at
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    respond::json(&serde_json::json!({
+    let loaded_at = unix_seconds(snapshot.loaded_at);
+    let mut answer = serde_json::json!({
         "status": "ok",
         "data_version": snapshot.version,
         "loaded_at_unix": loaded_at,
         "n_facilities": snapshot.dataset.facilities().len(),
-        "precompute": {
-            "done": progress.done.load(Ordering::Relaxed),
-            "total": progress.total.load(Ordering::Relaxed),
-            "finished": progress.finished.load(Ordering::Relaxed),
-            "elapsed_ms": progress.elapsed_ms.load(Ordering::Relaxed),
-        },
-    }))
+        "precompute": precompute_json(&state),
+    });
+    answer["ready"] = "/ready".into();
+    no_store_json(StatusCode::OK, &answer)
+}
+
+/// `GET /ready`: 200 when data is loaded and requests are answered from it, with the data
+/// version, the precompute's state and the last reload's outcome; 503 otherwise.
+pub async fn get_ready(State(state): State<Arc<AppState>>) -> Response {
+    let snapshot = state.snapshot.load_full();
+    let n_facilities = snapshot.dataset.facilities().len();
+    let last_reload = state
+        .last_reload
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let last_reload = last_reload.map(|outcome| {
+        let mut json = serde_json::json!({
+            "at_unix": unix_seconds(outcome.at),
+            "elapsed_ms": outcome.elapsed_ms,
+        });
+        match outcome.result {
+            Ok(version) => {
+                json["result"] = "ok".into();
+                json["data_version"] = version.into();
+            }
+            Err(error) => {
+                json["result"] = "failed".into();
+                json["error"] = error.into();
+            }
+        }
+        json
+    });
+    // The first snapshot is built before the server listens, so a loaded snapshot is always
+    // there; a data set without facilities is loaded but serves nothing useful.
+    let ready = n_facilities > 0;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    no_store_json(
+        status,
+        &serde_json::json!({
+            "status": if ready { "ready" } else { "not ready: the data has no facilities" },
+            "ready": ready,
+            "data": {
+                "version": snapshot.version,
+                "loaded_at_unix": unix_seconds(snapshot.loaded_at),
+                "n_facilities": n_facilities,
+            },
+            "precompute": precompute_json(&state),
+            "last_reload": last_reload,
+            "requests_in_flight": state.requests_in_flight.load(Ordering::Relaxed),
+        }),
+    )
+}
+
+fn precompute_json(state: &AppState) -> serde_json::Value {
+    let progress = &state.precompute;
+    serde_json::json!({
+        "state": progress.state().as_str(),
+        "data_version": progress.version.load(Ordering::Relaxed),
+        "done": progress.done.load(Ordering::Relaxed),
+        "total": progress.total.load(Ordering::Relaxed),
+        "finished": progress.finished.load(Ordering::Relaxed),
+        "elapsed_ms": progress.elapsed_ms.load(Ordering::Relaxed),
+    })
+}
+
+fn unix_seconds(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// Health answers describe this moment: never cached.
+fn no_store_json(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(value),
+    )
+        .into_response()
 }
 
 /// Per-route request counts and latency, for `/metrics`.
@@ -304,6 +379,98 @@ pub async fn get_metrics(
         "gauge",
         state.precompute.total.load(Ordering::Relaxed) as f64,
     );
+    gauge(
+        "lifecircle_precompute_running",
+        "1 while the background precompute runs.",
+        "gauge",
+        f64::from(u8::from(
+            state.precompute.state() == crate::state::PrecomputeState::Running,
+        )),
+    );
+    let connections = &state.connections;
+    gauge(
+        "lifecircle_http_connections_open",
+        "Connections being served.",
+        "gauge",
+        connections.open.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "lifecircle_http_connections_accepted_total",
+        "Connections accepted.",
+        "counter",
+        connections.accepted.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "lifecircle_http_connections_refused_total",
+        "Connections answered 503 because server.max_connections were open.",
+        "counter",
+        connections.refused.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "lifecircle_http_connections_idle_closed_total",
+        "Keep-alive connections closed after server.keep_alive_timeout_s idle.",
+        "counter",
+        connections.idle_closed.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "lifecircle_http_requests_in_flight",
+        "Requests being answered.",
+        "gauge",
+        state.requests_in_flight.load(Ordering::Relaxed) as f64,
+    );
+    let (analysis_bytes, analysis_entries) = state.analyses.usage().await;
+    gauge(
+        "lifecircle_analysis_cache_bytes",
+        "Bytes held in the cache of statistics, gaps and suggestions.",
+        "gauge",
+        analysis_bytes as f64,
+    );
+    gauge(
+        "lifecircle_analysis_cache_entries",
+        "Answers held in the cache of statistics, gaps and suggestions.",
+        "gauge",
+        analysis_entries as f64,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lifecircle_analysis_computations_total Statistics, gaps and suggestions computed (not served from the cache), by route.\n# TYPE lifecircle_analysis_computations_total counter"
+    );
+    for (route, n) in state.analyses.computations() {
+        let _ = writeln!(
+            out,
+            "lifecircle_analysis_computations_total{{route=\"{route}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP lifecircle_tile_renders_total Tiles rendered (for requests and precompute), by tile set.\n# TYPE lifecircle_tile_renders_total counter"
+    );
+    let renders = state
+        .cache
+        .stats
+        .renders
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    for (set, n) in renders {
+        let _ = writeln!(out, "lifecircle_tile_renders_total{{set=\"{set}\"}} {n}");
+    }
+    match state.feedback.stats().await {
+        Ok(stats) => {
+            let _ = writeln!(
+                out,
+                "# HELP lifecircle_feedback_reports Stored feedback reports, by status.\n# TYPE lifecircle_feedback_reports gauge"
+            );
+            for (status, n) in &stats.by_status {
+                let _ = writeln!(
+                    out,
+                    "lifecircle_feedback_reports{{status=\"{}\"}} {n}",
+                    status.as_str()
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count feedback reports for /metrics"),
+    }
     let _ = writeln!(
         out,
         "# HELP lifecircle_http_requests_total HTTP requests by route and status.\n# TYPE lifecircle_http_requests_total counter"

@@ -1,23 +1,29 @@
 //! HTTP surface: the only module that knows axum, status codes and the wire format.
 //!
 //! [`router`] wires every route of the contract in `DESIGN.md` to a thin handler (parse, take one
-//! snapshot, call one stage, shape the answer) and wraps them in the cross-cutting layers:
-//! CORS on every answer (errors included), gzip for JSON, panic → 500, request metrics, tracing.
+//! snapshot, call one stage, shape the answer) and wraps them in the cross-cutting layers: the
+//! client behind trusted proxies, CORS on every answer, one JSON shape for every error, the
+//! target, body and time limits, tracing, panic → 500, gzip for JSON, request metrics.
+//! [`server::serve`] runs it over TCP with the connection limits.
 
 mod admin;
 mod coverage;
 mod error;
 mod feedback;
 mod json_body;
+mod limits;
 mod meta;
+pub mod proxy;
 mod respond;
 mod search;
+pub mod server;
 mod tiles;
 pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::routing::get;
 use axum::{Extension, Router, middleware};
@@ -47,10 +53,21 @@ pub fn router(state: Arc<AppState>) -> Router {
             header::AUTHORIZATION,
             header::IF_NONE_MATCH,
         ])
-        .expose_headers([header::ETAG, HeaderName::from_static("x-data-version")])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-data-version"),
+        ])
         .max_age(Duration::from_secs(3600));
-    // Public routes answer within 30 s or give up with 503; admin work (a reload of city-scale
-    // data takes longer) is exempt.
+    let server = &state.config.server;
+    let limits = Arc::new(limits::RequestLimits::from(server));
+    let trusted = Arc::new(proxy::TrustedProxies::new(
+        server
+            .trusted_proxy_nets()
+            .expect("validated with the configuration"),
+    ));
+    // Public routes answer within `request_timeout_s` or give up with 503 (dropping the handler,
+    // which cancels its work); admin work (a reload of city-scale data takes longer) is exempt.
     let public = Router::new()
         .route("/", get(web::get_page))
         .route("/assets/{file}", get(web::get_asset))
@@ -71,13 +88,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/search/suggest", get(search::get_suggest))
         .route("/features/{id}", get(search::get_feature))
         .route("/health", get(meta::get_health))
+        .route("/ready", get(meta::get_ready))
         .route("/metrics", get(meta::get_metrics))
         .merge(feedback::routes(&state))
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
+            limits.request_timeout,
         ));
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        let client = request
+            .extensions()
+            .get::<proxy::ClientInfo>()
+            .map(|c| c.addr.to_string())
+            .unwrap_or_default();
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            uri = %request.uri().path(),
+            client,
+        )
+    });
+    // Layers run outside in: the last added sees the request first.
     Router::new()
         .merge(public)
         .merge(admin::routes(&state))
@@ -94,8 +126,18 @@ pub fn router(state: Arc<AppState>) -> Router {
                 ))
             },
         ))
+        .layer(middleware::from_fn_with_state(
+            limits.clone(),
+            limits::check_request,
+        ))
+        .layer(trace)
+        .layer(middleware::from_fn_with_state(
+            state.requests_in_flight.clone(),
+            limits::track_in_flight,
+        ))
+        .layer(middleware::from_fn_with_state(limits, limits::json_errors))
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(trusted, proxy::client_info))
         .with_state(state)
 }
 

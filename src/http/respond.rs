@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::proxy::ClientInfo;
 use crate::cache::CachedTile;
 use crate::state::AppState;
 
@@ -85,8 +86,9 @@ fn if_none_match(headers: &HeaderMap, etags: &[&str]) -> bool {
         .any(|tag| tag == "*" || etags.contains(&tag))
 }
 
-/// The base URL clients should use to reach this server: the configured `public_url`, or the
-/// scheme and Host of the request.
+/// The base URL clients should use to reach this server: the configured `public_url`; or the
+/// host and scheme a trusted proxy forwarded (see `proxy`); or the request's Host over http. An
+/// answer built from the headers is marked so that it carries `Vary`.
 pub struct PublicUrl(pub String);
 
 impl FromRequestParts<std::sync::Arc<AppState>> for PublicUrl {
@@ -100,20 +102,25 @@ impl FromRequestParts<std::sync::Arc<AppState>> for PublicUrl {
         if !configured.is_empty() {
             return Ok(PublicUrl(configured.to_owned()));
         }
-        let header_text = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let host = header_text("x-forwarded-host")
-            .or_else(|| header_text("host"))
+        let client = parts.extensions.get::<ClientInfo>();
+        if let Some(client) = client {
+            client.mark_url_from_headers();
+        }
+        let forwarded_host = client.and_then(|c| c.forwarded_host.clone());
+        let host = forwarded_host
+            .or_else(|| {
+                parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
             .filter(|h| is_plausible_host(h))
             .unwrap_or_else(|| state.config.server.listen.to_string());
-        let scheme = header_text("x-forwarded-proto")
-            .filter(|p| p == "https")
-            .unwrap_or_else(|| "http".into());
+        let scheme = match client.and_then(|c| c.forwarded_proto.as_deref()) {
+            Some("https") => "https",
+            _ => "http",
+        };
         Ok(PublicUrl(format!("{scheme}://{host}")))
     }
 }

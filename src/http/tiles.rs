@@ -130,8 +130,10 @@ pub async fn get_tile(
     let cached = match state.cache.get(&set.cache_key(&snapshot, tile)) {
         Some(hit) => hit,
         None => {
-            let state = state.clone();
-            tokio::task::spawn_blocking(move || state.vector_tile(&snapshot, tile, &set)).await??
+            let renderer = state.clone();
+            (state.renders)
+                .run(move || renderer.vector_tile(&snapshot, tile, &set))
+                .await?
         }
     };
     Ok(respond::tile(&cached, MVT_CONTENT_TYPE, &headers))

@@ -199,6 +199,12 @@ pub async fn get_maplibre_asset(
             "MapLibre GL JS is not installed on this server: {INSTALL_HINT}"
         )));
     }
+    // No file name holds a control character, and a NUL makes the file system call fail.
+    if path.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "asset path {path:?} contains a control character"
+        )));
+    }
     // ServeDir resolves the request path inside `dist` (refusing `..`); give it the path below
     // the route's prefix, still percent-encoded as it came.
     let raw_path = request

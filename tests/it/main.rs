@@ -3,6 +3,7 @@
 
 mod admin;
 mod coverage;
+mod edge;
 mod feedback;
 mod ingest;
 mod osm;
