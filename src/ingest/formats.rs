@@ -97,6 +97,8 @@ pub struct LayerReader {
 
 enum Inner {
     FlatGeobuf(FgbFile),
+    /// An OpenStreetMap extract, imported in memory (`osm::layer`).
+    Osm(crate::osm::layer::OsmLayer),
 }
 
 impl LayerReader {
@@ -117,6 +119,7 @@ impl LayerReader {
         };
         let inner = match format {
             Format::FlatGeobuf => Inner::FlatGeobuf(FgbFile::open(path, columns)?),
+            Format::OsmPbf => Inner::Osm(crate::osm::layer::OsmLayer::open(path, columns)?),
             other => {
                 return Err(Error::UnsupportedFormat {
                     path: path.to_owned(),
@@ -137,7 +140,7 @@ impl LayerReader {
     /// How a message names feature `feature_idx` (0-based): "feature 12", "line 14", …
     pub fn describe_feature(&self, feature_idx: usize) -> String {
         match self.inner {
-            Inner::FlatGeobuf(_) => format!("feature {feature_idx}"),
+            Inner::FlatGeobuf(_) | Inner::Osm(_) => format!("feature {feature_idx}"),
         }
     }
 
@@ -150,6 +153,10 @@ impl LayerReader {
     ) -> Result<(), Error> {
         match self.inner {
             Inner::FlatGeobuf(file) => file.for_each(visit),
+            Inner::Osm(layer) => {
+                layer.for_each(visit);
+                Ok(())
+            }
         }
     }
 }

@@ -53,6 +53,8 @@ pub enum Error {
         feature_idx: usize,
         message: String,
     },
+    #[error(transparent)]
+    Osm(#[from] crate::osm::Error),
     #[error("{path} holds no usable {kind}: {n_read} features read, all skipped")]
     NothingUsable {
         path: PathBuf,
