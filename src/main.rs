@@ -354,7 +354,7 @@ fn import_osm(
     let data = osm::import(file, &options, &classifier, &bar)
         .with_context(|| format!("importing {}", file.display()))?;
     bar.0.finish_and_clear();
-    let written = osm::write::write_dir(&data, &region, &taxonomy, file, out)
+    let written = osm::write::write_dir(&data, &region, file, out)
         .with_context(|| format!("writing into {}", out.display()))?;
     print!("{}", data.report);
     println!(

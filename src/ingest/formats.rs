@@ -107,6 +107,8 @@ enum Inner {
     GeoJson(GeoJsonFile),
     Shapefile(Box<ShapefileFile>),
     GeoPackage(GpkgFile),
+    /// An OpenStreetMap extract, imported in memory (`osm::layer`).
+    Osm(crate::osm::layer::OsmLayer),
 }
 
 /// Whether an EPSG code names longitude/latitude on WGS84, or on CGCS2000 (EPSG:4490, China's
@@ -208,6 +210,7 @@ impl LayerReader {
             Format::Shapefile => {
                 Inner::Shapefile(Box::new(ShapefileFile::open(path, options, columns)?))
             }
+            Format::OsmPbf => Inner::Osm(crate::osm::layer::OsmLayer::open(path, columns)?),
             other => {
                 return Err(Error::UnsupportedFormat {
                     path: path.to_owned(),
@@ -234,7 +237,7 @@ impl LayerReader {
     /// A handle naming this file's features in messages, usable during and after the read.
     pub fn feature_names(&self) -> FeatureNames {
         match &self.inner {
-            Inner::FlatGeobuf(_) => FeatureNames::shifted("feature", 0),
+            Inner::FlatGeobuf(_) | Inner::Osm(_) => FeatureNames::shifted("feature", 0),
             Inner::Delimited(file) => file.names().clone(),
             Inner::GeoJson(file) => file.names().clone(),
             Inner::Shapefile(file) => file.names().clone(),
@@ -255,6 +258,10 @@ impl LayerReader {
             Inner::GeoJson(file) => file.for_each(visit),
             Inner::Shapefile(file) => file.for_each(visit),
             Inner::GeoPackage(file) => file.for_each(visit),
+            Inner::Osm(layer) => {
+                layer.for_each(visit);
+                Ok(())
+            }
         }
     }
 }

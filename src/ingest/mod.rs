@@ -80,6 +80,8 @@ pub enum Error {
         "{path}: no coordinate columns found (columns: {available}); name them with lon_column and lat_column, or location_column for one \"lng,lat\" column"
     )]
     NoCoordinates { path: PathBuf, available: String },
+    #[error(transparent)]
+    Osm(#[from] crate::osm::Error),
     #[error("{path} holds no usable {kind}: {n_read} features read, all skipped")]
     NothingUsable {
         path: PathBuf,

@@ -12,6 +12,7 @@
 //! [`write`] turns the result into the FlatGeobuf files and configuration the server reads; the
 //! server can also read a `.pbf` directly, running the same import in memory.
 
+pub mod layer;
 pub mod rings;
 pub mod tags;
 pub mod write;
@@ -28,7 +29,6 @@ use rayon::prelude::*;
 
 use crate::dataset::Area;
 use crate::geom;
-use crate::taxonomy::CategoryId;
 pub use tags::{TagClassifier, TagRules, Tags};
 
 /// Why an extract could not be imported.
@@ -78,7 +78,8 @@ pub struct OsmFacility {
     pub name_en: Option<String>,
     /// The describing tags as `key=value;key=value` ([`tags::facility_tags`]).
     pub tags: String,
-    pub category: CategoryId,
+    /// Taxonomy category id (`"medical"`).
+    pub category: String,
     pub lon: f64,
     pub lat: f64,
 }
@@ -183,7 +184,7 @@ struct FacilityInfo {
     name: String,
     name_en: Option<String>,
     tags: String,
-    category: CategoryId,
+    category: String,
 }
 
 struct FacilityWay {
@@ -493,7 +494,7 @@ fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a st
 }
 
 fn facility_info(tag: &Tags<'_>, classifier: &dyn TagClassifier) -> Option<FacilityInfo> {
-    let category = classifier.classify(tag)?;
+    let category = classifier.classify(tag)?.to_owned();
     Some(FacilityInfo {
         name: tag("name").unwrap_or_default().trim().to_owned(),
         name_en: tag("name:en")

@@ -5,7 +5,7 @@
 //! Tags are read through a lookup `tag(key) -> Option<value>`, so the rules apply the same way to
 //! nodes, ways and relations, whatever holds the tags.
 
-use crate::taxonomy::{CategoryId, Taxonomy};
+use crate::taxonomy::Taxonomy;
 
 /// A tag lookup: the value of `key`, if the element has it.
 pub type Tags<'a> = dyn Fn(&str) -> Option<&'a str> + 'a;
@@ -198,32 +198,40 @@ const DEFAULT_RULES: &[Rule] = &[
 
 /// Puts an element in a category from its tags.
 pub trait TagClassifier: Sync {
-    /// The category of an element with these tags; `None`: not a facility.
-    fn classify(&self, tag: &Tags<'_>) -> Option<CategoryId>;
+    /// The category id (`"medical"`) of an element with these tags; `None`: not a facility.
+    fn classify(&self, tag: &Tags<'_>) -> Option<&str>;
 }
 
-/// The default rules bound to one taxonomy.
+/// The default rules, or those of them whose category a taxonomy defines.
 pub struct TagRules {
-    rules: Vec<(&'static Rule, CategoryId)>,
+    rules: Vec<&'static Rule>,
 }
 
 impl TagRules {
+    /// Every default rule (the categories of the built-in taxonomy).
+    pub fn all() -> TagRules {
+        TagRules {
+            rules: DEFAULT_RULES.iter().collect(),
+        }
+    }
+
+    /// The default rules naming a category of `taxonomy`.
     pub fn for_taxonomy(taxonomy: &Taxonomy) -> TagRules {
         let rules = DEFAULT_RULES
             .iter()
-            .filter_map(|r| taxonomy.by_id(r.category).map(|id| (r, id)))
+            .filter(|r| taxonomy.by_id(r.category).is_some())
             .collect();
         TagRules { rules }
     }
 }
 
 impl TagClassifier for TagRules {
-    fn classify(&self, tag: &Tags<'_>) -> Option<CategoryId> {
+    fn classify(&self, tag: &Tags<'_>) -> Option<&str> {
         let private = matches!(tag("access"), Some("private" | "no"));
-        self.rules.iter().find_map(|(r, id)| {
+        self.rules.iter().find_map(|r| {
             // OSM separates several values with `;` (`amenity=school;kindergarten`).
             let matches = tag(r.key).is_some_and(|v| v.split(';').any(|v| v.trim() == r.value));
-            (matches && !(r.public_only && private)).then_some(*id)
+            (matches && !(r.public_only && private)).then_some(r.category)
         })
     }
 }
@@ -274,11 +282,7 @@ mod tests {
     fn default_rules_classify_common_tags() {
         let taxonomy = Config::embedded().unwrap().taxonomy().unwrap();
         let rules = TagRules::for_taxonomy(&taxonomy);
-        let class = |pairs: &[(&str, &str)]| {
-            rules
-                .classify(&lookup(pairs))
-                .map(|id| taxonomy.category(id).id.clone())
-        };
+        let class = |pairs: &[(&str, &str)]| rules.classify(&lookup(pairs)).map(str::to_owned);
         assert_eq!(class(&[("amenity", "clinic")]).as_deref(), Some("medical"));
         assert_eq!(
             class(&[("amenity", "school;kindergarten")]).as_deref(),

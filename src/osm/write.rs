@@ -20,7 +20,6 @@ use geo::{Coord, Geometry, LineString, MultiPolygon, Point};
 use geozero::{ColumnValue, PropertyProcessor};
 
 use super::{OsmData, Region};
-use crate::taxonomy::Taxonomy;
 
 /// Why the output could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +50,6 @@ pub struct Written {
 pub fn write_dir(
     data: &OsmData,
     region: &Region,
-    taxonomy: &Taxonomy,
     source: &Path,
     out_dir: &Path,
 ) -> Result<Written, Error> {
@@ -80,7 +78,7 @@ pub fn write_dir(
                 Some(ColumnValue::String(&f.id)),
                 Some(ColumnValue::String(&f.name)),
                 f.name_en.as_deref().map(ColumnValue::String),
-                Some(ColumnValue::String(&taxonomy.category(f.category).id)),
+                Some(ColumnValue::String(&f.category)),
                 Some(ColumnValue::String(&f.tags)),
             ],
         )?;

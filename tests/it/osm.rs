@@ -508,6 +508,42 @@ fn osm_extract_imports_to_a_walkable_network_and_categorised_facilities() {
         stats.to_string().contains("新华路街道"),
         "subdistrict statistics name it: {stats}"
     );
+    drop(server);
+
+    // The server pointed at the .pbf itself runs the same import in memory.
+    let (direct_roads, _) = lifecircle::ingest::read_roads(&pbf).unwrap();
+    assert_eq!(direct_roads.len(), roads.len());
+    // The same pieces (the FlatGeobuf file holds them in its spatial index's order).
+    let shape = |roads: &[lifecircle::dataset::Road]| -> Vec<String> {
+        let mut pieces: Vec<String> = roads
+            .iter()
+            .map(|r| format!("{} {:?}", r.highway, r.coords))
+            .collect();
+        pieces.sort();
+        pieces
+    };
+    assert_eq!(shape(&direct_roads), shape(&roads));
+    let direct = support::spawn_with(
+        "[data]\nfacilities = \"fixture.osm.pbf\"\nroads = \"fixture.osm.pbf\"\n\
+         subdistricts = \"fixture.osm.pbf\"\nresidents = \"\"\n\
+         [coverage]\nmode = \"network\"\nexclude_highways = []\n",
+        dir.path(),
+    );
+    let catalog = support::get_json(&direct.url("/catalog"));
+    let total: u64 = catalog["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["n_facilities"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 8, "{catalog}");
+    let park = support::get_json(&direct.url(&format!(
+        "/features/{}",
+        lifecircle::ingest::stable_feature_id("osm:w1020")
+    )));
+    assert_eq!(park["properties"]["category"], "park");
+    let stats = support::get_json(&direct.url("/coverage/stats"));
+    assert!(stats.to_string().contains("新华路街道"), "{stats}");
 }
 
 /// Writes a FlatGeobuf road file with the flatgeobuf crate: `(highway, coords)` lines.
