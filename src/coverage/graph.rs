@@ -107,17 +107,23 @@ impl WalkGraph {
                 line_ends.extend([first, last]);
             }
         }
+        let mut segments = segment_tree(&node_lonlat, &edges, frame);
         let n_joins = if join_tolerance_m > 0.0 {
             join_line_ends(
                 &mut node_lonlat,
                 &mut edges,
                 line_ends,
+                &segments,
                 frame,
                 join_tolerance_m,
             )
         } else {
             0
         };
+        if n_joins > 0 {
+            // Split edges and connectors: index the edges as they now are.
+            segments = segment_tree(&node_lonlat, &edges, frame);
+        }
         let n_nodes = node_lonlat.len();
         let mut degree = vec![0u32; n_nodes + 1];
         for e in &edges {
@@ -137,19 +143,6 @@ impl WalkGraph {
             fill[e.v as usize] += 1;
         }
         let (component, n_components) = components(n_nodes, &edges);
-        let segments = RTree::bulk_load(
-            edges
-                .iter()
-                .enumerate()
-                .map(|(idx, e)| {
-                    let (a, b) = (node_lonlat[e.u as usize], node_lonlat[e.v as usize]);
-                    GeomWithData::new(
-                        Line::new(frame.to_xy(a.0, a.1), frame.to_xy(b.0, b.1)),
-                        idx as u32,
-                    )
-                })
-                .collect(),
-        );
         WalkGraph {
             edges,
             offsets,
@@ -329,6 +322,23 @@ impl WalkGraph {
     }
 }
 
+/// The edges' segments in `frame`, indexed by edge.
+fn segment_tree(node_lonlat: &[(f64, f64)], edges: &[Edge], frame: Frame) -> RTree<IndexedSegment> {
+    RTree::bulk_load(
+        edges
+            .iter()
+            .enumerate()
+            .map(|(idx, e)| {
+                let (a, b) = (node_lonlat[e.u as usize], node_lonlat[e.v as usize]);
+                GeomWithData::new(
+                    Line::new(frame.to_xy(a.0, a.1), frame.to_xy(b.0, b.1)),
+                    idx as u32,
+                )
+            })
+            .collect(),
+    )
+}
+
 /// Joins every line end in `line_ends` to the nearest point, within `tolerance_m`, of an edge not
 /// touching it: onto that edge's end node when the nearest point is (within a centimetre) one,
 /// otherwise onto a new node splitting the edge there. Adds one connector edge per join, of the
@@ -338,6 +348,7 @@ fn join_line_ends(
     node_lonlat: &mut Vec<(f64, f64)>,
     edges: &mut Vec<Edge>,
     mut line_ends: Vec<u32>,
+    tree: &RTree<IndexedSegment>,
     frame: Frame,
     tolerance_m: f64,
 ) -> usize {
@@ -349,18 +360,6 @@ fn join_line_ends(
         let (lon, lat) = node_lonlat[n as usize];
         frame.to_xy(lon, lat)
     };
-    let tree: RTree<IndexedSegment> = RTree::bulk_load(
-        edges
-            .iter()
-            .enumerate()
-            .map(|(idx, e)| {
-                GeomWithData::new(
-                    Line::new(xy_of(node_lonlat, e.u), xy_of(node_lonlat, e.v)),
-                    idx as u32,
-                )
-            })
-            .collect(),
-    );
     // (edge, fraction along it, new node) for every split, and the connectors to add.
     let mut splits: Vec<(u32, f64, u32)> = Vec::new();
     let mut connectors: Vec<(u32, u32)> = Vec::new();

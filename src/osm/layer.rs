@@ -127,7 +127,7 @@ impl OsmLayer {
                     let values = vec![
                         text(&r.highway),
                         r.name.as_deref().and_then(text),
-                        text(&r.id),
+                        Some(Prop::Text(format!("osm:w{}", r.way_id))),
                     ];
                     visit(idx, Ok(Geometry::LineString(line)), pick(values));
                 }

@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use geo::{Coord, InteriorPoint, LineString, MultiPolygon, Polygon};
@@ -87,10 +88,12 @@ pub struct OsmFacility {
 /// One piece of a walkable way between shared nodes (or its ends).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OsmRoad {
-    /// `osm:w456`: the way the piece comes from.
-    pub id: String,
-    pub highway: String,
-    pub name: Option<String>,
+    /// The way the piece comes from (written as `osm:w456`).
+    pub way_id: i64,
+    /// Shared by the pieces of a way (and interned per block of the file): a city has hundreds of
+    /// thousands of pieces.
+    pub highway: Arc<str>,
+    pub name: Option<Arc<str>>,
     pub coords: Vec<(f64, f64)>,
 }
 
@@ -173,9 +176,9 @@ impl Progress for NoProgress {
 /// A way kept in the first pass, before its nodes have coordinates.
 struct WalkWay {
     id: i64,
-    refs: Vec<i64>,
-    highway: String,
-    name: Option<String>,
+    refs: Box<[i64]>,
+    highway: Arc<str>,
+    name: Option<Arc<str>>,
 }
 
 /// What a facility element says about itself.
@@ -219,13 +222,28 @@ struct WaysPass {
 }
 
 impl WaysPass {
-    fn merge(mut self, other: WaysPass) -> WaysPass {
-        self.walk.extend(other.walk);
-        self.facilities.extend(other.facilities);
-        self.relations.extend(other.relations);
-        self.boundary_ways.extend(other.boundary_ways);
-        self.n_highways_excluded += other.n_highways_excluded;
-        self
+    /// The blocks' results in one, each list allocated once at its final size (a city's ways
+    /// would otherwise be copied through ever larger buffers).
+    fn concat(mut blocks: Vec<WaysPass>) -> WaysPass {
+        fn concat_field<T>(
+            blocks: &mut [WaysPass],
+            field: fn(&mut WaysPass) -> &mut Vec<T>,
+        ) -> Vec<T> {
+            let n = blocks.iter_mut().map(|b| field(b).len()).sum();
+            let mut all = Vec::with_capacity(n);
+            for block in blocks.iter_mut() {
+                all.append(field(block));
+                *field(block) = Vec::new();
+            }
+            all
+        }
+        WaysPass {
+            walk: concat_field(&mut blocks, |b| &mut b.walk),
+            facilities: concat_field(&mut blocks, |b| &mut b.facilities),
+            relations: concat_field(&mut blocks, |b| &mut b.relations),
+            boundary_ways: concat_field(&mut blocks, |b| &mut b.boundary_ways),
+            n_highways_excluded: blocks.iter().map(|b| b.n_highways_excluded).sum(),
+        }
     }
 }
 
@@ -246,8 +264,9 @@ pub fn import(
 
     // Pass 1: ways and relations.
     progress.start_pass("ways and relations", total_bytes);
-    let pass = for_each_block(path, progress, |block| {
+    let passes = for_each_block(path, progress, |block| {
         let mut acc = WaysPass::default();
+        let mut classes: Vec<Arc<str>> = Vec::new();
         for element in block.elements() {
             match element {
                 Element::Way(way) => {
@@ -255,11 +274,19 @@ pub fn import(
                     let tag = lookup(&pairs);
                     if tag("highway").is_some() {
                         if tags::walkable(&tag) {
+                            let highway = tag("highway").unwrap_or_default();
+                            let highway = match classes.iter().find(|c| ***c == *highway) {
+                                Some(class) => Arc::clone(class),
+                                None => {
+                                    classes.push(Arc::from(highway));
+                                    Arc::clone(&classes[classes.len() - 1])
+                                }
+                            };
                             acc.walk.push(WalkWay {
                                 id: way.id(),
                                 refs: way.refs().collect(),
-                                highway: tag("highway").unwrap_or_default().to_owned(),
-                                name: tag("name").map(str::to_owned),
+                                highway,
+                                name: tag("name").map(Arc::from),
                             });
                         } else {
                             acc.n_highways_excluded += 1;
@@ -310,9 +337,8 @@ pub fn import(
             }
         }
         acc
-    })?
-    .into_iter()
-    .fold(WaysPass::default(), WaysPass::merge);
+    })?;
+    let pass = WaysPass::concat(passes);
     let WaysPass {
         mut walk,
         mut facilities,
@@ -338,7 +364,7 @@ pub fn import(
     }
     for w in &walk {
         if wanted.contains(&w.id) {
-            member_refs.insert(w.id, w.refs.clone());
+            member_refs.insert(w.id, w.refs.to_vec());
         }
     }
     for w in &facilities {
@@ -738,8 +764,8 @@ fn split_network(
             let last = i + 1 == run.len();
             if piece.len() >= 2 && (last || is_shared(node)) {
                 roads.push(OsmRoad {
-                    id: format!("osm:w{}", way.id),
-                    highway: way.highway.clone(),
+                    way_id: way.id,
+                    highway: Arc::clone(&way.highway),
                     name: way.name.clone(),
                     coords: std::mem::replace(&mut piece, vec![c]),
                 });

@@ -24,7 +24,7 @@ fn ways_split_at_shared_nodes_and_runs_break_at_missing_nodes() {
     }
     let way = |id: i64, refs: &[i64]| WalkWay {
         id,
-        refs: refs.to_vec(),
+        refs: refs.into(),
         highway: "residential".into(),
         name: None,
     };
@@ -41,7 +41,7 @@ fn ways_split_at_shared_nodes_and_runs_break_at_missing_nodes() {
     assert_eq!(n_incomplete, 1);
     let pieces: Vec<(String, usize)> = roads
         .iter()
-        .map(|r| (r.id.clone(), r.coords.len()))
+        .map(|r| (format!("osm:w{}", r.way_id), r.coords.len()))
         .collect();
     assert_eq!(
         pieces,

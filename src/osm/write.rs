@@ -97,12 +97,13 @@ pub fn write_dir(
     )?;
     for r in &data.roads {
         let line = LineString::new(r.coords.iter().map(|&(x, y)| Coord { x, y }).collect());
+        let id = format!("osm:w{}", r.way_id);
         layer.add(
             Geometry::LineString(line),
             &[
                 Some(ColumnValue::String(&r.highway)),
                 r.name.as_deref().map(ColumnValue::String),
-                Some(ColumnValue::String(&r.id)),
+                Some(ColumnValue::String(&id)),
             ],
         )?;
     }
