@@ -343,7 +343,7 @@ fn import_osm(
         (None, None) => osm::Region::All,
     };
     let taxonomy = config.taxonomy()?;
-    let classifier = osm::TagRules::for_taxonomy(&taxonomy);
+    let classifier = osm::TaxonomyRules::new(&taxonomy);
     let options = osm::ImportOptions {
         region: region.clone(),
         margin_m,

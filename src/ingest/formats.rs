@@ -211,12 +211,6 @@ impl LayerReader {
                 Inner::Shapefile(Box::new(ShapefileFile::open(path, options, columns)?))
             }
             Format::OsmPbf => Inner::Osm(crate::osm::layer::OsmLayer::open(path, columns)?),
-            other => {
-                return Err(Error::UnsupportedFormat {
-                    path: path.to_owned(),
-                    format: other.as_str(),
-                });
-            }
         };
         Ok(LayerReader {
             path: path.to_owned(),

@@ -123,10 +123,8 @@ impl GpkgFile {
                 Ok(())
             })
             .map_err(sql_error)?;
-        let attributes: Vec<&String> = names
-            .iter()
-            .filter(|n| **n != geometry_column && Some(*n) != fid_column.as_ref())
-            .collect();
+        // The feature id column stays selectable: it is the natural source id (`id = "fid"`).
+        let attributes: Vec<&String> = names.iter().filter(|n| **n != geometry_column).collect();
         let mut selected = Vec::new();
         let mut column_slot = Vec::with_capacity(columns.len());
         for col in columns {

@@ -42,8 +42,6 @@ pub enum Error {
     },
     #[error("{path}: unknown file format; name the format in the config or use one of {known}")]
     UnknownFormat { path: PathBuf, known: &'static str },
-    #[error("{path}: the {format} format cannot be read by this build")]
-    UnsupportedFormat { path: PathBuf, format: &'static str },
     #[error("{path} is not a readable FlatGeobuf file: {message}")]
     NotFlatGeobuf { path: PathBuf, message: String },
     #[error(

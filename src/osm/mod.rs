@@ -30,7 +30,7 @@ use rayon::prelude::*;
 
 use crate::dataset::Area;
 use crate::geom;
-pub use tags::{TagClassifier, TagRules, Tags};
+pub use tags::{TagClassifier, TagRules, Tags, TaxonomyRules};
 
 /// Why an extract could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -706,6 +706,9 @@ fn relation_polygons(
     (rings::polygons(outer, inner), n_open)
 }
 
+/// A node id with its `(lon, lat)`.
+type NodeAt = (i64, (f64, f64));
+
 /// The walking network: each way's runs of nodes with coordinates, kept when a node lies in the
 /// region, split at every node used more than once (by another way, or twice by one way).
 /// Returns the pieces, the number of ways with a piece, and the number cut by missing nodes.
@@ -716,11 +719,11 @@ fn split_network(
 ) -> (Vec<OsmRoad>, usize, usize) {
     let mut n_incomplete = 0;
     // Runs of consecutive nodes with coordinates, per way.
-    let mut runs: Vec<(usize, Vec<(i64, (f64, f64))>)> = Vec::new();
+    let mut runs: Vec<(usize, Vec<NodeAt>)> = Vec::new();
     for (way_idx, way) in walk.iter().enumerate() {
-        let mut run: Vec<(i64, (f64, f64))> = Vec::new();
+        let mut run: Vec<NodeAt> = Vec::new();
         let mut cut = false;
-        let mut flush = |run: &mut Vec<(i64, (f64, f64))>| {
+        let mut flush = |run: &mut Vec<NodeAt>| {
             let taken = std::mem::take(run);
             if taken.len() >= 2
                 && taken

@@ -111,14 +111,51 @@ pub fn facility_tags(tag: &Tags<'_>) -> String {
         if key == "highway" && value != "bus_stop" {
             continue;
         }
-        if !out.is_empty() {
-            out.push(';');
+        // OSM separates several values with `;` (`amenity=school;kindergarten`): one segment each.
+        for value in value.split(';').map(str::trim).filter(|v| !v.is_empty()) {
+            if !out.is_empty() {
+                out.push(';');
+            }
+            out.push_str(key);
+            out.push('=');
+            out.push_str(value);
         }
-        out.push_str(key);
-        out.push('=');
-        out.push_str(value);
     }
     out
+}
+
+/// Classifies by the taxonomy's `[[category_rules]]` on the `tags` field (and `name` for name
+/// rules): the rules that classify the imported file when the server reads it, so an override
+/// that adds a tag rule changes what `import osm` keeps. Elements without facility tags are not
+/// facilities; a leisure area tagged `access=private|no` (a private garden, a hotel pool) is
+/// not a public facility.
+pub struct TaxonomyRules<'a> {
+    taxonomy: &'a Taxonomy,
+}
+
+impl<'a> TaxonomyRules<'a> {
+    pub fn new(taxonomy: &'a Taxonomy) -> TaxonomyRules<'a> {
+        TaxonomyRules { taxonomy }
+    }
+}
+
+impl TagClassifier for TaxonomyRules<'_> {
+    fn classify(&self, tag: &Tags<'_>) -> Option<&str> {
+        let joined = facility_tags(tag);
+        if joined.is_empty() {
+            return None;
+        }
+        if tag("leisure").is_some() && matches!(tag("access"), Some("private" | "no")) {
+            return None;
+        }
+        let field = |name: &str| match name {
+            "tags" => Some(joined.as_str()),
+            "name" => tag("name"),
+            _ => None,
+        };
+        let (category, _) = self.taxonomy.classify_record(&field)?;
+        (category != self.taxonomy.fallback()).then(|| self.taxonomy.category(category).id.as_str())
+    }
 }
 
 /// One default rule: elements tagged `key=value` are in category `category`; with `public_only`
@@ -276,6 +313,28 @@ mod tests {
         assert!(!walk(&[("amenity", "school")]));
         assert!(walk(&[("highway", "pedestrian"), ("area", "yes")]));
         assert!(!walk(&[("highway", "service"), ("area", "yes")]));
+    }
+
+    #[test]
+    fn taxonomy_rules_classify_like_the_built_in_tag_rules() {
+        let taxonomy = Config::embedded().unwrap().taxonomy().unwrap();
+        let by_taxonomy = TaxonomyRules::new(&taxonomy);
+        let built_in = TagRules::for_taxonomy(&taxonomy);
+        for rule in DEFAULT_RULES {
+            let pairs = [(rule.key, rule.value)];
+            assert_eq!(
+                by_taxonomy.classify(&lookup(&pairs)),
+                built_in.classify(&lookup(&pairs)),
+                "{}={}",
+                rule.key,
+                rule.value
+            );
+        }
+        let class =
+            |pairs: &[(&str, &str)]| by_taxonomy.classify(&lookup(pairs)).map(str::to_owned);
+        assert_eq!(class(&[("leisure", "garden"), ("access", "private")]), None);
+        assert_eq!(class(&[("amenity", "restaurant")]), None);
+        assert_eq!(class(&[("name", "天山公园")]), None, "no facility tags");
     }
 
     #[test]

@@ -55,10 +55,13 @@ fn at(x: f64, y: f64) -> (f64, f64) {
     (round(ORIGIN.0 + x / m_lon), round(ORIGIN.1 + y / m_lat))
 }
 
+/// An element's tags, `(key, value)`.
+type TagList = Vec<(&'static str, &'static str)>;
+
 /// The fixture: `(id, x, y, tags)` nodes, `(id, refs, tags)` ways, one administrative relation.
 struct Fixture {
-    nodes: Vec<(i64, f64, f64, Vec<(&'static str, &'static str)>)>,
-    ways: Vec<(i64, Vec<i64>, Vec<(&'static str, &'static str)>)>,
+    nodes: Vec<(i64, f64, f64, TagList)>,
+    ways: Vec<(i64, Vec<i64>, TagList)>,
 }
 
 fn fixture() -> Fixture {

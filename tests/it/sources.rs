@@ -728,3 +728,151 @@ fn a_reload_losing_facilities_is_refused_and_the_old_data_keeps_serving() {
     assert_eq!(reload("").status(), 200);
     assert_eq!(get_json(&server.url("/health"))["n_facilities"], 48);
 }
+
+/// Writes a point Shapefile (`.shp`, `.shx`, `.dbf` in `encoding`, `.cpg` naming it, `.prj`
+/// WGS84 as such exports are labelled) with `id`, `name` and `type` text fields.
+fn write_point_shapefile(
+    path: &Path,
+    encoding: &'static encoding_rs::Encoding,
+    cpg: &str,
+    rows: &[((f64, f64), String, String, String)],
+) {
+    use dbase::{FieldName, FieldValue, Record, TableWriterBuilder};
+    let table = TableWriterBuilder::with_encoding(dbase::encoding::EncodingRs::from(encoding))
+        .add_character_field(FieldName::try_from("id").unwrap(), 12)
+        .add_character_field(FieldName::try_from("name").unwrap(), 80)
+        .add_character_field(FieldName::try_from("type").unwrap(), 120);
+    let mut writer = shapefile::Writer::from_path(path, table).unwrap();
+    for ((lon, lat), id, name, type_path) in rows {
+        let mut record = Record::default();
+        for (field, value) in [("id", id), ("name", name), ("type", type_path)] {
+            record.insert(field.into(), FieldValue::Character(Some(value.clone())));
+        }
+        writer
+            .write_shape_and_record(&shapefile::Point::new(*lon, *lat), &record)
+            .unwrap();
+    }
+    drop(writer);
+    std::fs::write(path.with_extension("cpg"), cpg).unwrap();
+    std::fs::write(
+        path.with_extension("prj"),
+        r#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#,
+    )
+    .unwrap();
+}
+
+/// Writes a GeoPackage with one point table `pois` (`name`, `category`), EPSG:4326 as labelled;
+/// geometry blobs written by hand: the GeoPackage header, then little-endian WKB.
+fn write_point_gpkg(path: &Path, rows: &[((f64, f64), String, String)]) {
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.execute_batch(
+        "PRAGMA application_id = 1196444487;
+         CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY,
+           organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL,
+           definition TEXT NOT NULL, description TEXT);
+         INSERT INTO gpkg_spatial_ref_sys VALUES ('WGS 84', 4326, 'EPSG', 4326, 'wkt', NULL);
+         CREATE TABLE gpkg_contents (table_name TEXT PRIMARY KEY, data_type TEXT NOT NULL,
+           identifier TEXT, description TEXT DEFAULT '', last_change DATETIME,
+           min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER);
+         CREATE TABLE gpkg_geometry_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL,
+           geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL, z TINYINT NOT NULL,
+           m TINYINT NOT NULL);
+         CREATE TABLE pois (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom BLOB, name TEXT,
+           category TEXT);
+         INSERT INTO gpkg_contents (table_name, data_type, srs_id) VALUES ('pois', 'features', 4326);
+         INSERT INTO gpkg_geometry_columns VALUES ('pois', 'geom', 'POINT', 4326, 0, 0);",
+    )
+    .unwrap();
+    for (fid, ((lon, lat), name, category)) in rows.iter().enumerate() {
+        let mut blob = b"GP\0\x01".to_vec();
+        blob.extend_from_slice(&4326i32.to_le_bytes());
+        blob.push(1);
+        blob.extend_from_slice(&1u32.to_le_bytes());
+        blob.extend_from_slice(&lon.to_le_bytes());
+        blob.extend_from_slice(&lat.to_le_bytes());
+        db.execute(
+            "INSERT INTO pois (fid, geom, name, category) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![fid as i64 + 1, blob, name, category],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn shapefile_geopackage_and_csv_sources_in_gcj02_and_bd09_land_within_a_metre() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors: Vec<Vector> = vectors()
+        .into_iter()
+        .filter(|v| (121.0..122.0).contains(&v.1.0))
+        .collect();
+    // A bureau list as a Shapefile with a GBK .dbf, exported from an Amap-based system (GCJ-02).
+    let shp_rows: Vec<_> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _, gcj, _))| {
+            (
+                *gcj,
+                i.to_string(),
+                format!("{name} 卫健委"),
+                AMAP_TYPES[i].0.to_owned(),
+            )
+        })
+        .collect();
+    write_point_shapefile(
+        &dir.path().join("bureau.shp"),
+        encoding_rs::GBK,
+        "GBK",
+        &shp_rows,
+    );
+    // A Baidu export as GeoPackage (BD-09), and as a CSV with lng/lat columns (BD-09).
+    let gpkg_rows: Vec<_> = vectors
+        .iter()
+        .map(|(name, _, _, bd)| (*bd, format!("{name} 百度"), "公园".to_owned()))
+        .collect();
+    write_point_gpkg(&dir.path().join("baidu.gpkg"), &gpkg_rows);
+    let mut csv = String::from("id,name,category,lng,lat\n");
+    for (i, (name, _, _, bd)) in vectors.iter().enumerate() {
+        csv.push_str(&format!("{i},\"{name} 百度表\",药店,{},{}\n", bd.0, bd.1));
+    }
+    std::fs::write(dir.path().join("baidu.csv"), csv).unwrap();
+    let config = format!(
+        r#"
+[data]
+{NO_CONTEXT_LAYERS}
+[[data.sources]]
+file = "bureau.shp"
+name = "卫健委"
+datum = "gcj02"
+fields = {{ type = "type" }}
+
+[[data.sources]]
+file = "baidu.gpkg"
+name = "bdpkg"
+datum = "bd09"
+fields = {{ id = "fid" }}
+
+[[data.sources]]
+file = "baidu.csv"
+name = "bdcsv"
+datum = "bd09"
+"#
+    );
+    let server = support::spawn_with(&config, dir.path());
+    for (i, (name, wgs, _, _)) in vectors.iter().enumerate() {
+        for (key, category, expected_name) in [
+            (
+                format!("卫健委:{i}"),
+                AMAP_TYPES[i].2,
+                format!("{name} 卫健委"),
+            ),
+            (format!("bdpkg:{}", i + 1), "park", format!("{name} 百度")),
+            (format!("bdcsv:{i}"), "pharmacy", format!("{name} 百度表")),
+        ] {
+            let feature = get_json(&feature_url(&server, &key));
+            let d = haversine_m(feature_position(&feature), *wgs);
+            assert!(d < 1.0, "{key} {name}: {d:.3} m from WGS84");
+            assert_eq!(feature["properties"]["category"], category, "{key}");
+            assert_eq!(feature["properties"]["name"], expected_name, "{key}");
+        }
+    }
+}
