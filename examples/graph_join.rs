@@ -1,8 +1,8 @@
 //! Walking-graph build time with line-end joining off and on, on a road file:
 //!
 //! ```sh
-//! cargo run --release -- generate --preset shanghai --facilities 200000 --out /tmp/city
-//! cargo run --release --example graph_join -- /tmp/city/roads.fgb [runs]
+//! cargo run --release -- generate --preset shanghai --facilities 200000 --out data/city
+//! cargo run --release --example graph_join -- data/city/roads.fgb [runs]
 //! ```
 //!
 //! Prints the median of `runs` (default 7) builds for each tolerance, and the components.

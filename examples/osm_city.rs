@@ -2,10 +2,10 @@
 //! `lifecircle import osm` on a city-sized extract:
 //!
 //! ```sh
-//! cargo run --release -- generate --preset shanghai --facilities 200000 --out /tmp/city
-//! cargo run --release --example osm_city -- /tmp/city /tmp/city.osm
-//! osmium cat -O -o /tmp/city.osm.pbf /tmp/city.osm
-//! /usr/bin/time -v target/release/lifecircle import osm /tmp/city.osm.pbf --out /tmp/city-osm
+//! cargo run --release -- generate --preset shanghai --facilities 200000 --out data/city
+//! cargo run --release --example osm_city -- data/city data/city.osm
+//! osmium cat -O -o data/city.osm.pbf data/city.osm
+//! /usr/bin/time -v target/release/lifecircle import osm data/city.osm.pbf --out data/city-osm
 //! ```
 //!
 //! Streets become ways sharing nodes where the generated segments share endpoints; facilities
