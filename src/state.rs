@@ -448,11 +448,21 @@ impl AppState {
 
     /// Starts [`AppState::precompute`] on its own thread.
     pub fn spawn_precompute(self: &Arc<Self>) -> std::io::Result<()> {
+        // Announced before the thread is scheduled, so `/ready` right after a reload already
+        // names the new version's run.
+        let progress = &self.precompute;
+        progress.finished.store(false, Ordering::SeqCst);
+        progress.done.store(0, Ordering::SeqCst);
+        progress
+            .version
+            .store(self.snapshot.load().version, Ordering::SeqCst);
+        progress.set_state(PrecomputeState::Running);
         let state = self.clone();
         std::thread::Builder::new()
             .name("precompute".into())
             .spawn(move || state.precompute())
             .map(drop)
+            .inspect_err(|_| self.precompute.set_state(PrecomputeState::Idle))
     }
 
     /// Rebuilds the snapshot from the configured files and swaps it in. On failure (unreadable
