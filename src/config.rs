@@ -213,6 +213,28 @@ pub struct FieldMap {
     pub subdistrict: String,
 }
 
+impl FieldMap {
+    /// How to read `file` with this field map (the single-file form as a source).
+    pub fn file_options(&self, file: &Path) -> FileOptions {
+        let mapped = [
+            ("id", &self.id),
+            ("name", &self.name),
+            ("name_en", &self.name_en),
+            ("category", &self.category),
+            ("address", &self.address),
+            ("subdistrict", &self.subdistrict),
+        ];
+        FileOptions {
+            file: file.to_owned(),
+            fields: mapped
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).clone()))
+                .collect(),
+            ..FileOptions::default()
+        }
+    }
+}
+
 /// How to read one file: shared by `[[data.sources]]` and the context layers.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

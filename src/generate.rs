@@ -30,17 +30,17 @@ mod layout;
 mod names;
 mod roads;
 
-use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
+use flatgeobuf::{ColumnType, GeometryType};
 use geo::{Coord, Geometry, LineString, Point, Polygon};
-use geozero::{ColumnValue, PropertyProcessor};
+use geozero::ColumnValue;
 use layout::{Axis, Frame, Layout, LayoutSpec, RegionDef, River};
 use names::{Kind, NameCtx, Road};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use roads::{AxisSpacing, MotorwaySpec, Network, RoadNames, RoadSpec};
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+
+use crate::fgb_write::FgbLayer;
 use std::path::{Path, PathBuf};
 
 /// Which area to generate.
@@ -106,13 +106,8 @@ pub enum Error {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("cannot write {}: {error}", path.display())]
-    Write {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("cannot encode {} as FlatGeobuf: {message}", path.display())]
-    Encode { path: PathBuf, message: String },
+    #[error(transparent)]
+    Fgb(#[from] crate::fgb_write::Error),
 }
 
 /// Largest accepted `n_facilities`.
@@ -873,103 +868,6 @@ struct Meta {
     description: String,
 }
 
-/// One output file being written: features go to the FlatGeobuf writer (which spools them to a
-/// temporary file), the index and the final file are produced by [`Layer::finish`].
-struct Layer<'a> {
-    path: PathBuf,
-    fgb: FgbWriter<'a>,
-    n_columns: usize,
-    count: usize,
-}
-
-impl<'a> Layer<'a> {
-    fn create(
-        path: &Path,
-        geometry_type: GeometryType,
-        columns: &[(&str, ColumnType, bool)],
-        meta: &'a Meta,
-    ) -> Result<Layer<'a>, Error> {
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer");
-        let options = FgbWriterOptions {
-            write_index: true,
-            // Facilities mix Points and Polygons: keep each feature's own type.
-            detect_type: false,
-            promote_to_multi: false,
-            crs: FgbCrs {
-                org: Some("EPSG"),
-                code: 4326,
-                name: Some("WGS 84"),
-                ..Default::default()
-            },
-            description: Some(&meta.description),
-            ..Default::default()
-        };
-        let mut fgb =
-            FgbWriter::create_with_options(name, geometry_type, options).map_err(|e| {
-                Error::Encode {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                }
-            })?;
-        for &(col, ty, nullable) in columns {
-            fgb.add_column(col, ty, |_, c| c.nullable = nullable);
-        }
-        Ok(Layer {
-            path: path.to_path_buf(),
-            fgb,
-            n_columns: columns.len(),
-            count: 0,
-        })
-    }
-
-    /// Add a feature; `values` are in column order, `None` leaves the property out (null).
-    fn add(&mut self, geom: Geometry<f64>, values: &[Option<ColumnValue>]) -> Result<(), Error> {
-        debug_assert_eq!(values.len(), self.n_columns);
-        let mut failed = None;
-        let result = self.fgb.add_feature_geom(geom, |feat| {
-            for (i, v) in values.iter().enumerate() {
-                if let Some(v) = v {
-                    if let Err(e) = feat.property(i, "", v) {
-                        failed.get_or_insert(e);
-                    }
-                }
-            }
-        });
-        if let Some(e) = failed.map(Err).unwrap_or(result).err() {
-            return Err(Error::Encode {
-                path: self.path.clone(),
-                message: e.to_string(),
-            });
-        }
-        self.count += 1;
-        Ok(())
-    }
-
-    /// Sort, index and write the file (to a temporary name, then renamed into place).
-    fn finish(self) -> Result<usize, Error> {
-        let tmp = self.path.with_extension("fgb.part");
-        let write_err = |error| Error::Write {
-            path: self.path.clone(),
-            error,
-        };
-        let result = (|| {
-            let file = File::create(&tmp).map_err(write_err)?;
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            self.fgb.write(&mut out).map_err(|e| Error::Encode {
-                path: self.path.clone(),
-                message: e.to_string(),
-            })?;
-            out.flush().map_err(write_err)?;
-            drop(out);
-            std::fs::rename(&tmp, &self.path).map_err(write_err)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map(|_| self.count)
-    }
-}
-
 fn point(ll: [f64; 2]) -> Geometry<f64> {
     Geometry::Point(Point::new(ll[0], ll[1]))
 }
@@ -983,14 +881,14 @@ fn text(s: &str) -> Option<ColumnValue<'_>> {
 }
 
 fn write_roads(world: &World, path: &Path, meta: &Meta) -> Result<usize, Error> {
-    let mut layer = Layer::create(
+    let mut layer = FgbLayer::create(
         path,
         GeometryType::LineString,
         &[
             ("highway", ColumnType::String, false),
             ("name", ColumnType::String, true),
         ],
-        meta,
+        &meta.description,
     )?;
     for s in &world.net.segments {
         let name = s.road.map(|r| world.net.roads[r as usize].zh.as_str());
@@ -999,11 +897,11 @@ fn write_roads(world: &World, path: &Path, meta: &Meta) -> Result<usize, Error> 
             &[text(s.highway), name.and_then(text)],
         )?;
     }
-    layer.finish()
+    Ok(layer.finish()?.1)
 }
 
 fn write_subdistricts(world: &World, path: &Path, meta: &Meta) -> Result<usize, Error> {
-    let mut layer = Layer::create(
+    let mut layer = FgbLayer::create(
         path,
         GeometryType::Polygon,
         &[
@@ -1011,7 +909,7 @@ fn write_subdistricts(world: &World, path: &Path, meta: &Meta) -> Result<usize, 
             ("name_en", ColumnType::String, false),
             ("code", ColumnType::String, false),
         ],
-        meta,
+        &meta.description,
     )?;
     for (i, r) in world.layout.regions.iter().enumerate() {
         layer.add(
@@ -1019,7 +917,7 @@ fn write_subdistricts(world: &World, path: &Path, meta: &Meta) -> Result<usize, 
             &[text(&r.name), text(&r.name_en), text(&r.code)],
         )?;
     }
-    layer.finish()
+    Ok(layer.finish()?.1)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1532,7 +1430,7 @@ fn write_facilities(
     meta: &Meta,
     rng: &mut ChaCha8Rng,
 ) -> Result<usize, Error> {
-    let mut layer = Layer::create(
+    let mut layer = FgbLayer::create(
         path,
         GeometryType::Unknown,
         &[
@@ -1544,7 +1442,7 @@ fn write_facilities(
             ("subdistrict", ColumnType::String, false),
             ("phone", ColumnType::String, true),
         ],
-        meta,
+        &meta.description,
     )?;
     let sampler = Sampler::new(world, &spec.hotspots, spec.facility_hot_share, rng);
     let mut maker = FacilityMaker {
@@ -1583,7 +1481,7 @@ fn write_facilities(
             ],
         )?;
     }
-    layer.finish()
+    Ok(layer.finish()?.1)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1598,7 +1496,7 @@ fn write_residents(
     meta: &Meta,
     rng: &mut ChaCha8Rng,
 ) -> Result<usize, Error> {
-    let mut layer = Layer::create(
+    let mut layer = FgbLayer::create(
         path,
         GeometryType::Point,
         &[
@@ -1606,7 +1504,7 @@ fn write_residents(
             ("population", ColumnType::Int, false),
             ("subdistrict", ColumnType::String, false),
         ],
-        meta,
+        &meta.description,
     )?;
     let sampler = Sampler::new(world, &spec.hotspots, spec.resident_hot_share, rng);
     let mut seen = (spec.unique_names && n_facilities <= 50_000).then(HashSet::new);
@@ -1647,7 +1545,7 @@ fn write_residents(
             ],
         )?;
     }
-    layer.finish()
+    Ok(layer.finish()?.1)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod coverage;
 pub mod dataset;
 pub mod datum;
 pub mod feedback;
+pub mod fgb_write;
 pub mod generate;
 pub mod geom;
 pub mod http;

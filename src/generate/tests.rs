@@ -6,6 +6,7 @@ use flatgeobuf::{FallibleStreamingIterator, FgbReader};
 use geo::{Area, Contains};
 use geozero::{FeatureProperties, ToGeo};
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
 use std::io::BufReader;
 
 const CHANGNING_SUBDISTRICTS: [&str; 10] = [

@@ -476,23 +476,7 @@ fn source_specs(config: &Config) -> (Vec<(ResolvedSource, FileOptions)>, Vec<Sou
     let mut specs = Vec::new();
     let mut infos = Vec::new();
     if let Some(file) = &data.facilities {
-        let fields = &data.fields;
-        let mapped = [
-            ("id", &fields.id),
-            ("name", &fields.name),
-            ("name_en", &fields.name_en),
-            ("category", &fields.category),
-            ("address", &fields.address),
-            ("subdistrict", &fields.subdistrict),
-        ];
-        let options = FileOptions {
-            file: file.clone(),
-            fields: mapped
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).clone()))
-                .collect(),
-            ..FileOptions::default()
-        };
+        let options = data.fields.file_options(file);
         let path = config.resolve(file);
         let name = file
             .file_name()
@@ -657,22 +641,7 @@ pub fn read_facilities(
     fields: &FieldMap,
     taxonomy: &Taxonomy,
 ) -> Result<(Vec<Facility>, FileReport), Error> {
-    let mapped = [
-        ("id", &fields.id),
-        ("name", &fields.name),
-        ("name_en", &fields.name_en),
-        ("category", &fields.category),
-        ("address", &fields.address),
-        ("subdistrict", &fields.subdistrict),
-    ];
-    let options = FileOptions {
-        file: path.to_owned(),
-        fields: mapped
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).clone()))
-            .collect(),
-        ..FileOptions::default()
-    };
+    let options = fields.file_options(path);
     let name = path
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())

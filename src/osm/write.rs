@@ -11,15 +11,17 @@
 //! Files are written to a temporary name and renamed into place, so a failed import leaves no
 //! half-written file behind.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use flatgeobuf::{ColumnType, FgbCrs, FgbWriter, FgbWriterOptions, GeometryType};
+use flatgeobuf::{ColumnType, GeometryType};
 use geo::{Coord, Geometry, LineString, MultiPolygon, Point};
-use geozero::{ColumnValue, PropertyProcessor};
+use geozero::ColumnValue;
 
 use super::{OsmData, Region};
+use crate::fgb_write::FgbLayer;
+
+/// Header description of every file written.
+const DESCRIPTION: &str = "OpenStreetMap data (ODbL), imported by lifecircle";
 
 /// Why the output could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +36,8 @@ pub enum Error {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("cannot encode {} as FlatGeobuf: {message}", path.display())]
-    Encode { path: PathBuf, message: String },
+    #[error(transparent)]
+    Fgb(#[from] crate::fgb_write::Error),
 }
 
 /// What was written.
@@ -60,7 +62,7 @@ pub fn write_dir(
     let mut files = Vec::new();
 
     let path = out_dir.join("facilities.fgb");
-    let mut layer = Layer::create(
+    let mut layer = FgbLayer::create(
         &path,
         GeometryType::Point,
         &[
@@ -70,6 +72,7 @@ pub fn write_dir(
             ("category", ColumnType::String, false),
             ("tags", ColumnType::String, false),
         ],
+        DESCRIPTION,
     )?;
     for f in &data.facilities {
         layer.add(
@@ -83,10 +86,10 @@ pub fn write_dir(
             ],
         )?;
     }
-    files.push(layer.finish()?);
+    files.push(layer.finish()?.0);
 
     let path = out_dir.join("roads.fgb");
-    let mut layer = Layer::create(
+    let mut layer = FgbLayer::create(
         &path,
         GeometryType::LineString,
         &[
@@ -94,6 +97,7 @@ pub fn write_dir(
             ("name", ColumnType::String, true),
             ("id", ColumnType::String, false),
         ],
+        DESCRIPTION,
     )?;
     for r in &data.roads {
         let line = LineString::new(r.coords.iter().map(|&(x, y)| Coord { x, y }).collect());
@@ -107,19 +111,20 @@ pub fn write_dir(
             ],
         )?;
     }
-    files.push(layer.finish()?);
+    files.push(layer.finish()?.0);
 
     let subdistricts = if data.subdistricts.is_empty() {
         None
     } else {
         let path = out_dir.join("subdistricts.fgb");
-        let mut layer = Layer::create(
+        let mut layer = FgbLayer::create(
             &path,
             GeometryType::MultiPolygon,
             &[
                 ("name", ColumnType::String, false),
                 ("name_en", ColumnType::String, true),
             ],
+            DESCRIPTION,
         )?;
         for a in &data.subdistricts {
             layer.add(
@@ -130,7 +135,7 @@ pub fn write_dir(
                 ],
             )?;
         }
-        files.push(layer.finish()?);
+        files.push(layer.finish()?.0);
         Some("subdistricts.fgb")
     };
 
@@ -145,9 +150,9 @@ pub fn write_dir(
 }
 
 fn write_area(polygons: &MultiPolygon<f64>, path: &Path) -> Result<PathBuf, Error> {
-    let mut layer = Layer::create(path, GeometryType::MultiPolygon, &[])?;
+    let mut layer = FgbLayer::create(path, GeometryType::MultiPolygon, &[], DESCRIPTION)?;
     layer.add(Geometry::MultiPolygon(polygons.clone()), &[])?;
-    layer.finish()
+    Ok(layer.finish()?.0)
 }
 
 /// The configuration serving the written files: merged over the built-in default like any
@@ -211,93 +216,4 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     };
     std::fs::write(&tmp, bytes).map_err(write_err)?;
     std::fs::rename(&tmp, path).map_err(write_err)
-}
-
-/// One FlatGeobuf file being written (spooled by the writer, indexed and written on finish).
-struct Layer {
-    path: PathBuf,
-    fgb: FgbWriter<'static>,
-}
-
-impl Layer {
-    fn create(
-        path: &Path,
-        geometry_type: GeometryType,
-        columns: &[(&str, ColumnType, bool)],
-    ) -> Result<Layer, Error> {
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("layer");
-        let options = FgbWriterOptions {
-            write_index: true,
-            crs: FgbCrs {
-                org: Some("EPSG"),
-                code: 4326,
-                name: Some("WGS 84"),
-                ..Default::default()
-            },
-            description: Some("OpenStreetMap data (ODbL), imported by lifecircle"),
-            ..Default::default()
-        };
-        let mut fgb =
-            FgbWriter::create_with_options(name, geometry_type, options).map_err(|e| {
-                Error::Encode {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                }
-            })?;
-        for &(col, ty, nullable) in columns {
-            fgb.add_column(col, ty, |_, c| c.nullable = nullable);
-        }
-        Ok(Layer {
-            path: path.to_owned(),
-            fgb,
-        })
-    }
-
-    /// Adds a feature; `values` in column order, `None` leaves the property out.
-    fn add(
-        &mut self,
-        geom: Geometry<f64>,
-        values: &[Option<ColumnValue<'_>>],
-    ) -> Result<(), Error> {
-        let mut failed = None;
-        let result = self.fgb.add_feature_geom(geom, |feat| {
-            for (i, v) in values.iter().enumerate() {
-                if let Some(v) = v
-                    && let Err(e) = feat.property(i, "", v)
-                {
-                    failed.get_or_insert(e);
-                }
-            }
-        });
-        match failed.map(Err).unwrap_or(result) {
-            Ok(()) => Ok(()),
-            Err(e) => Err(Error::Encode {
-                path: self.path.clone(),
-                message: e.to_string(),
-            }),
-        }
-    }
-
-    fn finish(self) -> Result<PathBuf, Error> {
-        let tmp = self.path.with_extension("fgb.part");
-        let write_err = |error| Error::Write {
-            path: self.path.clone(),
-            error,
-        };
-        let result = (|| {
-            let file = File::create(&tmp).map_err(write_err)?;
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            self.fgb.write(&mut out).map_err(|e| Error::Encode {
-                path: self.path.clone(),
-                message: e.to_string(),
-            })?;
-            out.flush().map_err(write_err)?;
-            drop(out);
-            std::fs::rename(&tmp, &self.path).map_err(write_err)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map(|()| self.path)
-    }
 }
