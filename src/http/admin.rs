@@ -18,8 +18,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +30,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::json_body::JsonBody;
+use super::params::{CATEGORY_PARAMS, NoParams, Params, Query, RouteParams};
 use crate::feedback::{FilterText, Limits, Patch, Report, Status, time};
 use crate::snapshot::Snapshot;
 use crate::state::AppState;
@@ -96,8 +97,8 @@ pub fn check_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `GET /admin/feedback`'s parameters: the list filters (`status`, `kind`, `category`) joined
+/// from comma lists and repetition, the others given at most once.
 struct ListQuery {
     status: Option<String>,
     kind: Option<String>,
@@ -111,11 +112,42 @@ struct ListQuery {
     format: Option<String>,
 }
 
+impl RouteParams for ListQuery {
+    const ACCEPTED: &'static [&'static str] = &[
+        "status",
+        "kind",
+        "facility",
+        "category",
+        "categories",
+        "since",
+        "until",
+        "bbox",
+        "limit",
+        "offset",
+        "format",
+    ];
+    fn from_params(params: Params) -> Result<Self, ApiError> {
+        let list = |names: &[&str]| params.list(names).map(|items| items.join(","));
+        let one = |name: &str| Ok::<_, ApiError>(params.one(name)?.map(str::to_owned));
+        Ok(ListQuery {
+            status: list(&["status"]),
+            kind: list(&["kind"]),
+            category: list(&CATEGORY_PARAMS),
+            facility: one("facility")?,
+            since: one("since")?,
+            until: one("until")?,
+            bbox: one("bbox")?,
+            limit: one("limit")?,
+            offset: one("offset")?,
+            format: one("format")?,
+        })
+    }
+}
+
 async fn get_feedback_list(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let format = query.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv" | "geojson") {
         return Err(ApiError::BadRequest(format!(
@@ -174,6 +206,7 @@ async fn get_feedback_list(
 async fn get_feedback_report(
     State(state): State<Arc<AppState>>,
     id: Result<Path<String>, PathRejection>,
+    _: Query<NoParams>,
 ) -> Result<Response, ApiError> {
     let report = state.feedback.get(report_id(id)?).await?;
     Ok(private_json(&report_json(&report)))
@@ -189,6 +222,7 @@ struct PatchBody {
 async fn patch_feedback_report(
     State(state): State<Arc<AppState>>,
     id: Result<Path<String>, PathRejection>,
+    _: Query<NoParams>,
     JsonBody(body): JsonBody<PatchBody>,
 ) -> Result<Response, ApiError> {
     let id = report_id(id)?;
@@ -201,7 +235,10 @@ async fn patch_feedback_report(
     Ok(private_json(&report_json(&report)))
 }
 
-async fn get_feedback_stats(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+async fn get_feedback_stats(
+    State(state): State<Arc<AppState>>,
+    _: Query<NoParams>,
+) -> Result<Response, ApiError> {
     let stats = state.feedback.stats().await?;
     let snapshot = state.snapshot.load_full();
     let counts = |pairs: Vec<(&str, u64)>| -> serde_json::Map<String, Value> {
@@ -236,6 +273,7 @@ async fn get_feedback_stats(State(state): State<Arc<AppState>>) -> Result<Respon
 async fn get_facility(
     State(state): State<Arc<AppState>>,
     id: Result<Path<String>, PathRejection>,
+    _: Query<NoParams>,
 ) -> Result<Response, ApiError> {
     let Path(text) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let facility_id: u64 = text.parse().map_err(|_| {
@@ -266,17 +304,24 @@ async fn get_facility(
     })))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `POST /admin/reload?force=true|false`.
 struct ReloadQuery {
     force: Option<String>,
 }
 
+impl RouteParams for ReloadQuery {
+    const ACCEPTED: &'static [&'static str] = &["force"];
+    fn from_params(params: Params) -> Result<Self, ApiError> {
+        Ok(ReloadQuery {
+            force: params.one("force")?.map(str::to_owned),
+        })
+    }
+}
+
 async fn post_reload(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<ReloadQuery>, QueryRejection>,
+    Query(query): Query<ReloadQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let force = match query.force.as_deref() {
         None | Some("false") => false,
         Some("true") => true,

@@ -10,14 +10,14 @@
 //! concurrent computations). Heavy work runs on the blocking pool under the limits of
 //! `analysis_cache`; statistics, gaps and suggestions are cached per data version and parameters.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::params::{CATEGORY_PARAMS, Params};
 use super::respond::{self, PublicUrl};
 use super::tiles::{MVT_CONTENT_TYPE, parse_tile_address};
 use crate::analysis_cache::AnalysisKey;
@@ -28,55 +28,26 @@ use crate::state::{AppState, CoverageFormat};
 
 const PNG_CONTENT_TYPE: &str = "image/png";
 
-/// The query parameters of a request, checked against the names the route accepts.
-struct Params(HashMap<String, String>);
+/// The walking profile a coverage request names (`?profile=`), or the default.
+fn profile(params: &Params, coverage: &Coverage) -> Result<ProfileId, ApiError> {
+    Ok(coverage.profile_or_default(params.one("profile")?)?)
+}
 
-impl Params {
-    fn parse(uri: &Uri, allowed: &[&str]) -> Result<Params, ApiError> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
-            .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))?;
-        let mut map = HashMap::new();
-        for (name, value) in pairs {
-            if !allowed.contains(&name.as_str()) {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown parameter `{name}`; {} takes: {}",
-                    uri.path(),
-                    allowed.join(", ")
-                )));
-            }
-            map.insert(name, value);
-        }
-        Ok(Params(map))
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    fn required(&self, name: &str, what: &str) -> Result<&str, ApiError> {
-        self.get(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::BadRequest(format!("parameter `{name}` is required: {what}")))
-    }
-
-    fn number<T: std::str::FromStr>(
-        &self,
-        name: &str,
-        default: Option<T>,
-        what: &str,
-    ) -> Result<T, ApiError> {
-        let text = match (self.get(name), default) {
-            (Some(text), _) => text,
-            (None, Some(default)) => return Ok(default),
-            (None, None) => self.required(name, what)?,
-        };
-        text.trim().parse().map_err(|_| {
-            ApiError::BadRequest(format!("parameter `{name}` must be {what}, not `{text}`"))
-        })
-    }
-
-    fn profile(&self, coverage: &Coverage) -> Result<ProfileId, ApiError> {
-        Ok(coverage.profile_or_default(self.get("profile"))?)
+/// The one category `/coverage/gaps` and `/coverage/suggest` analyse (`category` or
+/// `categories`, by the list rule), as its id text.
+fn one_category<'a>(params: &'a Params, what: &str) -> Result<&'a str, ApiError> {
+    let mut items = params.list(&CATEGORY_PARAMS).unwrap_or_default();
+    items.dedup();
+    match items[..] {
+        [one] => Ok(one),
+        [] => Err(ApiError::BadRequest(format!(
+            "parameter `category` is required: {what}"
+        ))),
+        _ => Err(ApiError::BadRequest(format!(
+            "parameter `category` names {} categories ({}); this analysis takes one at a time: {what}",
+            items.len(),
+            items.join(", ")
+        ))),
     }
 }
 
@@ -122,7 +93,7 @@ pub async fn get_tile(
     } else {
         (CoverageFormat::Mvt, MVT_CONTENT_TYPE)
     };
-    let profile = Params::parse(&uri, &["profile"])?.profile(&snapshot.coverage)?;
+    let profile = profile(&Params::parse(&uri, &["profile"])?, &snapshot.coverage)?;
     let key = AppState::coverage_tile_key(&snapshot, coverage_id, profile, format, tile);
     let cached = match state.cache.get(&key) {
         Some(hit) => hit,
@@ -153,8 +124,8 @@ pub async fn get_tilejson(
     let coverage = &snapshot.coverage;
     let id = coverage.coverage_id(name)?;
     let params = Params::parse(&uri, &["profile", "format"])?;
-    let profile = params.profile(coverage)?;
-    let format = match params.get("format").unwrap_or("png") {
+    let profile = profile(&params, coverage)?;
+    let format = match params.one("format")?.unwrap_or("png") {
         "png" => CoverageFormat::Png,
         "mvt" | "pbf" => CoverageFormat::Mvt,
         other => {
@@ -305,10 +276,10 @@ pub async fn get_legend(
     let snapshot = state.snapshot.load_full();
     let coverage = &snapshot.coverage;
     let params = Params::parse(&uri, &["id", "profile"])?;
-    let profile = params.profile(coverage)?;
+    let profile = profile(&params, coverage)?;
     let walk = coverage.profile(profile);
     let only = params
-        .get("id")
+        .one("id")?
         .map(|id| coverage.coverage_id(id))
         .transpose()?;
     let band_minutes = &coverage.params.band_minutes;
@@ -371,7 +342,7 @@ pub async fn get_legend(
         })
         .collect();
     let base = &public_url.0;
-    let png_id = params.get("id").unwrap_or(coverage::ALL_ID);
+    let png_id = params.one("id")?.unwrap_or(coverage::ALL_ID);
     Ok(respond::json(&serde_json::json!({
         "mode": coverage.mode.as_str(),
         "profile": profile_json(coverage, profile),
@@ -400,8 +371,8 @@ pub async fn get_legend_png(
     let snapshot = state.snapshot.load_full();
     let coverage = &snapshot.coverage;
     let params = Params::parse(&uri, &["id", "profile"])?;
-    params.profile(coverage)?;
-    let id = coverage.coverage_id(params.get("id").unwrap_or(coverage::ALL_ID))?;
+    profile(&params, coverage)?;
+    let id = coverage.coverage_id(params.one("id")?.unwrap_or(coverage::ALL_ID))?;
     let png = raster::legend_png(coverage, id)?;
     Ok((
         [
@@ -417,8 +388,8 @@ pub async fn get_legend_png(
 pub async fn get_stats(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let params = Params::parse(&uri, &["profile", "format"])?;
-    let profile = params.profile(&snapshot.coverage)?;
-    let csv = match params.get("format").unwrap_or("json") {
+    let profile = profile(&params, &snapshot.coverage)?;
+    let csv = match params.one("format")?.unwrap_or("json") {
         "json" => false,
         "csv" => true,
         other => {
@@ -601,12 +572,12 @@ fn stats_csv(coverage: &Coverage, computed: &stats::Stats) -> String {
 pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let coverage = &snapshot.coverage;
-    let params = Params::parse(&uri, &["category", "profile", "limit"])?;
-    let category = coverage.category_id(params.required(
-        "category",
+    let params = Params::parse(&uri, &["category", "categories", "profile", "limit"])?;
+    let category = coverage.category_id(one_category(
+        &params,
         &format!("one of {}", coverage.taxonomy().id_list()),
     )?)?;
-    let profile = params.profile(coverage)?;
+    let profile = profile(&params, coverage)?;
     let limit: usize = params.number("limit", Some(20), "an integer from 1 to 1000")?;
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
@@ -666,12 +637,12 @@ pub async fn get_suggest(
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let coverage = &snapshot.coverage;
-    let params = Params::parse(&uri, &["category", "profile", "k"])?;
-    let category = coverage.category_id(params.required(
-        "category",
+    let params = Params::parse(&uri, &["category", "categories", "profile", "k"])?;
+    let category = coverage.category_id(one_category(
+        &params,
         &format!("one of {}", coverage.taxonomy().id_list()),
     )?)?;
-    let profile = params.profile(coverage)?;
+    let profile = profile(&params, coverage)?;
     let k: usize = params.number(
         "k",
         Some(5),
@@ -734,7 +705,7 @@ pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Resp
             "parameters `lon`, `lat` must be WGS84 degrees (lon -180 to 180, lat -90 to 90), not {lon}, {lat}"
         )));
     }
-    let profile = params.profile(&snapshot.coverage)?;
+    let profile = profile(&params, &snapshot.coverage)?;
     let report = {
         let snapshot = snapshot.clone();
         tokio::task::spawn_blocking(move || {

@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::json_body::{JsonBody, Object};
+use super::params::{NoParams, Query};
 use crate::feedback::{Limits, RateLimiter, Submission};
 use crate::state::AppState;
 
@@ -61,6 +62,7 @@ struct LocationBody {
 
 pub async fn post_feedback(
     State(state): State<Arc<AppState>>,
+    _: Query<NoParams>,
     JsonBody(body): JsonBody<FeedbackBody>,
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();

@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::params::{NoParams, Query};
 use super::respond::{self, PublicUrl};
 use crate::state::{AppState, FACILITIES_SOURCE};
 use crate::tiles::basemap::BASEMAP_SOURCE;
@@ -23,7 +24,11 @@ use crate::tiles::basemap::BASEMAP_SOURCE;
 /// The bundled MapLibre style; `{base_url}` is replaced per request.
 const LIFECIRCLE_STYLE: &str = include_str!("../../styles/lifecircle.json");
 
-pub async fn get_catalog(State(state): State<Arc<AppState>>, public_url: PublicUrl) -> Response {
+pub async fn get_catalog(
+    State(state): State<Arc<AppState>>,
+    _: Query<NoParams>,
+    public_url: PublicUrl,
+) -> Response {
     let snapshot = state.snapshot.load_full();
     let dataset = &snapshot.dataset;
     let taxonomy = &dataset.taxonomy;
@@ -148,6 +153,7 @@ fn data_entry(snapshot: &crate::snapshot::Snapshot, stale_after_days: i64) -> se
 pub async fn get_style(
     State(state): State<Arc<AppState>>,
     Path(file): Path<String>,
+    _: Query<NoParams>,
     public_url: PublicUrl,
 ) -> Result<Response, ApiError> {
     let name = file.strip_suffix(".json").unwrap_or(&file);
@@ -182,7 +188,7 @@ fn fill_base_url(value: &mut serde_json::Value, base_url: &str) {
 
 /// `GET /health`: liveness. The process answers, so it is alive; the fields of the data in
 /// service are kept for clients that read them here (readiness is `/ready`).
-pub async fn get_health(State(state): State<Arc<AppState>>) -> Response {
+pub async fn get_health(State(state): State<Arc<AppState>>, _: Query<NoParams>) -> Response {
     let snapshot = state.snapshot.load_full();
     let loaded_at = unix_seconds(snapshot.loaded_at);
     let mut answer = serde_json::json!({
@@ -198,7 +204,7 @@ pub async fn get_health(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /ready`: 200 when data is loaded and requests are answered from it, with the data
 /// version, the precompute's state and the last reload's outcome; 503 otherwise.
-pub async fn get_ready(State(state): State<Arc<AppState>>) -> Response {
+pub async fn get_ready(State(state): State<Arc<AppState>>, _: Query<NoParams>) -> Response {
     let snapshot = state.snapshot.load_full();
     let n_facilities = snapshot.dataset.facilities().len();
     let last_reload = state
@@ -313,6 +319,7 @@ pub async fn record_request(
 
 pub async fn get_metrics(
     State(state): State<Arc<AppState>>,
+    _: Query<NoParams>,
     metrics: axum::Extension<Arc<RequestMetrics>>,
 ) -> Response {
     use std::fmt::Write;

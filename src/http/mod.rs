@@ -13,6 +13,7 @@ mod feedback;
 mod json_body;
 mod limits;
 mod meta;
+pub mod params;
 pub mod proxy;
 mod respond;
 mod search;

@@ -21,35 +21,55 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use super::params::{NoParams, Params, Query, RouteParams};
 use super::respond;
 use crate::dataset::{Dataset, Facility};
 use crate::navigation::{self, NavTarget};
 use crate::search::{self, NameMatch, SearchHit, SuggestionKind};
 use crate::state::AppState;
 
-type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
+/// `/search`'s parameters, checked by name here and by value in `search::parse_search`.
+pub struct SearchParams(Params);
 
-fn pairs(query: Pairs) -> Result<Vec<(String, String)>, ApiError> {
-    query
-        .map(|Query(pairs)| pairs)
-        .map_err(|e| ApiError::BadRequest(format!("malformed query string: {}", e.body_text())))
+impl RouteParams for SearchParams {
+    const ACCEPTED: &'static [&'static str] = &[
+        "q",
+        "near",
+        "radius",
+        "bbox",
+        "category",
+        "categories",
+        "limit",
+        "offset",
+    ];
+    fn from_params(params: Params) -> Result<Self, ApiError> {
+        Ok(SearchParams(params))
+    }
+}
+
+/// `/search/suggest`'s parameters, checked by name here and by value in `search::parse_suggest`.
+pub struct SuggestParams(Params);
+
+impl RouteParams for SuggestParams {
+    const ACCEPTED: &'static [&'static str] = &["q", "limit"];
+    fn from_params(params: Params) -> Result<Self, ApiError> {
+        Ok(SuggestParams(params))
+    }
 }
 
 /// `GET /search?q=&near=lon,lat&radius=&bbox=&category=&limit=&offset=`.
 pub async fn get_search(
     State(state): State<Arc<AppState>>,
-    query: Pairs,
+    Query(SearchParams(params)): Query<SearchParams>,
 ) -> Result<Response, ApiError> {
-    let pairs = pairs(query)?;
     let snapshot = state.snapshot.load_full();
     let limits = &state.config.search;
-    let query = search::parse_search(&pairs, &snapshot.dataset.taxonomy, limits)?;
+    let query = search::parse_search(params.pairs(), &snapshot.dataset.taxonomy, limits)?;
     let index = snapshot.search.clone();
     let request = query.clone();
     let results = tokio::task::spawn_blocking(move || index.search(&request)).await?;
@@ -93,12 +113,11 @@ pub async fn get_search(
 /// `GET /search/suggest?q=&limit=`.
 pub async fn get_suggest(
     State(state): State<Arc<AppState>>,
-    query: Pairs,
+    Query(SuggestParams(params)): Query<SuggestParams>,
 ) -> Result<Response, ApiError> {
-    let pairs = pairs(query)?;
     let snapshot = state.snapshot.load_full();
     let limits = &state.config.search;
-    let query = search::parse_suggest(&pairs, limits)?;
+    let query = search::parse_suggest(params.pairs(), limits)?;
     let taxonomy = &snapshot.dataset.taxonomy;
     let suggestions: Vec<Value> = snapshot
         .search
@@ -125,6 +144,7 @@ pub async fn get_suggest(
 pub async fn get_feature(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
+    _: Query<NoParams>,
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let dataset = &snapshot.dataset;

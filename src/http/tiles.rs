@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Deserialize;
 
 use super::error::ApiError;
+use super::params::{CATEGORY_PARAMS, Params, Query, RouteParams};
 use super::respond::{self, PublicUrl};
 use crate::geom::TileKey;
 use crate::snapshot::Snapshot;
@@ -21,13 +21,21 @@ use crate::tiles::{CategoryFilter, Datum, profile};
 
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
-#[derive(Debug, Deserialize)]
+/// The parameters of facility tiles and their TileJSON.
 pub struct TileQuery {
-    /// Comma-separated category ids to keep (facilities only).
-    categories: Option<String>,
+    /// `category` / `categories`: the category ids to keep (facilities only).
+    params: Params,
     /// Datum of the positions: `wgs84` (default) or `gcj02`, to overlay Amap or Tencent basemaps
     /// (facilities only).
     crs: Option<String>,
+}
+
+impl RouteParams for TileQuery {
+    const ACCEPTED: &'static [&'static str] = &["category", "categories", "crs"];
+    fn from_params(params: Params) -> Result<Self, ApiError> {
+        let crs = params.one("crs")?.map(str::to_owned);
+        Ok(TileQuery { params, crs })
+    }
 }
 
 /// Parses `z`, `x` and `y.ext` of a tile path; `extensions` lists the accepted extensions.
@@ -74,7 +82,7 @@ fn parse_source(
             filter: parse_filter(snapshot, query)?,
             datum: parse_datum(query)?,
         }),
-        BASEMAP_SOURCE if query.categories.is_some() || query.crs.is_some() => {
+        BASEMAP_SOURCE if query.params.list(&CATEGORY_PARAMS).is_some() || query.crs.is_some() => {
             Err(ApiError::BadRequest(format!(
                 "`categories` and `crs` apply to {FACILITIES_SOURCE} tiles; {BASEMAP_SOURCE} takes neither"
             )))
@@ -100,22 +108,10 @@ fn parse_datum(query: &TileQuery) -> Result<Datum, ApiError> {
 }
 
 fn parse_filter(snapshot: &Snapshot, query: &TileQuery) -> Result<CategoryFilter, ApiError> {
-    match query.categories.as_deref() {
-        None => Ok(CategoryFilter::all()),
-        Some(list) => {
-            let ids = snapshot
-                .dataset
-                .taxonomy
-                .parse_list(list)
-                .map_err(ApiError::BadRequest)?;
-            if ids.is_empty() {
-                return Err(ApiError::BadRequest(
-                    "`categories` is empty; name at least one category".into(),
-                ));
-            }
-            Ok(CategoryFilter::only(ids))
-        }
-    }
+    Ok(match query.params.categories(&snapshot.dataset.taxonomy)? {
+        None => CategoryFilter::all(),
+        Some(ids) => CategoryFilter::only(ids),
+    })
 }
 
 pub async fn get_tile(

@@ -264,7 +264,7 @@ fn listings_filter_page_and_export() {
         ("limit=x", "limit:"),
         ("offset=-1", "offset:"),
         ("format=xml", "format: unknown format `xml`"),
-        ("stauts=open", "unknown field `stauts`"),
+        ("stauts=open", "unknown parameter `stauts`"),
     ] {
         let response = support::client()
             .get(server.url(&format!("/admin/feedback?{query}")))

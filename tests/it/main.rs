@@ -7,6 +7,7 @@ mod edge;
 mod feedback;
 mod ingest;
 mod osm;
+mod params;
 mod pyramid;
 mod search;
 mod sources;

@@ -397,11 +397,6 @@ fn bad_tile_addresses_get_clear_errors() {
             400,
             "unknown category `zoo`",
         ),
-        (
-            "/tiles/facilities/1/0/0.mvt?categories=,",
-            400,
-            "`categories` is empty",
-        ),
         ("/tiles/nope.json", 404, "unknown tile source `nope`"),
         ("/tiles/facilities/1/0", 404, "no route"),
         ("/styles/nope.json", 404, "unknown style `nope`"),
