@@ -94,7 +94,8 @@ fn exact_bytes(mut bytes: Vec<u8>) -> Bytes {
     Bytes::from(bytes)
 }
 
-fn gzip(raw: &[u8]) -> Option<Vec<u8>> {
+/// gzip at the level every tile is compressed with, so archives hold the bytes the server sends.
+pub fn gzip(raw: &[u8]) -> Option<Vec<u8>> {
     let mut encoder = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::new(6));
     encoder.write_all(raw).ok()?;
     encoder.finish().ok()

@@ -15,6 +15,7 @@ pub mod config;
 pub mod coverage;
 pub mod dataset;
 pub mod datum;
+pub mod export;
 pub mod feedback;
 pub mod fgb_write;
 pub mod generate;

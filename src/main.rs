@@ -52,6 +52,39 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write tile archives (PMTiles, MBTiles) of the facilities, the basemap and the coverage
+    /// heatmaps and bands of the default profile, one archive per tile set, for static hosting
+    Export {
+        /// Output directory (created if missing)
+        #[arg(long)]
+        out: PathBuf,
+        /// Archive formats, comma-separated: pmtiles, mbtiles
+        #[arg(long, value_delimiter = ',', default_value = "pmtiles")]
+        format: Vec<FormatArg>,
+        /// Tile sets, comma-separated: facilities, basemap, coverage
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "facilities,basemap,coverage"
+        )]
+        sources: Vec<SourceArg>,
+        /// Lowest zoom (default: tiles.minzoom)
+        #[arg(long)]
+        minzoom: Option<u8>,
+        /// Highest zoom (default: tiles.maxzoom)
+        #[arg(long)]
+        maxzoom: Option<u8>,
+        /// Only tiles meeting this box (west,south,east,north in WGS84 degrees); default: the
+        /// analysis area
+        #[arg(long, value_parser = parse_bbox)]
+        bbox: Option<[f64; 4]>,
+        /// Also write the facility tiles in GCJ-02 (facilities-gcj02), for Amap/Tencent basemaps
+        #[arg(long)]
+        gcj02: bool,
+        /// Coverage ids to export, comma-separated (all, a group, a category); default: every id
+        #[arg(long, value_delimiter = ',')]
+        coverage_ids: Vec<String>,
+    },
     /// Convert other data into the files the server reads, with a configuration for them
     Import {
         #[command(subcommand)]
@@ -106,6 +139,19 @@ fn parse_bbox(text: &str) -> Result<[f64; 4], String> {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum FormatArg {
+    Pmtiles,
+    Mbtiles,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum SourceArg {
+    Facilities,
+    Basemap,
+    Coverage,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum PresetArg {
     /// Changning District, the bundled sample
@@ -155,6 +201,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             out,
         } => generate(preset, facilities, seed, &out),
+        Command::Export {
+            out,
+            format,
+            sources,
+            minzoom,
+            maxzoom,
+            bbox,
+            gcj02,
+            coverage_ids,
+        } => {
+            use lifecircle::export::{ArchiveFormat, ExportOptions, SourceKind};
+            let options = ExportOptions {
+                minzoom: minzoom.unwrap_or(config.tiles.minzoom),
+                maxzoom: maxzoom.unwrap_or(config.tiles.maxzoom),
+                out_dir: out,
+                formats: dedup(format.iter().map(|f| match f {
+                    FormatArg::Pmtiles => ArchiveFormat::Pmtiles,
+                    FormatArg::Mbtiles => ArchiveFormat::Mbtiles,
+                })),
+                sources: dedup(sources.iter().map(|s| match s {
+                    SourceArg::Facilities => SourceKind::Facilities,
+                    SourceArg::Basemap => SourceKind::Basemap,
+                    SourceArg::Coverage => SourceKind::Coverage,
+                })),
+                bbox,
+                gcj02,
+                coverage_ids,
+            };
+            export(config, &options)
+        }
         Command::Import { source } => match source {
             ImportSource::Osm {
                 file,
@@ -284,6 +360,78 @@ fn check(config: Config) -> anyhow::Result<ExitCode> {
             println!("refused: {refused}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+/// The items in their first order, each once.
+fn dedup<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+fn export(config: Config, options: &lifecircle::export::ExportOptions) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let snapshot =
+        lifecircle::snapshot::build_with(&config, 1, lifecircle::snapshot::BuildOptions::default())
+            .context("loading data")?;
+    let bar = ExportBar::new();
+    let written = lifecircle::export::export(&snapshot, &config, options, &bar)
+        .with_context(|| format!("exporting into {}", options.out_dir.display()))?;
+    bar.0.finish_and_clear();
+    for archive in &written {
+        println!(
+            "{:<28} {:>8} tiles with content of {:>8}, {:>7.1} MB, {:.1} s",
+            archive.tileset,
+            archive.n_written,
+            archive.n_tiles,
+            archive.tile_bytes as f64 / 1e6,
+            archive.elapsed.as_secs_f64()
+        );
+        for file in &archive.files {
+            println!("  {}", file.display());
+        }
+    }
+    println!(
+        "exported {} tile sets, zoom {}..={}, in {:.1} s",
+        written.len(),
+        options.minzoom,
+        options.maxzoom,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The export's progress bar on stderr (drawn only on a terminal).
+struct ExportBar(indicatif::ProgressBar);
+
+impl ExportBar {
+    fn new() -> ExportBar {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:28} [{bar:40}] {pos}/{len} tiles ({eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        ExportBar(bar)
+    }
+}
+
+impl lifecircle::export::Progress for ExportBar {
+    fn start_tileset(&self, name: &str, n_tiles: u64) {
+        self.0.set_message(name.to_owned());
+        self.0.set_length(n_tiles);
+        self.0.set_position(0);
+    }
+
+    fn advance(&self, n_tiles: u64) {
+        self.0.inc(n_tiles);
     }
 }
 

@@ -64,6 +64,31 @@ impl VectorTileSet {
         }
     }
 
+    /// Renders one tile of this set as the server sends it (raw bytes, gzip, ETag), refusing a
+    /// tile over the `tiles.max_tile_bytes` budget. Pure: `lifecircle export` writes archives
+    /// from it, so archived and served tiles are the same bytes.
+    pub fn render(
+        &self,
+        snapshot: &Snapshot,
+        tile: TileKey,
+        params: &TileParams,
+    ) -> Result<CachedTile, TileError> {
+        let bytes = match self {
+            VectorTileSet::Facilities { filter, datum } => {
+                let points = snapshot.facility_points(*datum);
+                tiles::render(&snapshot.dataset, points, tile, filter, params)?.bytes
+            }
+            VectorTileSet::Basemap => snapshot.basemap.render(tile, params)?,
+        };
+        check_budget(
+            bytes.len(),
+            params,
+            || format!("{}{}", self.source_id(), self.query_string(snapshot)),
+            tile,
+        )?;
+        Ok(CachedTile::new(bytes, true))
+    }
+
     /// The cache key of one tile of this set in `snapshot`.
     pub fn cache_key(&self, snapshot: &Snapshot, tile: TileKey) -> CacheKey {
         let variant = format!("{}{}", self.source_id(), self.query_string(snapshot));
@@ -89,6 +114,79 @@ impl CoverageFormat {
             CoverageFormat::Mvt => "mvt",
         }
     }
+}
+
+/// Why a tile could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TileError {
+    #[error(transparent)]
+    Encode(#[from] tiles::EncodeError),
+    #[error(transparent)]
+    Coverage(#[from] coverage::Error),
+    /// A tile still over the size budget at its sparsest: never written or served.
+    #[error(
+        "tile {tile} of `{set}` is {bytes} bytes, over the budget of {limit} bytes \
+         (tiles.max_tile_bytes) even at its sparsest; simplify or thin that data, or raise the budget"
+    )]
+    OverBudget {
+        set: String,
+        tile: TileKey,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+/// Refuses a tile of `bytes` (uncompressed) over `params.max_tile_bytes`; `set` names its tile
+/// set for the message.
+fn check_budget(
+    bytes: usize,
+    params: &TileParams,
+    set: impl FnOnce() -> String,
+    tile: TileKey,
+) -> Result<(), TileError> {
+    if bytes > params.max_tile_bytes {
+        return Err(TileError::OverBudget {
+            set: set(),
+            tile,
+            bytes,
+            limit: params.max_tile_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Renders one coverage tile of `snapshot` as the server sends it (a PNG heatmap is never
+/// gzipped; band tiles are), refusing a tile over the budget. Pure, like
+/// [`VectorTileSet::render`].
+pub fn render_coverage_tile(
+    snapshot: &Snapshot,
+    id: CoverageId,
+    profile: ProfileId,
+    format: CoverageFormat,
+    tile: TileKey,
+    params: &TileParams,
+) -> Result<CachedTile, TileError> {
+    let coverage = &snapshot.coverage;
+    let bytes = match format {
+        CoverageFormat::Png => coverage::raster::render_png(coverage, id, profile, tile)?,
+        CoverageFormat::Mvt => {
+            coverage::bands::render_mvt(coverage, id, profile, tile, params.extent, params.buffer)?
+        }
+    };
+    check_budget(
+        bytes.len(),
+        params,
+        || {
+            format!(
+                "coverage/{}/{}.{}",
+                coverage.id_name(id),
+                coverage.profile(profile).id,
+                format.extension()
+            )
+        },
+        tile,
+    )?;
+    Ok(CachedTile::new(bytes, format == CoverageFormat::Mvt))
 }
 
 pub struct AppState {
@@ -259,16 +357,9 @@ impl AppState {
         snapshot: &Snapshot,
         tile: TileKey,
         set: &VectorTileSet,
-    ) -> Result<Arc<CachedTile>, Arc<tiles::EncodeError>> {
+    ) -> Result<Arc<CachedTile>, Arc<TileError>> {
         self.cache.get_or_render(set.cache_key(snapshot, tile), || {
-            let bytes = match set {
-                VectorTileSet::Facilities { filter, datum } => {
-                    let points = snapshot.facility_points(*datum);
-                    tiles::render(&snapshot.dataset, points, tile, filter, &self.tile_params)?.bytes
-                }
-                VectorTileSet::Basemap => snapshot.basemap.render(tile, &self.tile_params)?,
-            };
-            Ok(CachedTile::new(bytes, true))
+            set.render(snapshot, tile, &self.tile_params)
         })
     }
 
@@ -303,27 +394,10 @@ impl AppState {
         profile: ProfileId,
         format: CoverageFormat,
         tile: TileKey,
-    ) -> Result<Arc<CachedTile>, Arc<coverage::Error>> {
+    ) -> Result<Arc<CachedTile>, Arc<TileError>> {
         let key = Self::coverage_tile_key(snapshot, id, profile, format, tile);
         self.cache.get_or_render(key, || {
-            let coverage = &snapshot.coverage;
-            Ok(match format {
-                CoverageFormat::Png => CachedTile::new(
-                    coverage::raster::render_png(coverage, id, profile, tile)?,
-                    false,
-                ),
-                CoverageFormat::Mvt => CachedTile::new(
-                    coverage::bands::render_mvt(
-                        coverage,
-                        id,
-                        profile,
-                        tile,
-                        self.tile_params.extent,
-                        self.tile_params.buffer,
-                    )?,
-                    true,
-                ),
-            })
+            render_coverage_tile(snapshot, id, profile, format, tile, &self.tile_params)
         })
     }
 

@@ -48,6 +48,21 @@ struct Level<'a> {
     values: Box<dyn Fn(usize) -> f32 + 'a>,
 }
 
+/// TileJSON `vector_layers` of the band tiles.
+pub fn vector_layers(minzoom: u8, maxzoom: u8) -> serde_json::Value {
+    let fields: serde_json::Map<String, serde_json::Value> = BAND_FIELDS
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), (*t).into()))
+        .collect();
+    serde_json::json!([{
+        "id": BANDS_LAYER,
+        "description": "Isochrone bands: for a category, one polygon per band limit (`minutes`: the area within that many minutes; they nest) and one `beyond` polygon; for a composite, one polygon per `score` (at least that many categories within their threshold)",
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "fields": fields,
+    }])
+}
+
 /// Renders the band tile `tile` of coverage `id` under `profile`. Empty bytes when the tile holds
 /// no band.
 pub fn render_mvt(

@@ -221,17 +221,7 @@ fn tilejson(
     if format == CoverageFormat::Png {
         json["tileSize"] = 256.into();
     } else {
-        let fields: serde_json::Map<String, serde_json::Value> = bands::BAND_FIELDS
-            .iter()
-            .map(|(n, t)| ((*n).to_owned(), (*t).into()))
-            .collect();
-        json["vector_layers"] = serde_json::json!([{
-            "id": bands::BANDS_LAYER,
-            "description": "Isochrone bands: for a category, one polygon per band limit (`minutes`: the area within that many minutes; they nest) and one `beyond` polygon; for a composite, one polygon per `score` (at least that many categories within their threshold)",
-            "minzoom": tiles.minzoom,
-            "maxzoom": tiles.maxzoom,
-            "fields": fields,
-        }]);
+        json["vector_layers"] = bands::vector_layers(tiles.minzoom, tiles.maxzoom);
     }
     json
 }

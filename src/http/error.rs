@@ -99,9 +99,19 @@ impl From<crate::geom::TileKeyError> for ApiError {
     }
 }
 
-impl From<std::sync::Arc<crate::tiles::EncodeError>> for ApiError {
-    fn from(e: std::sync::Arc<crate::tiles::EncodeError>) -> Self {
-        ApiError::Internal(e.to_string())
+/// A tile that could not be made. One over the size budget is a server-side data problem the
+/// client cannot fix, but the answer names the tile so the operator can find it.
+impl From<std::sync::Arc<crate::state::TileError>> for ApiError {
+    fn from(e: std::sync::Arc<crate::state::TileError>) -> Self {
+        use crate::state::TileError;
+        match &*e {
+            TileError::OverBudget { .. } => {
+                tracing::error!(error = %e, "tile refused");
+                ApiError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+            TileError::Coverage(inner) => ApiError::from(inner.clone()),
+            TileError::Encode(_) => ApiError::Internal(e.to_string()),
+        }
     }
 }
 

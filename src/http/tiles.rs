@@ -16,7 +16,7 @@ use super::respond::{self, PublicUrl};
 use crate::geom::TileKey;
 use crate::snapshot::Snapshot;
 use crate::state::{AppState, FACILITIES_SOURCE, VectorTileSet};
-use crate::tiles::basemap::{BASEMAP_LAYERS, BASEMAP_SOURCE};
+use crate::tiles::basemap::{self, BASEMAP_SOURCE};
 use crate::tiles::{CategoryFilter, Datum, profile};
 
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -169,24 +169,8 @@ fn facility_tilejson(
     tiles_url: String,
 ) -> serde_json::Value {
     let tiles = &state.config.tiles;
-    let dataset = &snapshot.dataset;
-    let mut fields = serde_json::Map::new();
-    for (name, kind) in profile::FACILITY_FIELDS
-        .iter()
-        .chain(profile::CLUSTER_FIELDS)
-    {
-        fields.insert((*name).into(), (*kind).into());
-    }
-    for (_, category) in dataset.taxonomy.categories() {
-        fields.insert(format!("n_{}", category.id), "Number".into());
-    }
-    let layers = serde_json::json!([{
-        "id": profile::FACILITY_LAYER,
-        "description": "One point per facility; at low zoom, clusters (`cluster` = true) with `point_count` and `n_<category>` counts",
-        "minzoom": tiles.minzoom,
-        "maxzoom": tiles.maxzoom,
-        "fields": fields,
-    }]);
+    let layers =
+        profile::facility_vector_layers(&snapshot.dataset.taxonomy, tiles.minzoom, tiles.maxzoom);
     let description = "Public-service facilities of the 15-minute community life circle, coloured by category; clustered with counts at low zoom";
     tilejson(
         state,
@@ -200,13 +184,7 @@ fn facility_tilejson(
 
 fn basemap_tilejson(state: &AppState, snapshot: &Snapshot, tiles_url: String) -> serde_json::Value {
     let tiles = &state.config.tiles;
-    let layers: Vec<_> = BASEMAP_LAYERS
-        .iter()
-        .map(|(id, description, fields)| {
-            let fields: serde_json::Map<_, _> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).into())).collect();
-            serde_json::json!({ "id": id, "description": description, "minzoom": tiles.minzoom, "maxzoom": tiles.maxzoom, "fields": fields })
-        })
-        .collect();
+    let layers = basemap::vector_layers(tiles.minzoom, tiles.maxzoom);
     let description = "Subdistrict areas, outlines and labels and the street network of the data, for maps that need no external basemap";
     tilejson(
         state,
@@ -214,7 +192,7 @@ fn basemap_tilejson(state: &AppState, snapshot: &Snapshot, tiles_url: String) ->
         "lifecircle basemap",
         description,
         tiles_url,
-        layers.into(),
+        layers,
     )
 }
 

@@ -47,6 +47,20 @@ pub const BASEMAP_LAYERS: &[LayerSpec] = &[
     ),
 ];
 
+/// TileJSON `vector_layers` of the basemap tiles.
+pub fn vector_layers(minzoom: u8, maxzoom: u8) -> serde_json::Value {
+    BASEMAP_LAYERS
+        .iter()
+        .map(|(id, description, fields)| {
+            let fields: serde_json::Map<_, _> = fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+                .collect();
+            serde_json::json!({ "id": id, "description": description, "minzoom": minzoom, "maxzoom": maxzoom, "fields": fields })
+        })
+        .collect()
+}
+
 /// The lowest zoom at which a street of this class is drawn.
 fn road_minzoom(highway: &str) -> u8 {
     match highway {

@@ -38,6 +38,28 @@ pub const CLUSTER_FIELDS: &[(&str, &str)] = &[
     ("expansion_zoom", "Number"),
 ];
 
+/// TileJSON `vector_layers` of the facility tiles (served TileJSON and archive metadata alike).
+pub fn facility_vector_layers(
+    taxonomy: &crate::taxonomy::Taxonomy,
+    minzoom: u8,
+    maxzoom: u8,
+) -> serde_json::Value {
+    let mut fields = serde_json::Map::new();
+    for (name, kind) in FACILITY_FIELDS.iter().chain(CLUSTER_FIELDS) {
+        fields.insert((*name).into(), (*kind).into());
+    }
+    for (_, category) in taxonomy.categories() {
+        fields.insert(format!("n_{}", category.id), "Number".into());
+    }
+    serde_json::json!([{
+        "id": FACILITY_LAYER,
+        "description": "One point per facility; at low zoom, clusters (`cluster` = true) with `point_count` and `n_<category>` counts",
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "fields": fields,
+    }])
+}
+
 /// The tile settings the renderer reads: the `[tiles]` section itself.
 pub type TileParams = TilesConfig;
 

@@ -2,6 +2,7 @@
 //! per area.
 
 mod admin;
+mod archives;
 mod coverage;
 mod edge;
 mod feedback;

@@ -1,0 +1,315 @@
+//! Tile archives: `export` writes PMTiles and MBTiles whose every tile is the tile the server
+//! serves, read back by independent readers (the `pmtiles` crate, the `pmtiles` npm package,
+//! Python's sqlite3 + gzip); a tile over the size budget is an error naming it, in export and
+//! when served.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use lifecircle::export::{self, ArchiveFormat, ExportOptions, SourceKind, Tileset};
+use lifecircle::geom::TileKey;
+use lifecircle::state::tiles_covering;
+
+use crate::support::{self, TestServer};
+
+/// What the server answers for one tile: `None` for 204 (empty), else the uncompressed body and,
+/// when the server gzips it, the gzip body.
+struct Served {
+    raw: Vec<u8>,
+    gzip: Option<Vec<u8>>,
+}
+
+fn served(server: &TestServer, path: &str) -> Option<Served> {
+    let client = support::client();
+    let plain = client.get(server.url(path)).send().unwrap();
+    if plain.status() == 204 {
+        return None;
+    }
+    assert_eq!(plain.status(), 200, "GET {path}");
+    assert!(plain.headers().get("content-encoding").is_none());
+    let raw = plain.bytes().unwrap().to_vec();
+    let zipped = client
+        .get(server.url(path))
+        .header("accept-encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(zipped.status(), 200, "GET {path} (gzip)");
+    let is_gzip = zipped
+        .headers()
+        .get("content-encoding")
+        .is_some_and(|v| v == "gzip");
+    let body = zipped.bytes().unwrap().to_vec();
+    Some(Served {
+        raw,
+        gzip: is_gzip.then_some(body),
+    })
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("archive tile is gzip");
+    out
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The server path of a tile of `tileset`.
+fn tile_path(tileset: Tileset, server: &TestServer, key: TileKey) -> String {
+    let snapshot = server.state.snapshot.load_full();
+    let TileKey { z, x, y } = key;
+    match tileset {
+        Tileset::Facilities(datum) if datum == lifecircle::tiles::Datum::Wgs84 => {
+            format!("/tiles/facilities/{z}/{x}/{y}.mvt")
+        }
+        Tileset::Facilities(datum) => {
+            format!("/tiles/facilities/{z}/{x}/{y}.mvt?crs={}", datum.as_str())
+        }
+        Tileset::Basemap => format!("/tiles/basemap/{z}/{x}/{y}.mvt"),
+        Tileset::Heatmap(id) => format!(
+            "/coverage/{}/{z}/{x}/{y}.png",
+            snapshot.coverage.id_name(id)
+        ),
+        Tileset::Bands(id) => format!(
+            "/coverage/{}/{z}/{x}/{y}.mvt",
+            snapshot.coverage.id_name(id)
+        ),
+    }
+}
+
+/// Exports the sample's whole pyramid (facilities in both datums, basemap, the `all` coverage
+/// heatmap and bands) in both formats.
+fn export_sample(server: &TestServer, dir: &Path) -> (ExportOptions, Vec<export::ArchiveSummary>) {
+    let snapshot = server.state.snapshot.load_full();
+    let config = &server.state.config;
+    let options = ExportOptions {
+        out_dir: dir.to_owned(),
+        formats: vec![ArchiveFormat::Pmtiles, ArchiveFormat::Mbtiles],
+        sources: vec![
+            SourceKind::Facilities,
+            SourceKind::Basemap,
+            SourceKind::Coverage,
+        ],
+        minzoom: config.tiles.minzoom,
+        maxzoom: config.tiles.maxzoom,
+        bbox: None,
+        gcj02: true,
+        coverage_ids: vec!["all".into()],
+    };
+    let summaries = export::export(&snapshot, config, &options, &export::Quiet).unwrap();
+    (options, summaries)
+}
+
+#[test]
+fn exported_archives_hold_exactly_the_served_tiles() {
+    let server = support::sample();
+    let dir = tempfile::tempdir().unwrap();
+    let (options, summaries) = export_sample(&server, dir.path());
+    let snapshot = server.state.snapshot.load_full();
+    let sets = export::tilesets(&snapshot, &options);
+    assert_eq!(sets.len(), 5, "facilities ×2, basemap, heatmap, bands");
+    assert_eq!(summaries.len(), sets.len());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (tileset, summary) in sets.iter().zip(&summaries) {
+        let name = tileset.name(&snapshot);
+        assert_eq!(summary.tileset, name);
+        let pmtiles_path = dir.path().join(format!("{name}.pmtiles"));
+        let mbtiles_path = dir.path().join(format!("{name}.mbtiles"));
+        assert_eq!(
+            summary.files,
+            vec![pmtiles_path.clone(), mbtiles_path.clone()]
+        );
+        assert!(summary.n_written > 0, "{name}: tiles with content");
+
+        // The pmtiles crate's reader.
+        let reader = runtime
+            .block_on(pmtiles::AsyncPmTilesReader::new_with_path(&pmtiles_path))
+            .unwrap();
+        let header = reader.get_header();
+        let png = matches!(tileset, Tileset::Heatmap(_));
+        assert_eq!(
+            header.tile_compression,
+            if png {
+                pmtiles::Compression::None
+            } else {
+                pmtiles::Compression::Gzip
+            },
+            "{name}"
+        );
+        assert_eq!((header.min_zoom, header.max_zoom), (0, 16), "{name}");
+        let metadata: serde_json::Value =
+            serde_json::from_str(&runtime.block_on(reader.get_metadata()).unwrap()).unwrap();
+        assert_eq!(
+            metadata["attribution"],
+            server.state.config.data.attribution
+        );
+        assert_eq!(metadata["lifecircle"]["category_filter"], false);
+        if !png {
+            assert!(
+                metadata["vector_layers"]
+                    .as_array()
+                    .is_some_and(|l| !l.is_empty()),
+                "{name}: vector_layers"
+            );
+        }
+
+        // Python's sqlite3 + gzip.
+        let python = std::process::Command::new("python3")
+            .arg(support::repo_root().join("tests/it/read_mbtiles.py"))
+            .arg(&mbtiles_path)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            python.status.success(),
+            "{}",
+            String::from_utf8_lossy(&python.stderr)
+        );
+        let mbtiles: serde_json::Value = serde_json::from_slice(&python.stdout).unwrap();
+        assert_eq!(
+            mbtiles["metadata"]["format"],
+            if png { "png" } else { "pbf" }
+        );
+        let mb_tiles = mbtiles["tiles"].as_object().unwrap();
+
+        // Every tile of the pyramid over the area: in the archives exactly when the server
+        // answers with content, and the same bytes.
+        let bounds = export::area_bounds(&snapshot, &options, *tileset);
+        let keys = tiles_covering(bounds, options.minzoom, options.maxzoom);
+        assert_eq!(keys.len() as u64, summary.n_tiles);
+        let mut n_with_content = 0;
+        for key in keys {
+            let path = tile_path(*tileset, &server, key);
+            let from_server = served(&server, &path);
+            let stored = runtime
+                .block_on(reader.get_tile(pmtiles::TileCoord::new(key.z, key.x, key.y).unwrap()))
+                .unwrap();
+            let in_mbtiles = mb_tiles.get(&format!("{}/{}/{}", key.z, key.x, key.y));
+            let Some(from_server) = from_server else {
+                assert!(
+                    stored.is_none(),
+                    "{path}: empty (204) but in the PMTiles archive"
+                );
+                assert!(
+                    in_mbtiles.is_none(),
+                    "{path}: empty (204) but in the MBTiles archive"
+                );
+                continue;
+            };
+            n_with_content += 1;
+            let stored = stored.unwrap_or_else(|| panic!("{path}: missing from PMTiles"));
+            let in_mbtiles = in_mbtiles.unwrap_or_else(|| panic!("{path}: missing from MBTiles"));
+            let mb_stored = unhex(in_mbtiles["stored"].as_str().unwrap());
+            let mb_raw = unhex(in_mbtiles["raw"].as_str().unwrap());
+            if png {
+                assert_eq!(&stored[..], &from_server.raw[..], "{path}: PMTiles PNG");
+                assert_eq!(mb_stored, from_server.raw, "{path}: MBTiles PNG");
+                continue;
+            }
+            assert_eq!(
+                gunzip(&stored),
+                from_server.raw,
+                "{path}: PMTiles, decompressed"
+            );
+            assert_eq!(mb_raw, from_server.raw, "{path}: MBTiles, decompressed");
+            assert_eq!(in_mbtiles["gzip"], true, "{path}: MBTiles tile is gzip");
+            if let Some(gzip) = &from_server.gzip {
+                assert_eq!(
+                    &stored[..],
+                    &gzip[..],
+                    "{path}: PMTiles holds the server's gzip"
+                );
+                assert_eq!(&mb_stored, gzip, "{path}: MBTiles holds the server's gzip");
+            }
+        }
+        assert_eq!(n_with_content, summary.n_written, "{name}");
+        assert_eq!(mb_tiles.len() as u64, summary.n_written, "{name}");
+    }
+
+    // The pmtiles npm package (what MapLibre's pmtiles:// protocol reads with) agrees too.
+    let facilities = dir.path().join("facilities.pmtiles");
+    let bounds = export::area_bounds(&snapshot, &options, sets[0]);
+    let keys = tiles_covering(bounds, options.minzoom, options.maxzoom);
+    let list = dir.path().join("tiles.txt");
+    let lines: String = keys
+        .iter()
+        .map(|k| format!("{} {} {}\n", k.z, k.x, k.y))
+        .collect();
+    std::fs::write(&list, lines).unwrap();
+    if let Some(output) = support::node_script(
+        "read_pmtiles.mjs",
+        &[facilities.to_str().unwrap(), list.to_str().unwrap()],
+    ) {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let read: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(read["header"]["specVersion"], 3);
+        assert_eq!(read["metadata"]["vector_layers"][0]["id"], "facilities");
+        let tiles: BTreeMap<String, serde_json::Value> =
+            serde_json::from_value(read["tiles"].clone()).unwrap();
+        assert_eq!(tiles.len(), keys.len());
+        for key in keys {
+            let path = tile_path(sets[0], &server, key);
+            let tile = &tiles[&format!("{}/{}/{}", key.z, key.x, key.y)];
+            match served(&server, &path) {
+                None => assert!(tile.is_null(), "{path}: empty but read by pmtiles.js"),
+                Some(s) => assert_eq!(unhex(tile.as_str().unwrap()), s.raw, "{path}: pmtiles.js"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_tile_over_the_budget_is_an_error_naming_it() {
+    // Basemap tiles of the sample's streets are larger than 1024 bytes at zoom 14.
+    let server = support::spawn("[tiles]\nmax_tile_bytes = 1024\n");
+    let snapshot = server.state.snapshot.load_full();
+    let area = snapshot.coverage.area().bbox;
+    let key = TileKey::containing(
+        lifecircle::geom::lonlat_to_merc((area[0] + area[2]) / 2.0, (area[1] + area[3]) / 2.0),
+        14,
+    );
+    let path = format!("/tiles/basemap/{}/{}/{}.mvt", key.z, key.x, key.y);
+    let response = support::get(&server.url(&path));
+    assert_eq!(response.status(), 500, "{path}");
+    let body: serde_json::Value = response.json().unwrap();
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.contains(&key.to_string()) && message.contains("basemap"),
+        "{message}"
+    );
+    assert!(message.contains("tiles.max_tile_bytes"), "{message}");
+    assert_eq!(body["status"], 500);
+
+    let dir = tempfile::tempdir().unwrap();
+    let options = ExportOptions {
+        out_dir: dir.path().to_owned(),
+        formats: vec![ArchiveFormat::Pmtiles, ArchiveFormat::Mbtiles],
+        sources: vec![SourceKind::Basemap],
+        minzoom: 14,
+        maxzoom: 14,
+        bbox: None,
+        gcj02: false,
+        coverage_ids: vec![],
+    };
+    let error = export::export(&snapshot, &server.state.config, &options, &export::Quiet)
+        .expect_err("an over-budget tile stops the export");
+    let text = error.to_string();
+    assert!(text.contains("basemap") && text.contains("14/"), "{text}");
+    assert!(text.contains("over the budget of 1024 bytes"), "{text}");
+    // Nothing half-written is left under an archive's name.
+    assert!(!dir.path().join("basemap.pmtiles").exists());
+    assert!(!dir.path().join("basemap.mbtiles").exists());
+}
