@@ -200,12 +200,8 @@ fn serve(
             .context("starting the precompute thread")?;
         tracing::info!("listening on http://{bound}");
         let maplibre = lifecircle::http::web::MaplibreAssets::find(&state.config);
-        if maplibre.version.is_none() {
-            tracing::warn!(
-                dir = %maplibre.dist.display(),
-                "the map page at / needs MapLibre GL JS: {}",
-                lifecircle::http::web::INSTALL_HINT
-            );
+        if let Some(missing) = maplibre.missing() {
+            tracing::warn!("the map page at / cannot draw the map: {missing}");
         }
         lifecircle::serve(state, listener, shutdown_signal())
             .await
