@@ -617,8 +617,8 @@ impl Drop for Process {
 fn analyses_answer_while_precompute_runs_and_sigterm_exits_promptly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    lifecircle::generate::write_dataset(
-        &lifecircle::generate::GenerateOptions::shanghai(20_000),
+    lifecircle_generate::write_dataset(
+        &lifecircle_generate::GenerateOptions::shanghai(20_000),
         &data,
     )
     .unwrap();
