@@ -215,7 +215,11 @@ async function main() {
   }
 
   // Cluster counts are drawn as HTML labels: the style has no glyphs (they would need a font
-  // server), so symbol layers cannot draw text.
+  // server), so symbol layers cannot draw text. Each label is also the cluster's category mix:
+  // a ring of the categories' colours (shares of the tile's `n_<category>` counts) around the
+  // style's neutral circle, so a dense area shows what it holds rather than one colour.
+  const categoryColours = catalog.categories.map((c) => [c.id, c.color]);
+  const clusterRadius = clusterRadiusOf(ownStyle, clusterLayers[0]);
   const clusterLabels = new Map();
   const updateClusterLabels = () => {
     const layers = clusterLayers.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
@@ -229,12 +233,13 @@ async function main() {
       const text = String(feature.properties.point_count_abbreviated ?? feature.properties.point_count);
       let marker = clusterLabels.get(key);
       if (!marker) {
-        marker = new maplibregl.Marker({ element: el('div', { className: 'cluster-count', 'aria-hidden': 'true' }) })
+        const count = el('span', { className: 'cluster-count' });
+        marker = new maplibregl.Marker({ element: el('div', { className: 'cluster-mix', 'aria-hidden': 'true' }, count) })
           .setLngLat([lon, lat])
           .addTo(map);
         clusterLabels.set(key, marker);
       }
-      marker.getElement().textContent = text;
+      drawClusterMix(marker.getElement(), feature.properties, text, categoryColours, clusterRadius(Number(feature.properties.point_count) || 1));
     }
     for (const [key, marker] of clusterLabels) {
       if (!seen.has(key)) {

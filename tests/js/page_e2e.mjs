@@ -634,6 +634,37 @@ if (opts.missingMaplibre) {
       assert((await page.evaluate(() => document.documentElement.lang)) === 'zh-CN', 'did not switch back to Chinese');
       return { tab: state.tab };
     });
+
+    await step('desktop: clusters are neutral with their category mix as a ring; screenshots at z11-13 over the densest area', async () => {
+      // The densest area: where the largest cluster lies at zoom 11.
+      await page.evaluate(() => window.lifecircle.map.jumpTo({ zoom: 11 }));
+      await settle(page);
+      const densest = await page.evaluate(() => {
+        const map = window.lifecircle.map;
+        const layers = map.getStyle().layers.filter((l) => l.source === 'facilities' && JSON.stringify(l.filter).includes('point_count')).map((l) => l.id);
+        const clusters = map.queryRenderedFeatures({ layers });
+        clusters.sort((a, b) => b.properties.point_count - a.properties.point_count);
+        const top = clusters[0];
+        return top ? { center: top.geometry.coordinates, point_count: top.properties.point_count, layer: top.layer.id } : null;
+      });
+      assert(densest, 'no cluster at zoom 11');
+      const fill = await page.evaluate((layer) => window.lifecircle.map.getPaintProperty(layer, 'circle-color'), densest.layer);
+      assert(typeof fill === 'string', `cluster fill is not one neutral colour: ${JSON.stringify(fill)}`);
+      const views = [];
+      for (const zoom of [11, 12, 13]) {
+        await page.evaluate(([center, z]) => window.lifecircle.map.jumpTo({ center, zoom: z }), [densest.center, zoom]);
+        await settle(page);
+        const rings = await page.$$eval('.cluster-mix', (nodes) => nodes.map((n) => ({ categories: Number(n.dataset.categories), background: n.style.background })));
+        await shot(page, `clusters-z${zoom}.png`);
+        views.push({ zoom, clusters: rings.length, mixed: rings.filter((r) => r.categories >= 2).length });
+        if (rings.length) {
+          assert(rings.some((r) => r.categories >= 2), `z${zoom}: no cluster shows more than one category`);
+          assert(rings.every((r) => r.background.includes('conic-gradient')), `z${zoom}: a cluster has no category ring`);
+        }
+      }
+      assert(views.some((v) => v.mixed > 0), `no mixed cluster at z11-13: ${JSON.stringify(views)}`);
+      return { densest, views };
+    });
   }
   await page.close();
 
