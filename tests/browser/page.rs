@@ -45,20 +45,7 @@ pub fn copied_binary_alone_draws_the_map() {
     let folder = tempfile::tempdir().unwrap();
     let binary = folder.path().join("lifecircle");
     std::fs::copy(env!("CARGO_BIN_EXE_lifecircle"), &binary).expect("copying the binary");
-    let data = folder.path().join("data/changning");
-    std::fs::create_dir_all(&data).unwrap();
-    for name in [
-        "facilities.fgb",
-        "roads.fgb",
-        "subdistricts.fgb",
-        "residents.fgb",
-    ] {
-        std::fs::copy(
-            support::repo_root().join("data/changning").join(name),
-            data.join(name),
-        )
-        .unwrap();
-    }
+    support::copy_sample_data(&folder.path().join("data/changning"));
     let mut server = Running(
         Command::new(&binary)
             .args(["serve", "--listen", "127.0.0.1:0"])

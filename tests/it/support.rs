@@ -116,6 +116,26 @@ pub fn get_json(url: &str) -> serde_json::Value {
     response.json().unwrap()
 }
 
+/// The bundled sample's four files.
+pub const SAMPLE_FILES: [&str; 4] = [
+    "facilities.fgb",
+    "roads.fgb",
+    "subdistricts.fgb",
+    "residents.fgb",
+];
+
+/// Copies the bundled sample's files into `dir` (created when missing).
+pub fn copy_sample_data(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in SAMPLE_FILES {
+        std::fs::copy(
+            repo_root().join("data/changning").join(name),
+            dir.join(name),
+        )
+        .unwrap_or_else(|e| panic!("copying {name} into {}: {e}", dir.display()));
+    }
+}
+
 /// A config whose base directory may be anywhere but whose data is the bundled sample.
 pub fn config_elsewhere(extra: &str) -> String {
     let data = repo_root().join("data/changning");
