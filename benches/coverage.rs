@@ -3,7 +3,7 @@
 //! sample and (when generated) the city-scale set in `data/city`.
 //!
 //! cargo bench --bench coverage (LIFECIRCLE_LOG=lifecircle::coverage=debug for build phases)
-//! City set: cargo run --release -- generate --preset shanghai --facilities 1000000 --out data/city
+//! City set: cargo run --release -p lifecircle-generate -- --preset shanghai --facilities 1000000 --out data/city
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! on the bundled sample and on the 1M-facility city set.
 //!
 //! cargo bench --bench search
-//! (the city set is generated into data/city on first use: `lifecircle::generate`, preset
+//! (the city set is generated into data/city on first use: `lifecircle_generate`, preset
 //! shanghai, 1,000,000 facilities; set LIFECIRCLE_BENCH_CITY=0 to skip it)
 //!
 //! Besides criterion's timings of a rotating query mix, it prints, per data set, the build time,
@@ -62,8 +62,8 @@ fn load_city() -> Option<Dataset> {
     if !path.exists() {
         eprintln!("generating the 1M-facility city set into {}", dir.display());
         let started = Instant::now();
-        lifecircle::generate::write_dataset(
-            &lifecircle::generate::GenerateOptions::shanghai(1_000_000),
+        lifecircle_generate::write_dataset(
+            &lifecircle_generate::GenerateOptions::shanghai(1_000_000),
             &dir,
         )
         .expect("city set generates");

@@ -2,7 +2,7 @@
 //! bundled sample and (when generated) the 1M-facility city set, and the sample's precompute.
 //!
 //! cargo bench --bench tiles
-//! City set: cargo run --release -- generate --preset shanghai --facilities 1000000 --out data/city
+//! City set: cargo run --release -p lifecircle-generate -- --preset shanghai --facilities 1000000 --out data/city
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Walking-graph build time with line-end joining off and on, on a road file:
 //!
 //! ```sh
-//! cargo run --release -- generate --preset shanghai --facilities 200000 --out data/city
+//! cargo run --release -p lifecircle-generate -- --preset shanghai --facilities 200000 --out data/city
 //! cargo run --release --example graph_join -- data/city/roads.fgb [runs]
 //! ```
 //!

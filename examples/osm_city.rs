@@ -1,8 +1,8 @@
-//! Writes a generated data set (`lifecircle generate`) as OpenStreetMap XML, for benchmarking
+//! Writes a generated data set (`lifecircle-generate`) as OpenStreetMap XML, for benchmarking
 //! `lifecircle import osm` on a city-sized extract:
 //!
 //! ```sh
-//! cargo run --release -- generate --preset shanghai --facilities 200000 --out data/city
+//! cargo run --release -p lifecircle-generate -- --preset shanghai --facilities 200000 --out data/city
 //! cargo run --release --example osm_city -- data/city data/city.osm
 //! osmium cat -O -o data/city.osm.pbf data/city.osm
 //! /usr/bin/time -v target/release/lifecircle import osm data/city.osm.pbf --out data/city-osm

@@ -8,9 +8,10 @@
 # - Chromium (Debian package) for the browser tests, when it is missing and apt is usable, and a
 #   Chinese font for the page screenshots.
 # - osmium-tool and python3-networkx (Debian packages) for the OpenStreetMap import test.
-# - MapLibre GL JS for the map page at / (web/package-lock.json).
-# - Then: formatting, clippy, and every Rust test (unit, integration, browser) with
-#   LIFECIRCLE_JS_TESTS=1 so the tests that need node and Chromium run rather than skip.
+# - (MapLibre GL JS for the map page is installed by the build itself, see build.rs.)
+# - Then: formatting, clippy, and every Rust test (unit, integration, and tests/browser, the
+#   node/Chromium checks) with LIFECIRCLE_JS_TESTS=1 so those run rather than skip; the last
+#   line counts passed, failed and skipped (ignored) tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,24 +57,20 @@ fi
 log "installing node test packages (tests/js)"
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
-if [ -f web/package.json ]; then
-  log "installing web assets (web/)"
-  npm ci --prefix web --no-audit --no-fund --loglevel=error
-fi
-
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
 log "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 export LIFECIRCLE_JS_TESTS=1
 export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
-# Library, binary and integration tests (the crate has no doc tests). The last line sums the
-# runners' results.
+# Library, binary and integration tests of every workspace member (the server and the data
+# generator, whose tests check the committed sample byte for byte; no doc tests). The last line
+# sums the runners' results.
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-cargo test --locked --lib --bins --tests -- --test-threads=2 2>&1 | tee "$results"
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
-     END { printf "%d passed, %d failed\n", p, f; exit (f > 0 || p == 0) }' "$results"
+cargo test --workspace --locked --lib --bins --tests -- --test-threads=2 2>&1 | tee "$results"
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0 || p == 0) }' "$results"

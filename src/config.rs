@@ -506,7 +506,8 @@ pub struct CacheConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebConfig {
-    /// Directory holding MapLibre GL JS's `dist` files, served under `/assets/maplibre-gl/`.
+    /// Directory holding MapLibre GL JS's `dist` files, served under `/assets/maplibre-gl/`;
+    /// empty: the copy built into the binary.
     pub maplibre_dist: PathBuf,
     /// External basemap style for the page; empty means the server's own basemap.
     pub basemap_style_url: String,

@@ -5,7 +5,8 @@
 //! data version; `search` finds facilities by keyword and place, and `navigation` links them
 //! to map apps; `cache` keeps rendered tiles; `feedback` stores residents' reports; `state` holds
 //! what requests share; `http` answers.
-//! `generate` writes the synthetic sample data; `osm` imports OpenStreetMap extracts. See
+//! `osm` imports OpenStreetMap extracts; `fgb_write` writes FlatGeobuf files (for it and the
+//! generator, `crates/lifecircle-generate`). See
 //! ARCHITECTURE.md for the map.
 
 pub mod analysis_cache;
@@ -18,7 +19,6 @@ pub mod datum;
 pub mod export;
 pub mod feedback;
 pub mod fgb_write;
-pub mod generate;
 pub mod geom;
 pub mod http;
 pub mod ingest;

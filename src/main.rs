@@ -37,20 +37,17 @@ enum Command {
     /// Validate the configuration and data files and print a report; exit 1 when the data fails
     /// the [data] guards
     Check,
-    /// Write a synthetic data set (the bundled sample, or a city-scale one for benchmarks)
+    /// Deprecated: the generator is its own program now; prints the command that replaces this
+    #[command(hide = true)]
     Generate {
-        /// Which area to synthesise
-        #[arg(long, value_enum, default_value_t = PresetArg::Changning)]
-        preset: PresetArg,
-        /// Number of facilities (default: about 4000 for changning, 1,000,000 for shanghai)
+        #[arg(long)]
+        preset: Option<String>,
         #[arg(long)]
         facilities: Option<usize>,
-        /// Random seed; the same seed gives byte-identical files
         #[arg(long)]
         seed: Option<u64>,
-        /// Output directory (created if missing)
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
     },
     /// Write tile archives (PMTiles, MBTiles) of the facilities, the basemap and the coverage
     /// heatmaps and bands of the default profile, one archive per tile set, for static hosting
@@ -152,14 +149,6 @@ enum SourceArg {
     Coverage,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum PresetArg {
-    /// Changning District, the bundled sample
-    Changning,
-    /// Central Shanghai, city scale
-    Shanghai,
-}
-
 /// Sets the allocator's options before the first allocation (the runtime allocates before
 /// `main`), so that the first arena is reserved with them too.
 #[cfg(target_os = "linux")]
@@ -200,7 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             facilities,
             seed,
             out,
-        } => generate(preset, facilities, seed, &out),
+        } => generate_moved(preset, facilities, seed, out),
         Command::Export {
             out,
             format,
@@ -276,12 +265,8 @@ fn serve(
             .context("starting the precompute thread")?;
         tracing::info!("listening on http://{bound}");
         let maplibre = lifecircle::http::web::MaplibreAssets::find(&state.config);
-        if maplibre.version.is_none() {
-            tracing::warn!(
-                dir = %maplibre.dist.display(),
-                "the map page at / needs MapLibre GL JS: {}",
-                lifecircle::http::web::INSTALL_HINT
-            );
+        if let Some(missing) = maplibre.missing() {
+            tracing::warn!("the map page at / cannot draw the map: {missing}");
         }
         lifecircle::serve(state, listener, shutdown_signal())
             .await
@@ -435,38 +420,31 @@ impl lifecircle::export::Progress for ExportBar {
     }
 }
 
-fn generate(
-    preset: PresetArg,
+/// `lifecircle generate`, kept for one release: says which command replaces it, with the same
+/// options, and exits 2 without writing anything.
+fn generate_moved(
+    preset: Option<String>,
     facilities: Option<usize>,
     seed: Option<u64>,
-    out: &std::path::Path,
+    out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    use lifecircle::generate::{GenerateOptions, write_dataset};
-    let mut options = match preset {
-        PresetArg::Changning => GenerateOptions::changning(),
-        PresetArg::Shanghai => GenerateOptions::shanghai(facilities.unwrap_or(1_000_000)),
-    };
+    let mut command = String::from("cargo run --release -p lifecircle-generate --");
+    if let Some(preset) = preset {
+        command.push_str(&format!(" --preset {preset}"));
+    }
     if let Some(n) = facilities {
-        options.n_facilities = n;
+        command.push_str(&format!(" --facilities {n}"));
     }
     if let Some(seed) = seed {
-        options.seed = seed;
+        command.push_str(&format!(" --seed {seed}"));
     }
-    let started = std::time::Instant::now();
-    let summary = write_dataset(&options, out)
-        .with_context(|| format!("generating data into {}", out.display()))?;
-    println!(
-        "wrote {} facilities, {} road segments, {} subdistricts, {} residential points in {:.1} s:",
-        summary.n_facilities,
-        summary.n_road_segments,
-        summary.n_subdistricts,
-        summary.n_residential,
-        started.elapsed().as_secs_f64()
+    let out = out.map_or_else(|| "DIR".to_owned(), |p| p.display().to_string());
+    command.push_str(&format!(" --out {out}"));
+    eprintln!(
+        "`lifecircle generate` has moved out of the server into its own program \
+         (crates/lifecircle-generate); run:\n  {command}"
     );
-    for file in &summary.files {
-        println!("  {}", file.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(2))
 }
 
 fn import_osm(

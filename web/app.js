@@ -1,6 +1,6 @@
 // The life-circle map page: MapLibre GL JS on this server's own style, tiles, search, coverage
 // and feedback endpoints. Plain ES modules, no build step; MapLibre GL JS itself is served by
-// the server under /assets/maplibre-gl/ (installed with `npm ci --prefix web`).
+// the server under /assets/maplibre-gl/ (built into the binary from web/package-lock.json).
 //
 // `window.lifecircle` exposes the page's parts (map, filter, search, popup, coverage) for
 // debugging in the browser console and for the browser test.
@@ -215,7 +215,11 @@ async function main() {
   }
 
   // Cluster counts are drawn as HTML labels: the style has no glyphs (they would need a font
-  // server), so symbol layers cannot draw text.
+  // server), so symbol layers cannot draw text. Each label is also the cluster's category mix:
+  // a ring of the categories' colours (shares of the tile's `n_<category>` counts) around the
+  // style's neutral circle, so a dense area shows what it holds rather than one colour.
+  const categoryColours = catalog.categories.map((c) => [c.id, c.color]);
+  const clusterRadius = clusterRadiusOf(ownStyle, clusterLayers[0]);
   const clusterLabels = new Map();
   const updateClusterLabels = () => {
     const layers = clusterLayers.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
@@ -229,12 +233,13 @@ async function main() {
       const text = String(feature.properties.point_count_abbreviated ?? feature.properties.point_count);
       let marker = clusterLabels.get(key);
       if (!marker) {
-        marker = new maplibregl.Marker({ element: el('div', { className: 'cluster-count', 'aria-hidden': 'true' }) })
+        const count = el('span', { className: 'cluster-count' });
+        marker = new maplibregl.Marker({ element: el('div', { className: 'cluster-mix', 'aria-hidden': 'true' }, count) })
           .setLngLat([lon, lat])
           .addTo(map);
         clusterLabels.set(key, marker);
       }
-      marker.getElement().textContent = text;
+      drawClusterMix(marker.getElement(), feature.properties, text, categoryColours, clusterRadius(Number(feature.properties.point_count) || 1));
     }
     for (const [key, marker] of clusterLabels) {
       if (!seen.has(key)) {
@@ -399,10 +404,59 @@ function showMissingMaplibre() {
     showNotice(
       [
         el('h2', {}, t('maplibre_missing_title')),
-        el('p', {}, t('maplibre_missing'), ' ', el('code', {}, 'npm ci --prefix web'), ' ', t('maplibre_missing_then')),
+        el('p', {}, t('maplibre_missing')),
+        el('p', {}, el('code', {}, page.config.maplibre.install_hint)),
       ],
       'warning maplibre-missing',
     );
   render();
   onLangChange(render);
+}
+
+/**
+ * Draws a cluster's label: the count over a ring whose arcs are the categories' shares of the
+ * cluster (`n_<category>`), in the taxonomy's order and colours. Styles are set through the
+ * CSSOM (allowed by the page's content security policy; no markup is parsed).
+ */
+function drawClusterMix(node, properties, text, categoryColours, radius) {
+  const total = categoryColours.reduce((sum, [id]) => sum + (Number(properties[`n_${id}`]) || 0), 0);
+  const stops = [];
+  let from = 0;
+  for (const [id, colour] of categoryColours) {
+    const n = Number(properties[`n_${id}`]) || 0;
+    if (!n || !total) continue;
+    const to = from + (n / total) * 360;
+    stops.push(`${colour} ${from.toFixed(2)}deg ${to.toFixed(2)}deg`);
+    from = to;
+  }
+  const size = Math.round(2 * (radius + CLUSTER_RING_PX));
+  node.style.width = `${size}px`;
+  node.style.height = `${size}px`;
+  node.style.background = stops.length ? `conic-gradient(${stops.join(', ')})` : 'transparent';
+  node.dataset.categories = String(stops.length);
+  node.firstChild.textContent = text;
+}
+
+/** Width of the category ring around a cluster's circle, in pixels. */
+const CLUSTER_RING_PX = 4;
+
+/**
+ * The cluster circle's radius in pixels for a point count, read from the style's
+ * `circle-radius` (an `interpolate` over `point_count`), so the ring fits the circle drawn.
+ */
+function clusterRadiusOf(style, layerId) {
+  const layer = style.layers.find((l) => l.id === layerId);
+  const expr = layer && layer.paint && layer.paint['circle-radius'];
+  if (!Array.isArray(expr) || expr[0] !== 'interpolate') return () => 12;
+  const stops = [];
+  for (let i = 3; i + 1 < expr.length; i += 2) stops.push([Number(expr[i]), Number(expr[i + 1])]);
+  return (count) => {
+    if (count <= stops[0][0]) return stops[0][1];
+    for (let i = 1; i < stops.length; i++) {
+      const [x1, y1] = stops[i];
+      const [x0, y0] = stops[i - 1];
+      if (count <= x1) return y0 + ((count - x0) / (x1 - x0)) * (y1 - y0);
+    }
+    return stops[stops.length - 1][1];
+  };
 }

@@ -1,10 +1,11 @@
 //! The map page: `GET /` (the page), `GET /assets/{file}` (its scripts and styles, built into the
 //! binary, and `config.json`, what the page needs to know about this server) and
-//! `GET /assets/maplibre-gl/{path}` (MapLibre GL JS's `dist` files, served from
-//! `web.maplibre_dist`, which `npm ci --prefix web` fills).
+//! `GET /assets/{package}/{path}` (the files of the npm packages listed in `web/embed.txt`,
+//! MapLibre GL JS among them, built into the binary by `build.rs`; MapLibre GL JS from
+//! `web.maplibre_dist` instead when that is set).
 //!
 //! Statuses: 200; 304 (ETag or modification time matches); 404 (no such file; when MapLibre GL JS
-//! is not installed the message says how to install it).
+//! is missing the message says what is missing and how to add it).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
@@ -17,11 +18,16 @@ use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 use super::error::ApiError;
+use super::params::{Params, Query, RouteParams};
 use crate::state::AppState;
 
-/// What to tell someone whose server lacks MapLibre GL JS.
-pub const INSTALL_HINT: &str =
-    "run `npm ci --prefix web` in the lifecircle directory, then reload the page";
+/// The npm packages' files `build.rs` embedded (`web/embed.txt`), their versions, and why they
+/// are missing when the build could not install them.
+mod deps {
+    include!(concat!(env!("OUT_DIR"), "/web_deps.rs"));
+}
+
+const MAPLIBRE_PACKAGE: &str = "maplibre-gl";
 
 /// A file of the page, built into the binary.
 struct PageFile {
@@ -70,25 +76,77 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Where MapLibre GL JS's files are, and whether they are there.
-pub struct MaplibreAssets {
-    pub dist: PathBuf,
-    /// The installed version, from the package's `package.json`; `None` when not installed.
-    pub version: Option<String>,
+/// Where the page's MapLibre GL JS comes from.
+pub enum MaplibreAssets {
+    /// Built into the binary.
+    Embedded { version: &'static str },
+    /// A `dist` folder named by `web.maplibre_dist`, found there.
+    Directory { dist: PathBuf, version: String },
+    /// Not available; the message says what is missing and how to add it.
+    Missing { hint: String },
 }
 
 impl MaplibreAssets {
-    /// Looks at the configured directory (relative to the config file's directory). The page
-    /// needs the ES module build (`maplibre-gl.mjs`, MapLibre GL JS 6 and later).
+    /// The configured folder when `web.maplibre_dist` is set (relative to the config file's
+    /// directory; it needs the ES module build, `maplibre-gl.mjs`), else the built-in copy.
     pub fn find(config: &crate::config::Config) -> MaplibreAssets {
-        let dist = config.resolve(&config.web.maplibre_dist);
-        let version = dist
-            .join("maplibre-gl.mjs")
-            .is_file()
-            .then(|| package_version(&dist))
-            .map(|v| v.unwrap_or_else(|| "unknown".into()));
-        MaplibreAssets { dist, version }
+        if !config.web.maplibre_dist.as_os_str().is_empty() {
+            let dist = config.resolve(&config.web.maplibre_dist);
+            if dist.join("maplibre-gl.mjs").is_file() {
+                let version = package_version(&dist).unwrap_or_else(|| "unknown".into());
+                return MaplibreAssets::Directory { dist, version };
+            }
+            return MaplibreAssets::Missing {
+                hint: format!(
+                    "MapLibre GL JS is not in `{}` (`[web] maplibre_dist`, which needs its \
+                     maplibre-gl.mjs): point the key at a MapLibre GL JS 6 `dist` folder, or remove \
+                     it to use the copy built into the server",
+                    dist.display()
+                ),
+            };
+        }
+        match embedded_version(MAPLIBRE_PACKAGE) {
+            Some(version) => MaplibreAssets::Embedded { version },
+            None => MaplibreAssets::Missing {
+                hint: format!(
+                    "this lifecircle binary was built without MapLibre GL JS: {}",
+                    built_without_maplibre().unwrap_or_default()
+                ),
+            },
+        }
     }
+
+    pub fn version(&self) -> Option<&str> {
+        match self {
+            MaplibreAssets::Embedded { version } => Some(version),
+            MaplibreAssets::Directory { version, .. } => Some(version),
+            MaplibreAssets::Missing { .. } => None,
+        }
+    }
+
+    /// What is missing and how to add it; `None` when MapLibre GL JS is there.
+    pub fn missing(&self) -> Option<&str> {
+        match self {
+            MaplibreAssets::Missing { hint } => Some(hint),
+            _ => None,
+        }
+    }
+}
+
+/// Why this binary has no built-in MapLibre GL JS (the build's message), or `None` when it has.
+pub fn built_without_maplibre() -> Option<&'static str> {
+    match embedded_version(MAPLIBRE_PACKAGE) {
+        Some(_) => None,
+        None => Some(deps::WEB_DEPS_MISSING.unwrap_or("web/embed.txt lists none of its files")),
+    }
+}
+
+/// The embedded version of an npm package, when `build.rs` embedded it.
+fn embedded_version(package: &str) -> Option<&'static str> {
+    deps::WEB_DEP_VERSIONS
+        .iter()
+        .find(|(name, _)| *name == package)
+        .map(|(_, version)| *version)
 }
 
 fn package_version(dist: &Path) -> Option<String> {
@@ -97,8 +155,32 @@ fn package_version(dist: &Path) -> Option<String> {
     package["version"].as_str().map(str::to_owned)
 }
 
+/// `GET /?lang=zh|en` (the page reads `lang` itself).
+pub struct PageParams;
+
+impl RouteParams for PageParams {
+    const ACCEPTED: &'static [&'static str] = &["lang"];
+    fn from_params(_: Params) -> Result<Self, ApiError> {
+        Ok(PageParams)
+    }
+}
+
+/// `?v=`: a cache-busting version a page may add to an asset's URL; the answer is the same.
+pub struct AssetParams;
+
+impl RouteParams for AssetParams {
+    const ACCEPTED: &'static [&'static str] = &["v"];
+    fn from_params(_: Params) -> Result<Self, ApiError> {
+        Ok(AssetParams)
+    }
+}
+
 /// `GET /`
-pub async fn get_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub async fn get_page(
+    State(state): State<Arc<AppState>>,
+    _: Query<PageParams>,
+    headers: HeaderMap,
+) -> Response {
     let mut response = built_in(INDEX_HTML, "text/html; charset=utf-8", &ETAGS[0], &headers);
     let policy = content_security_policy(&state.config.web.basemap_style_url);
     response.headers_mut().insert(
@@ -127,6 +209,7 @@ fn content_security_policy(basemap_style_url: &str) -> String {
 pub async fn get_asset(
     State(state): State<Arc<AppState>>,
     UrlPath(file): UrlPath<String>,
+    _: Query<AssetParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if file == "config.json" {
@@ -145,17 +228,17 @@ pub async fn get_asset(
     ))
 }
 
-/// What the page needs to know about this server: where MapLibre GL JS is (or how to install
-/// it) and which basemap to draw.
+/// What the page needs to know about this server: where MapLibre GL JS is (or what is missing
+/// and how to add it) and which basemap to draw.
 fn page_config(state: &AppState) -> Response {
     let maplibre = MaplibreAssets::find(&state.config);
     let body = serde_json::json!({
         "maplibre": {
-            "available": maplibre.version.is_some(),
-            "version": maplibre.version,
+            "available": maplibre.missing().is_none(),
+            "version": maplibre.version(),
             "module": "/assets/maplibre-gl/maplibre-gl.mjs",
             "css": "/assets/maplibre-gl/maplibre-gl.css",
-            "install_hint": INSTALL_HINT,
+            "install_hint": maplibre.missing(),
         },
         "basemap_style_url": state.config.web.basemap_style_url.trim(),
         "style": "/styles/lifecircle.json",
@@ -165,7 +248,7 @@ fn page_config(state: &AppState) -> Response {
 
 /// A built-in file with its ETag; 304 when the client has it.
 fn built_in(
-    body: &'static str,
+    body: impl Into<Body>,
     content_type: &'static str,
     etag: &str,
     request: &HeaderMap,
@@ -184,21 +267,73 @@ fn built_in(
     if matches {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
-    (common, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    (common, [(header::CONTENT_TYPE, content_type)], body.into()).into_response()
 }
 
-/// `GET /assets/maplibre-gl/{*path}`: MapLibre GL JS's files from `web.maplibre_dist`.
-pub async fn get_maplibre_asset(
+/// ETags of the embedded npm packages' files, computed on first use.
+static DEP_ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    deps::WEB_DEPS
+        .iter()
+        .map(|(_, body)| format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(body)))
+        .collect()
+});
+
+/// The content type of an npm package's file, by its extension.
+fn dep_content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("wasm") => "application/wasm",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `GET /assets/{package}/{*path}`: a file of an npm package the page uses (`web/embed.txt`),
+/// built into the binary; MapLibre GL JS from `web.maplibre_dist` when that is set.
+pub async fn get_package_asset(
     State(state): State<Arc<AppState>>,
-    UrlPath(path): UrlPath<String>,
+    UrlPath((package, path)): UrlPath<(String, String)>,
+    _: Query<AssetParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let maplibre = MaplibreAssets::find(&state.config);
-    if maplibre.version.is_none() {
-        return Err(ApiError::NotFound(format!(
-            "MapLibre GL JS is not installed on this server: {INSTALL_HINT}"
-        )));
+    if package == MAPLIBRE_PACKAGE {
+        match MaplibreAssets::find(&state.config) {
+            MaplibreAssets::Missing { hint } => return Err(ApiError::NotFound(hint)),
+            MaplibreAssets::Directory { dist, version } => {
+                return serve_from_directory(&dist, &version, &path, request).await;
+            }
+            MaplibreAssets::Embedded { .. } => {}
+        }
     }
+    let served = format!("{package}/{path}");
+    if let Some(idx) = deps::WEB_DEPS.iter().position(|(name, _)| *name == served) {
+        let body: &'static [u8] = deps::WEB_DEPS[idx].1;
+        return Ok(built_in(
+            body,
+            dep_content_type(&path),
+            &DEP_ETAGS[idx],
+            request.headers(),
+        ));
+    }
+    Err(ApiError::NotFound(match embedded_version(&package) {
+        Some(version) => format!(
+            "no file `{path}` in the built-in {package} {version}; web/embed.txt lists the files \
+             built in"
+        ),
+        None => format!("no asset `{package}/{path}`; the map page is at /"),
+    }))
+}
+
+/// MapLibre GL JS's files from a configured `dist` folder.
+async fn serve_from_directory(
+    dist: &Path,
+    version: &str,
+    path: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
     // No file name holds a control character, and a NUL makes the file system call fail.
     if path.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!(
@@ -217,15 +352,14 @@ pub async fn get_maplibre_asset(
         .map_err(|_| ApiError::BadRequest(format!("malformed asset path `{path}`")))?;
     let (mut parts, body) = request.into_parts();
     parts.uri = uri;
-    let served = ServeDir::new(&maplibre.dist)
+    let served = ServeDir::new(dist)
         .append_index_html_on_directories(false)
         .oneshot(Request::from_parts(parts, body))
         .await
         .map_err(|e| ApiError::Internal(format!("serving {path}: {e}")))?;
     if served.status() == StatusCode::NOT_FOUND {
         return Err(ApiError::NotFound(format!(
-            "no file `{path}` in MapLibre GL JS {}",
-            maplibre.version.unwrap_or_default()
+            "no file `{path}` in MapLibre GL JS {version}"
         )));
     }
     let mut response = served.map(Body::new);
@@ -294,7 +428,7 @@ mod tests {
             }
         }
         for name in referenced {
-            if name.is_empty() || name == "config.json" || name.starts_with("maplibre-gl") {
+            if name.is_empty() || name == "config.json" || name.starts_with(MAPLIBRE_PACKAGE) {
                 continue;
             }
             assert!(

@@ -194,17 +194,6 @@ fn config_text(region: &Region, subdistricts: Option<&str>, source: &Path) -> St
          # foot access is tagged), so no street class is left out again.\n\
          exclude_highways = []\n",
     );
-    // The map page's MapLibre GL JS: where `npm ci --prefix web` put it, when run from the
-    // repository; otherwise the page says how to install it.
-    if let Ok(dist) = std::path::absolute("web/node_modules/maplibre-gl/dist")
-        && dist.join("maplibre-gl.js").is_file()
-    {
-        let dist = dist
-            .to_string_lossy()
-            .replace('\\', "/")
-            .replace('"', "\\\"");
-        text.push_str(&format!("\n[web]\nmaplibre_dist = \"{dist}\"\n"));
-    }
     text
 }
 

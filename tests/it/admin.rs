@@ -436,19 +436,7 @@ fn open_reports_are_counted_per_facility() {
 fn a_reload_with_bad_data_keeps_serving_the_old_data() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    for name in [
-        "facilities.fgb",
-        "roads.fgb",
-        "subdistricts.fgb",
-        "residents.fgb",
-    ] {
-        std::fs::copy(
-            support::repo_root().join("data/changning").join(name),
-            data.join(name),
-        )
-        .unwrap();
-    }
+    support::copy_sample_data(&data);
     let server = support::spawn_with(
         &format!(
             "[admin]\ntoken = \"{TOKEN}\"\n[cache]\nprecompute_maxzoom = 0\n[data]\nfacilities = \"data/facilities.fgb\"\nroads = \"data/roads.fgb\"\nsubdistricts = \"data/subdistricts.fgb\"\nresidents = \"data/residents.fgb\"\n"

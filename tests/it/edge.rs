@@ -617,8 +617,8 @@ impl Drop for Process {
 fn analyses_answer_while_precompute_runs_and_sigterm_exits_promptly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    lifecircle::generate::write_dataset(
-        &lifecircle::generate::GenerateOptions::shanghai(20_000),
+    lifecircle_generate::write_dataset(
+        &lifecircle_generate::GenerateOptions::shanghai(20_000),
         &data,
     )
     .unwrap();
@@ -700,19 +700,7 @@ fn analyses_answer_while_precompute_runs_and_sigterm_exits_promptly() {
 fn ready_reports_the_last_reload_and_versions_count_only_successes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    for name in [
-        "facilities.fgb",
-        "roads.fgb",
-        "subdistricts.fgb",
-        "residents.fgb",
-    ] {
-        std::fs::copy(
-            support::repo_root().join("data/changning").join(name),
-            data.join(name),
-        )
-        .unwrap();
-    }
+    support::copy_sample_data(&data);
     let server = support::spawn_with(
         &format!(
             "[admin]\ntoken = \"{TOKEN}\"\n[cache]\nprecompute_maxzoom = 0\n[data]\nfacilities = \"data/facilities.fgb\"\nroads = \"data/roads.fgb\"\nsubdistricts = \"data/subdistricts.fgb\"\nresidents = \"data/residents.fgb\"\n"

@@ -4,9 +4,13 @@
 //! facilities of the sample by id.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use lifecircle::geom::haversine_m;
+use lifecircle::config::Config;
+use lifecircle::dataset::{Dataset, Facility};
+use lifecircle::geom::{self, haversine_m};
 use lifecircle::navigation;
+use lifecircle::search::{SearchIndex, SearchQuery};
 use reqwest::Url;
 use serde_json::Value;
 
@@ -633,4 +637,101 @@ fn catalog_lists_the_search_routes() {
             .unwrap()
             .ends_with("/features/{id}")
     );
+}
+
+/// City scale (the search index itself, no server): a generated central-Shanghai set of 120,000
+/// facilities, plus facilities literally
+/// named 幼儿园, 药店, 超市 and 公园 kilometres from each query place. For every such word at ten
+/// places, the first result is the nearest facility of the category the word names, or one at
+/// most 200 m farther than it.
+#[test]
+fn city_scale_category_words_find_the_nearest_facility_of_the_category() {
+    let dir = tempfile::tempdir().unwrap();
+    lifecircle_generate::write_dataset(
+        &lifecircle_generate::GenerateOptions::shanghai(120_000),
+        dir.path(),
+    )
+    .expect("city set generates");
+    let config = Config::embedded().unwrap();
+    let taxonomy = Arc::new(config.taxonomy().unwrap());
+    let (mut facilities, _) = lifecircle::ingest::read_facilities(
+        &dir.path().join("facilities.fgb"),
+        &config.data.fields,
+        &taxonomy,
+    )
+    .expect("city facilities load");
+    assert!(facilities.len() >= 100_000, "{}", facilities.len());
+    let words = [
+        ("幼儿园", "kindergarten"),
+        ("药店", "pharmacy"),
+        ("超市", "supermarket"),
+        ("公园", "park"),
+    ];
+    // Ten places spread over the city's middle, each with every word planted 1.5–6 km away, as
+    // a facility of no category or of the word's own.
+    let places: Vec<(f64, f64)> = (0..10)
+        .map(|i| {
+            let a = (f64::from(i) * 0.618_033_988_7).fract();
+            let b = (f64::from(i) * 0.414_213_562_3 + 0.3).fract();
+            (121.33 + a * 0.3, 31.08 + b * 0.25)
+        })
+        .collect();
+    let mut next_id = facilities.iter().map(|f| f.id).max().unwrap_or(0) + 1;
+    for (p, &(lon, lat)) in places.iter().enumerate() {
+        for (w, &(word, category)) in words.iter().enumerate() {
+            let distance_m = 1500.0 + 1000.0 * ((p + w) % 5) as f64;
+            // A point about `distance_m` away (the test measures every distance itself).
+            let bearing = (90.0 * w as f64 + 20.0).to_radians();
+            let plat = lat + distance_m * bearing.cos() / 111_195.0;
+            let plon = lon + distance_m * bearing.sin() / (111_195.0 * lat.to_radians().cos());
+            let category = if (p + w) % 2 == 0 {
+                taxonomy.fallback()
+            } else {
+                taxonomy.by_id(category).unwrap()
+            };
+            facilities.push(Facility {
+                id: next_id,
+                source_id: next_id.to_string(),
+                name: word.into(),
+                name_en: None,
+                category,
+                address: None,
+                subdistrict: None,
+                lon: plon,
+                lat: plat,
+                merc: geom::lonlat_to_merc(plon, plat),
+            });
+            next_id += 1;
+        }
+    }
+    let data = Dataset::new(taxonomy, facilities, Vec::new(), Vec::new(), Vec::new());
+    let index = SearchIndex::build(&data);
+    for (word, category) in words {
+        let category = data.taxonomy.by_id(category).unwrap();
+        for &place in &places {
+            let nearest_m = data
+                .facilities_of(category)
+                .iter()
+                .map(|&idx| {
+                    let f = data.facility(idx);
+                    geom::haversine_m(place, (f.lon, f.lat))
+                })
+                .fold(f64::INFINITY, f64::min);
+            let query = SearchQuery {
+                near: Some(place),
+                ..SearchQuery::text(word, 1)
+            };
+            let results = index.search(&query);
+            let hit = &results.hits[0];
+            let first = data.facility(hit.facility_idx);
+            let distance_m = hit.distance_m.unwrap();
+            assert!(
+                distance_m <= nearest_m + 200.0,
+                "{word} near {place:?}: first is {:?} ({}) at {distance_m:.0} m; the nearest {} is {nearest_m:.0} m away",
+                first.name,
+                data.taxonomy.category(first.category).id,
+                data.taxonomy.category(category).id,
+            );
+        }
+    }
 }

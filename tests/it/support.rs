@@ -116,25 +116,37 @@ pub fn get_json(url: &str) -> serde_json::Value {
     response.json().unwrap()
 }
 
-/// Runs `node tests/js/<script> <args>` when the JavaScript checks are enabled
-/// (`LIFECIRCLE_JS_TESTS=1`, as `scripts/test.sh` sets after installing their packages); `None`
-/// when they are not. Enabled but unable to run is a test failure, not a skip.
-pub fn node_script(script: &str, args: &[&str]) -> Option<std::process::Output> {
-    if std::env::var("LIFECIRCLE_JS_TESTS").as_deref() != Ok("1") {
-        eprintln!("note: {script} not run; set LIFECIRCLE_JS_TESTS=1 (scripts/test.sh does)");
-        return None;
+/// The bundled sample's four files.
+pub const SAMPLE_FILES: [&str; 4] = [
+    "facilities.fgb",
+    "roads.fgb",
+    "subdistricts.fgb",
+    "residents.fgb",
+];
+
+/// Copies the bundled sample's files into `dir` (created when missing).
+pub fn copy_sample_data(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in SAMPLE_FILES {
+        std::fs::copy(
+            repo_root().join("data/changning").join(name),
+            dir.join(name),
+        )
+        .unwrap_or_else(|e| panic!("copying {name} into {}: {e}", dir.display()));
     }
-    let dir = repo_root().join("tests/js");
-    assert!(
-        dir.join("node_modules").is_dir(),
-        "run `npm ci --prefix tests/js` first"
-    );
-    let output = std::process::Command::new("node")
-        .arg(dir.join(script))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run node: {e}"));
-    Some(output)
+}
+
+/// A config whose base directory may be anywhere but whose data is the bundled sample.
+pub fn config_elsewhere(extra: &str) -> String {
+    let data = repo_root().join("data/changning");
+    let path = |name: &str| toml::Value::String(data.join(name).display().to_string()).to_string();
+    format!(
+        "[data]\nfacilities = {}\nroads = {}\nsubdistricts = {}\nresidents = {}\n{extra}",
+        path("facilities.fgb"),
+        path("roads.fgb"),
+        path("subdistricts.fgb"),
+        path("residents.fgb"),
+    )
 }
 
 /// A facility as the sample file states it, read with the flatgeobuf crate rather than the

@@ -449,16 +449,16 @@ fn catalog_style_and_health() {
         server.url("/tiles/facilities.json")
     );
     assert!(!style.to_string().contains("{base_url}"));
-    if let Some(output) = support::node_script(
-        "validate_style.mjs",
-        &[&server.url("/styles/lifecircle.json")],
-    ) {
-        assert!(
-            output.status.success(),
-            "style invalid: {}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-    }
+    // Clusters are one neutral colour (the page rings them with their category mix); the tiles
+    // still carry the dominant category's `color`, which the style uses for the outline.
+    let clusters = style["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == "facility-clusters")
+        .unwrap();
+    assert!(clusters["paint"]["circle-color"].is_string(), "{clusters}");
+    // The MapLibre style validator runs in tests/browser (node).
 
     let health = get_json(&server.url("/health"));
     assert_eq!(health["status"], "ok");
@@ -469,39 +469,6 @@ fn catalog_style_and_health() {
         metrics.contains("lifecircle_http_requests_total{route=\"/health\",status=\"200\"} 1"),
         "{metrics}"
     );
-}
-
-#[test]
-fn reference_decoder_agrees() {
-    let server = support::sample();
-    let dataset = server.state.snapshot.load().dataset.clone();
-    for z in [11u8, 15] {
-        let f = &dataset.facilities()[dataset.facilities().len() / 2];
-        let key = tile_of(f.lon, f.lat, z);
-        let url = server.url(&format!(
-            "/tiles/facilities/{}/{}/{}.mvt",
-            key.z, key.x, key.y
-        ));
-        let Some(output) = support::node_script("decode_tile.mjs", &[&url]) else {
-            return;
-        };
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let decoded: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
-        let mut ids: Vec<u64> = decoded.iter().map(|f| f["id"].as_u64().unwrap()).collect();
-        let mut ours: Vec<u64> = fetch_tile(&server, key, "").iter().map(|f| f.id).collect();
-        ids.sort_unstable();
-        ours.sort_unstable();
-        assert_eq!(ids, ours, "z{z}");
-        assert!(
-            decoded
-                .iter()
-                .all(|f| f["layer"] == "facilities" && f["type"] == 1)
-        );
-    }
 }
 
 #[test]
@@ -583,13 +550,6 @@ fn basemap_tiles_hold_clipped_streets_and_areas() {
         assert!(
             ["motorway", "trunk", "primary", "secondary"].contains(&class.as_str()),
             "{class} at z11"
-        );
-    }
-    if let Some(output) = support::node_script("decode_tile.mjs", &[&url]) {
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
         );
     }
 }

@@ -1,44 +1,8 @@
-//! The map page at `/`: its files over HTTP, MapLibre GL JS served from `web/` or a clear
-//! message when it is not installed, and the page itself in headless Chromium
-//! (`tests/js/page_e2e.mjs`, with screenshots in `target/screenshots/`).
-
-use std::path::{Path, PathBuf};
+//! The map page at `/` over HTTP: its files, MapLibre GL JS built in (or from a configured
+//! folder), and a clear message when it is missing. The page itself in headless Chromium is in
+//! `tests/browser` (`page`).
 
 use crate::support::{self, get, get_json};
-
-/// Where the browser test writes its screenshots (test artefacts, git-ignored).
-fn screenshot_dir() -> PathBuf {
-    support::repo_root().join("target/screenshots")
-}
-
-/// A config whose base directory is `dir` but whose data is the bundled sample.
-fn config_elsewhere(extra: &str) -> String {
-    let data = support::repo_root().join("data/changning");
-    let path = |name: &str| toml_string(&data.join(name));
-    format!(
-        "[data]\nfacilities = {}\nroads = {}\nsubdistricts = {}\nresidents = {}\n{extra}",
-        path("facilities.fgb"),
-        path("roads.fgb"),
-        path("subdistricts.fgb"),
-        path("residents.fgb"),
-    )
-}
-
-fn toml_string(path: &Path) -> String {
-    toml::Value::String(path.display().to_string()).to_string()
-}
-
-/// Is the MapLibre GL JS the page needs installed (`npm ci --prefix web`)? With the JavaScript
-/// tests enabled (`scripts/test.sh` installs it), it must be.
-fn maplibre_installed() -> bool {
-    let installed = support::repo_root()
-        .join("web/node_modules/maplibre-gl/dist/maplibre-gl.mjs")
-        .is_file();
-    if std::env::var("LIFECIRCLE_JS_TESTS").as_deref() == Ok("1") {
-        assert!(installed, "run `npm ci --prefix web` first");
-    }
-    installed
-}
 
 #[test]
 fn page_and_its_files_are_served_with_etags() {
@@ -81,58 +45,98 @@ fn page_and_its_files_are_served_with_etags() {
     assert!(missing.text().unwrap().contains("no asset `nope.js`"));
 }
 
+/// MapLibre GL JS is built into the binary at the version `web/package-lock.json` pins; a build
+/// without npm carries the message saying what is missing instead, and the page shows it.
 #[test]
-fn maplibre_is_served_from_web_node_modules() {
-    if !maplibre_installed() {
-        eprintln!("note: MapLibre GL JS not installed; run `npm ci --prefix web`");
-        return;
-    }
+fn maplibre_is_built_in_at_the_pinned_version() {
     let server = support::sample();
     let config = get_json(&server.url("/assets/config.json"));
+    if let Some(missing) = lifecircle::http::web::built_without_maplibre() {
+        assert_eq!(config["maplibre"]["available"], false);
+        let hint = config["maplibre"]["install_hint"].as_str().unwrap();
+        assert!(hint.contains(missing), "{hint}");
+        assert!(missing.contains("npm"), "{missing}");
+        assert!(
+            std::env::var("LIFECIRCLE_JS_TESTS").as_deref() != Ok("1"),
+            "scripts/test.sh builds with npm, so MapLibre GL JS must be built in: {missing}"
+        );
+        return;
+    }
     assert_eq!(config["maplibre"]["available"], true);
-    let package: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(support::repo_root().join("web/package.json")).unwrap(),
+    assert_eq!(config["maplibre"]["install_hint"], serde_json::Value::Null);
+    let lock: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("web/package-lock.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(
-        config["maplibre"]["version"], package["dependencies"]["maplibre-gl"],
-        "the installed MapLibre GL JS is the pinned one"
+        config["maplibre"]["version"], lock["packages"]["node_modules/maplibre-gl"]["version"],
+        "the built-in MapLibre GL JS is the pinned one"
     );
     let module = get(&server.url("/assets/maplibre-gl/maplibre-gl.mjs"));
     assert_eq!(module.status(), 200);
-    let content_type = module.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(content_type.contains("javascript"), "{content_type}");
-    let last_modified = module.headers()["last-modified"].clone();
+    assert_eq!(
+        module.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let etag = module.headers()["etag"].clone();
+    let body = module.bytes().unwrap();
+    assert!(body.len() > 100_000, "{} bytes", body.len());
     let again = support::client()
         .get(server.url("/assets/maplibre-gl/maplibre-gl.mjs"))
-        .header("If-Modified-Since", last_modified)
+        .header("If-None-Match", etag)
         .send()
         .unwrap();
     assert_eq!(again.status(), 304);
-    // The module worker is loaded next to the module, with a version query.
+    // The module worker is loaded next to the module; a cache-busting `v` is accepted.
     let worker = get(&server.url("/assets/maplibre-gl/maplibre-gl-worker.mjs?v=1"));
     assert_eq!(worker.status(), 200);
     assert_eq!(
         get(&server.url("/assets/maplibre-gl/maplibre-gl.css")).headers()["content-type"],
-        "text/css"
+        "text/css; charset=utf-8"
     );
     for path in [
         "/assets/maplibre-gl/nope.mjs",
         "/assets/maplibre-gl/%2e%2e/package.json",
         "/assets/maplibre-gl/..%2fpackage.json",
+        "/assets/maplibre-gl/maplibre-gl.mjs.map",
+        "/assets/left-pad/index.js",
     ] {
         let response = get(&server.url(path));
         assert_eq!(response.status(), 404, "{path}");
     }
 }
 
+/// Every file `web/embed.txt` lists is served at its path under `/assets/`.
 #[test]
-fn without_maplibre_the_page_says_how_to_install_it() {
+fn every_listed_package_file_is_served() {
+    if lifecircle::http::web::built_without_maplibre().is_some() {
+        return;
+    }
+    let server = support::sample();
+    let list = std::fs::read_to_string(support::repo_root().join("web/embed.txt")).unwrap();
+    let mut n = 0;
+    for line in list.lines().map(|l| l.split('#').next().unwrap().trim()) {
+        let Some((package, file)) = line.split_once(' ') else {
+            continue;
+        };
+        let file = file.trim();
+        let served = format!(
+            "/assets/{package}/{}",
+            file.strip_prefix("dist/").unwrap_or(file)
+        );
+        assert_eq!(get(&server.url(&served)).status(), 200, "{served}");
+        n += 1;
+    }
+    assert!(n >= 3, "web/embed.txt lists {n} files");
+}
+
+#[test]
+fn without_maplibre_the_page_says_what_is_missing() {
     let elsewhere = tempfile::tempdir().unwrap();
-    let server = support::spawn_with(&config_elsewhere(""), elsewhere.path());
+    let server = support::spawn_with(
+        &support::config_elsewhere("[web]\nmaplibre_dist = \"no-such-folder/dist\"\n"),
+        elsewhere.path(),
+    );
     assert_eq!(get(&server.url("/")).status(), 200);
     let config = get_json(&server.url("/assets/config.json"));
     assert_eq!(config["maplibre"]["available"], false);
@@ -140,7 +144,7 @@ fn without_maplibre_the_page_says_how_to_install_it() {
         config["maplibre"]["install_hint"]
             .as_str()
             .unwrap()
-            .contains("npm ci --prefix web")
+            .contains("no-such-folder/dist")
     );
     let module = get(&server.url("/assets/maplibre-gl/maplibre-gl.mjs"));
     assert_eq!(module.status(), 404);
@@ -149,22 +153,13 @@ fn without_maplibre_the_page_says_how_to_install_it() {
         message["error"]
             .as_str()
             .unwrap()
-            .contains("npm ci --prefix web"),
+            .contains("`[web] maplibre_dist`"),
         "{message}"
     );
     // Tiles are still served.
     let tile = get(&server.url("/tiles/facilities/12/3429/1673.mvt"));
     assert_eq!(tile.status(), 200);
-
-    let dir = screenshot_dir();
-    let base = server.base.clone();
-    let dir_text = dir.display().to_string();
-    if let Some(output) = support::node_script(
-        "page_e2e.mjs",
-        &["--base", &base, "--out", &dir_text, "--missing-maplibre"],
-    ) {
-        check_browser_run(&output);
-    }
+    // The page's notice in Chromium: tests/browser (page::says_what_is_missing_without_maplibre).
 }
 
 #[test]
@@ -179,125 +174,4 @@ fn external_basemap_style_reaches_the_page_and_its_policy() {
         policy.contains("connect-src 'self' http: https:"),
         "{policy}"
     );
-}
-
-/// With an external basemap configured (here this server's own style, so no network is
-/// needed), the page draws it with the facilities on top and can switch to its own basemap.
-#[test]
-fn page_switches_between_external_and_own_basemap() {
-    let server = support::spawn("[web]\nbasemap_style_url = \"/styles/lifecircle.json\"\n");
-    let dir = screenshot_dir();
-    let dir_text = dir.display().to_string();
-    if let Some(output) = support::node_script(
-        "page_e2e.mjs",
-        &[
-            "--base",
-            &server.base,
-            "--out",
-            &dir_text,
-            "--basemap-switch",
-        ],
-    ) {
-        check_browser_run(&output);
-    }
-}
-
-/// The page in headless Chromium: loads without console errors, renders facilities at the
-/// default view, category filter, cluster zoom, a facility named like HTML shown as text,
-/// search with suggestions, distances and navigation links, the coverage overlay, feedback
-/// found in the store afterwards, the English switch, the phone layout; screenshots in
-/// target/screenshots/.
-#[test]
-fn page_works_in_a_real_browser() {
-    let server = support::spawn(&format!("[admin]\ntoken = \"{ADMIN_TOKEN}\"\n"));
-    let snapshot = server.state.snapshot.load_full();
-    let [lon, lat] = snapshot.dataset.center();
-    // The browser reports a position in the middle of the data; distances are measured from it.
-    let device = format!("{lon},{lat}");
-    let facility = {
-        let f = snapshot
-            .dataset
-            .facilities()
-            .iter()
-            .find(|f| f.name.contains("<b>"))
-            .expect("the sample has a facility named like HTML");
-        serde_json::json!({ "id": f.id, "lon": f.lon, "lat": f.lat, "name": f.name })
-    };
-    if std::env::var("LIFECIRCLE_JS_TESTS").as_deref() == Ok("1") {
-        maplibre_installed();
-    }
-    let dir = screenshot_dir();
-    let dir_text = dir.display().to_string();
-    let facility_text = facility.to_string();
-    let Some(output) = support::node_script(
-        "page_e2e.mjs",
-        &[
-            "--base",
-            &server.base,
-            "--out",
-            &dir_text,
-            "--facility",
-            &facility_text,
-            "--device",
-            &device,
-        ],
-    ) else {
-        return;
-    };
-    let report = check_browser_run(&output);
-    // The reports the page sent are in the store, as sent.
-    let sent = report["stored"]["feedback"]
-        .as_array()
-        .expect("stored feedback");
-    assert_eq!(sent.len(), 2, "{sent:?}");
-    for page_report in sent {
-        let id = page_report["id"].as_u64().expect("report id");
-        let response = support::client()
-            .get(server.url(&format!("/admin/feedback/{id}")))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .unwrap();
-        assert_eq!(response.status(), 200, "report {id}");
-        let stored: serde_json::Value = response.json().unwrap();
-        assert_eq!(stored["kind"], page_report["kind"], "{stored}");
-        assert_eq!(stored["message"], page_report["message"], "{stored}");
-        if let Some(facility_id) = page_report.get("facility_id") {
-            assert_eq!(&stored["facility"]["id"], facility_id, "{stored}");
-            assert_eq!(stored["facility"]["name"], facility["name"], "{stored}");
-        }
-        if let Some(location) = page_report.get("location") {
-            for key in ["lon", "lat"] {
-                let (a, b) = (stored["location"][key].as_f64(), location[key].as_f64());
-                assert!(
-                    (a.unwrap() - b.unwrap()).abs() < 1e-5,
-                    "{key}: stored {a:?}, clicked {b:?}"
-                );
-            }
-        }
-    }
-    for name in ["desktop.png", "phone.png"] {
-        let bytes = std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(bytes.starts_with(b"\x89PNG"), "{name} is not a PNG");
-    }
-}
-
-/// Admin token of the browser test's server, to read back the reports the page sent.
-const ADMIN_TOKEN: &str = "page-test-admin-token-0123456789";
-
-/// Asserts that every step of a `page_e2e.mjs` run passed; returns its report.
-fn check_browser_run(output: &std::process::Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: serde_json::Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("page_e2e.mjs printed no report ({e}):\n{stdout}\n{stderr}"));
-    let failed: Vec<_> = report["steps"]
-        .as_array()
-        .map(|steps| steps.iter().filter(|s| s["ok"] != true).collect())
-        .unwrap_or_default();
-    assert!(
-        output.status.success() && report["ok"] == true && failed.is_empty(),
-        "browser test failed: {}\n{stderr}",
-        serde_json::to_string_pretty(&report).unwrap()
-    );
-    report
 }

@@ -2,14 +2,15 @@
 // playwright-core), against a running lifecircle server.
 //
 //   node page_e2e.mjs --base http://127.0.0.1:PORT --out DIR [--facility JSON] [--device LON,LAT]
-//                     [--missing-maplibre | --basemap-switch]
+//                     [--missing-maplibre | --basemap-switch | --standalone]
 //
 // --facility: {"id", "lon", "lat", "name"} of a facility whose name looks like HTML; the search
 // must find it, and its popup must show the name as text. --device: the position the browser
 // reports (geolocation granted); distances are measured from it. --missing-maplibre: the server
-// lacks MapLibre GL JS; the page must still load and say how to install it. --basemap-switch:
+// lacks MapLibre GL JS; the page must still load and say what is missing. --basemap-switch:
 // the server has an external basemap style configured; the page must draw it and switch to its
-// own, keeping the category filter.
+// own, keeping the category filter. --standalone: the server is a copied binary in an empty
+// folder; the map must be drawn from the MapLibre GL JS built into it.
 //
 // Prints one JSON object {ok, steps: [{name, ok, detail}], stored, console_errors,
 // failed_requests} (`stored.feedback`: the reports the page sent, for the caller to find in the
@@ -42,7 +43,7 @@ const CHROMIUM_ARGS = [
 const STEP_TIMEOUT_MS = 30000;
 
 function parseArgs(argv) {
-  const opts = { base: null, out: null, facility: null, device: null, missingMaplibre: false, basemapSwitch: false };
+  const opts = { base: null, out: null, facility: null, device: null, missingMaplibre: false, basemapSwitch: false, standalone: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--base') opts.base = argv[++i].replace(/\/$/, '');
@@ -50,6 +51,7 @@ function parseArgs(argv) {
     else if (arg === '--facility') opts.facility = JSON.parse(argv[++i]);
     else if (arg === '--device') opts.device = argv[++i].split(',').map(Number);
     else if (arg === '--missing-maplibre') opts.missingMaplibre = true;
+    else if (arg === '--standalone') opts.standalone = true;
     else if (arg === '--basemap-switch') opts.basemapSwitch = true;
     else throw new Error(`unknown argument ${arg}`);
   }
@@ -189,17 +191,58 @@ function parseDistance(text) {
 
 if (opts.missingMaplibre) {
   const page = await openPage('missing', { width: 1280, height: 800 });
-  await step('page loads without MapLibre GL JS and says how to install it', async () => {
+  await step('page loads without MapLibre GL JS and says what is missing and how to add it', async () => {
+    const hint = (await (await fetch(`${opts.base}/assets/config.json`)).json()).maplibre.install_hint;
+    assert(typeof hint === 'string' && hint.length > 0, 'config.json has no install_hint');
     await page.goto(`${opts.base}/`, { waitUntil: 'load' });
     await page.waitForSelector('.maplibre-missing', { state: 'visible', timeout: STEP_TIMEOUT_MS });
     const text = await page.textContent('#notice');
-    assert(text.includes('npm ci --prefix web'), `notice lacks the install command: ${text}`);
+    assert(text.includes(hint), `notice lacks the server's message: ${text}`);
     const asked = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
     assert(!asked.some((u) => u.includes('/assets/maplibre-gl/')), 'page requested the missing MapLibre files');
     assert(!(await page.isVisible('#panel')) && !(await page.isVisible('#search-input')), 'map controls shown without a map');
     assert(consoleErrors.length === 0, `console errors: ${JSON.stringify(consoleErrors)}`);
     await shot(page, 'missing-maplibre.png');
     return { notice: text };
+  });
+} else if (opts.standalone) {
+  const page = await openPage('standalone', { width: 1280, height: 800 });
+  await step('standalone binary: the map is drawn from the built-in MapLibre GL JS, tiles loaded, no install message', async () => {
+    await page.goto(`${opts.base}/`, { waitUntil: 'load' });
+    await settle(page);
+    assert(!(await page.isVisible('.maplibre-missing')), 'the page shows the missing-MapLibre notice');
+    const notice = (await page.isVisible('#notice')) ? await page.textContent('#notice') : '';
+    assert(!/npm|install|MapLibre/i.test(notice), `the page shows a notice about MapLibre: ${notice}`);
+    const loaded = await page.evaluate(() => ({ tiles: window.lifecircle.map.areTilesLoaded(), style: window.lifecircle.map.isStyleLoaded() }));
+    assert(loaded.tiles && loaded.style, `map not loaded: ${JSON.stringify(loaded)}`);
+    const features = await rendered(page);
+    assert(features.length > 0, 'no facility rendered');
+    // The canvas holds a drawn map: read its pixels right after a frame and count the colours.
+    const colours = await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const map = window.lifecircle.map;
+          map.once('render', () => {
+            const canvas = map.getCanvas();
+            const gl = canvas.getContext('webgl2') || canvas.getContext('webgl');
+            const pixels = new Uint8Array(canvas.width * canvas.height * 4);
+            gl.readPixels(0, 0, canvas.width, canvas.height, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
+            const seen = new Set();
+            for (let i = 0; i < pixels.length; i += 4 * 97) seen.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+            resolve({ width: canvas.width, height: canvas.height, distinct: seen.size });
+          });
+          map.triggerRepaint();
+        }),
+    );
+    assert(colours.width > 0 && colours.distinct >= 8, `canvas not drawn: ${JSON.stringify(colours)}`);
+    const asked = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name));
+    assert(asked.some((u) => u.includes('/assets/maplibre-gl/maplibre-gl.mjs')), 'MapLibre GL JS not loaded from the server');
+    // Tiles are fetched by MapLibre's worker, outside the page's resource timing: ask the map.
+    assert(await page.evaluate(() => window.lifecircle.map.isSourceLoaded('facilities')), 'facility tiles not loaded');
+    assert(consoleErrors.length === 0, `console errors: ${JSON.stringify(consoleErrors)}`);
+    assert(failedRequests.length === 0, `failed requests: ${JSON.stringify(failedRequests)}`);
+    await shot(page, 'standalone.png');
+    return { n_rendered: features.length, canvas: colours };
   });
 } else if (opts.basemapSwitch) {
   const page = await openPage('basemap', { width: 1280, height: 800 });
@@ -590,6 +633,37 @@ if (opts.missingMaplibre) {
       await page.click('#lang-button');
       assert((await page.evaluate(() => document.documentElement.lang)) === 'zh-CN', 'did not switch back to Chinese');
       return { tab: state.tab };
+    });
+
+    await step('desktop: clusters are neutral with their category mix as a ring; screenshots at z11-13 over the densest area', async () => {
+      // The densest area: where the largest cluster lies at zoom 11.
+      await page.evaluate(() => window.lifecircle.map.jumpTo({ zoom: 11 }));
+      await settle(page);
+      const densest = await page.evaluate(() => {
+        const map = window.lifecircle.map;
+        const layers = map.getStyle().layers.filter((l) => l.source === 'facilities' && JSON.stringify(l.filter).includes('point_count')).map((l) => l.id);
+        const clusters = map.queryRenderedFeatures({ layers });
+        clusters.sort((a, b) => b.properties.point_count - a.properties.point_count);
+        const top = clusters[0];
+        return top ? { center: top.geometry.coordinates, point_count: top.properties.point_count, layer: top.layer.id } : null;
+      });
+      assert(densest, 'no cluster at zoom 11');
+      const fill = await page.evaluate((layer) => window.lifecircle.map.getPaintProperty(layer, 'circle-color'), densest.layer);
+      assert(typeof fill === 'string', `cluster fill is not one neutral colour: ${JSON.stringify(fill)}`);
+      const views = [];
+      for (const zoom of [11, 12, 13]) {
+        await page.evaluate(([center, z]) => window.lifecircle.map.jumpTo({ center, zoom: z }), [densest.center, zoom]);
+        await settle(page);
+        const rings = await page.$$eval('.cluster-mix', (nodes) => nodes.map((n) => ({ categories: Number(n.dataset.categories), background: n.style.background })));
+        await shot(page, `clusters-z${zoom}.png`);
+        views.push({ zoom, clusters: rings.length, mixed: rings.filter((r) => r.categories >= 2).length });
+        if (rings.length) {
+          assert(rings.some((r) => r.categories >= 2), `z${zoom}: no cluster shows more than one category`);
+          assert(rings.every((r) => r.background.includes('conic-gradient')), `z${zoom}: a cluster has no category ring`);
+        }
+      }
+      assert(views.some((v) => v.mixed > 0), `no mixed cluster at z11-13: ${JSON.stringify(views)}`);
+      return { densest, views };
     });
   }
   await page.close();

@@ -118,9 +118,49 @@ fn segments_touching_rivers<'r>(spec: &Spec, roads: &'r Read) -> Vec<&'r HashMap
         .collect()
 }
 
+/// The repository root (this crate lives in `crates/lifecircle-generate`).
+fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Each kind of place is the taxonomy category [`Kind::id`] gives it: one kind per category, and
+/// every raw alias a kind's names are written with classifies (by the server's taxonomy) to it.
+#[test]
+fn kinds_are_the_taxonomy_categories() {
+    use rand::SeedableRng;
+    let taxonomy = lifecircle::config::Config::embedded()
+        .unwrap()
+        .taxonomy()
+        .unwrap();
+    assert_eq!(Kind::ALL.len(), taxonomy.len());
+    let road = names::changning_main_ew().remove(0);
+    let ctx = NameCtx {
+        road: &road,
+        cross: Some(&road),
+        place_zh: "仙霞",
+        place_en: "Xianxia",
+        district_zh: "长宁区",
+        district_en: "Changning District",
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for kind in Kind::ALL {
+        let id = taxonomy.by_id(kind.id()).expect("a taxonomy id");
+        for _ in 0..50 {
+            for alias in names::facility_name(&mut rng, kind, &ctx).aliases {
+                assert_eq!(
+                    taxonomy.classify(alias),
+                    Some(id),
+                    "{kind:?}: alias `{alias}` is not classified as {}",
+                    kind.id()
+                );
+            }
+        }
+    }
+}
+
 /// Taxonomy ids, and aliases with the id each maps to, from the project's configuration file.
 fn taxonomy() -> (HashSet<String>, HashMap<String, String>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lifecircle.toml");
+    let path = repo_root().join("lifecircle.toml");
     let doc: toml::Value = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut ids = HashSet::new();
     let mut aliases = HashMap::new();
@@ -378,7 +418,7 @@ fn changning_preset_is_deterministic_and_valid() {
 /// `data/changning` must be exactly what the generator makes, so anyone can reproduce it.
 #[test]
 fn committed_sample_matches_the_generator() {
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/changning");
+    let committed = repo_root().join("data/changning");
     let (_dir, s) = generate(&GenerateOptions::changning());
     for f in &s.files {
         let name = f.file_name().unwrap();
@@ -387,7 +427,7 @@ fn committed_sample_matches_the_generator() {
         assert!(
             fresh == old,
             "data/changning/{} is not what the generator makes; regenerate it with \
-             `cargo run --release -- generate --preset changning --out data/changning`",
+             `cargo run --release -p lifecircle-generate -- --out data/changning`",
             name.to_string_lossy()
         );
     }

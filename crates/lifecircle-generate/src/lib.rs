@@ -40,7 +40,7 @@ use rand_chacha::ChaCha8Rng;
 use roads::{AxisSpacing, MotorwaySpec, Network, RoadNames, RoadSpec};
 use std::collections::HashSet;
 
-use crate::fgb_write::FgbLayer;
+use lifecircle::fgb_write::FgbLayer;
 use std::path::{Path, PathBuf};
 
 /// Which area to generate.
@@ -107,7 +107,7 @@ pub enum Error {
         error: std::io::Error,
     },
     #[error(transparent)]
-    Fgb(#[from] crate::fgb_write::Error),
+    Fgb(#[from] lifecircle::fgb_write::Error),
 }
 
 /// Largest accepted `n_facilities`.

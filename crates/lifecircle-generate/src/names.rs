@@ -250,7 +250,9 @@ pub fn city_road(rng: &mut impl Rng) -> Road {
 /// Chinese numerals one to ten.
 pub const CN_NUM: [&str; 10] = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
 
-/// The taxonomy ids the generator writes (see the configuration's `[[categories]]`).
+/// The kinds of place the generator names, one per category of the built-in taxonomy and in
+/// its order (`[[categories]]` in lifecircle.toml): the category ids themselves come from the
+/// taxonomy ([`Kind::id`]); a test checks each kind's raw aliases classify to its category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Education,
@@ -269,24 +271,40 @@ pub enum Kind {
     Other,
 }
 
+/// The built-in taxonomy's category ids, in configuration order.
+static CATEGORY_IDS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    let taxonomy = lifecircle::config::Config::embedded()
+        .and_then(|config| config.taxonomy())
+        .expect("the built-in configuration holds a valid taxonomy");
+    taxonomy.categories().map(|(_, c)| c.id.clone()).collect()
+});
+
 impl Kind {
+    /// Every kind, in the taxonomy's order (for the test that checks them against it).
+    #[cfg(test)]
+    pub const ALL: [Kind; 14] = [
+        Kind::Education,
+        Kind::Kindergarten,
+        Kind::Medical,
+        Kind::Pharmacy,
+        Kind::Elderly,
+        Kind::Market,
+        Kind::Supermarket,
+        Kind::Park,
+        Kind::Sport,
+        Kind::Culture,
+        Kind::CommunityService,
+        Kind::Bank,
+        Kind::Transit,
+        Kind::Other,
+    ];
+
+    /// The taxonomy category id facilities of this kind get.
     pub fn id(self) -> &'static str {
-        match self {
-            Kind::Education => "education",
-            Kind::Kindergarten => "kindergarten",
-            Kind::Medical => "medical",
-            Kind::Pharmacy => "pharmacy",
-            Kind::Elderly => "elderly",
-            Kind::Market => "market",
-            Kind::Supermarket => "supermarket",
-            Kind::Park => "park",
-            Kind::Sport => "sport",
-            Kind::Culture => "culture",
-            Kind::CommunityService => "community_service",
-            Kind::Bank => "bank",
-            Kind::Transit => "transit",
-            Kind::Other => "other",
-        }
+        CATEGORY_IDS
+            .get(self as usize)
+            .map(String::as_str)
+            .expect("the built-in taxonomy has a category for every kind")
     }
 }
 
