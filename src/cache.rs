@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use flate2::{Compression, write::GzEncoder};
 
@@ -32,6 +33,10 @@ pub struct CachedTile {
     pub gzip: Option<Bytes>,
     /// Strong ETag of `raw`, quoted.
     pub etag: String,
+    /// `etag` as a header value, and the gzip body's ETag (`"…-gz"`) when there is one: made
+    /// once with the tile, not per answer.
+    pub etag_header: HeaderValue,
+    pub gzip_etag_header: Option<HeaderValue>,
 }
 
 impl CachedTile {
@@ -43,10 +48,17 @@ impl CachedTile {
         } else {
             None
         };
+        let etag_header = HeaderValue::from_str(&etag).expect("hex ETag is a valid header");
+        let gzip_etag_header = gzip.as_ref().map(|_| {
+            HeaderValue::from_str(&format!("{}-gz\"", etag.trim_end_matches('"')))
+                .expect("hex ETag is a valid header")
+        });
         CachedTile {
             raw: exact_bytes(raw),
             gzip: gzip.map(exact_bytes),
             etag,
+            etag_header,
+            gzip_etag_header,
         }
     }
 
@@ -61,6 +73,8 @@ impl CachedTile {
             self.raw.len(),
             self.gzip.as_ref().map_or(0, Bytes::len),
             self.etag.capacity(),
+            self.etag_header.len(),
+            self.gzip_etag_header.as_ref().map_or(0, HeaderValue::len),
             // The key's variant: `Arc<str>` header and text.
             16 + key.variant.len(),
         ];

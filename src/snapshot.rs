@@ -91,14 +91,31 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         dataset = dataset.with_area(area);
     }
     let dataset = Arc::new(dataset);
-    let basemap = Arc::new(Basemap::new(&dataset));
     let tile_params = config.tiles.clone();
+    // The stages read the dataset only and none needs another's result: build them side by side
+    // (coverage spreads over every core by itself; the search index and tile index take one).
+    let coverage_params = CoverageParams::from(&config.coverage);
+    let ((basemap, points), (coverage, search)) = rayon::join(
+        || {
+            rayon::join(
+                || Basemap::new(&dataset),
+                || FacilityPoints::new(&dataset, Datum::Wgs84, &tile_params),
+            )
+        },
+        || {
+            rayon::join(
+                || Coverage::build(&dataset, &coverage_params),
+                || {
+                    let started = std::time::Instant::now();
+                    (SearchIndex::build(&dataset), started.elapsed())
+                },
+            )
+        },
+    );
+    let basemap = Arc::new(basemap);
     let facility_points = [OnceLock::new(), OnceLock::new()];
-    let _ = facility_points[0].set(FacilityPoints::new(&dataset, Datum::Wgs84, &tile_params));
-    let coverage = Arc::new(Coverage::build(
-        &dataset,
-        &CoverageParams::from(&config.coverage),
-    )?);
+    let _ = facility_points[0].set(points);
+    let coverage = Arc::new(coverage?);
     tracing::info!(
         mode = coverage.mode.as_str(),
         n_cells = coverage.grid.n_cells(),
@@ -107,13 +124,13 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         elapsed_ms = coverage.info.elapsed_ms,
         "coverage built"
     );
-    let search_started = std::time::Instant::now();
-    let search = Arc::new(SearchIndex::build(&dataset));
+    let (search, search_elapsed) = search;
+    let search = Arc::new(search);
     let search_stats = search.stats();
     tracing::info!(
         n_tokens = search_stats.n_tokens,
         memory_bytes = search_stats.memory_bytes,
-        elapsed_ms = search_started.elapsed().as_millis() as u64,
+        elapsed_ms = search_elapsed.as_millis() as u64,
         "search index built"
     );
     tracing::info!(

@@ -91,10 +91,18 @@ impl VectorTileSet {
 
     /// The cache key of one tile of this set in `snapshot`.
     pub fn cache_key(&self, snapshot: &Snapshot, tile: TileKey) -> CacheKey {
-        let variant = format!("{}{}", self.source_id(), self.query_string(snapshot));
+        let query = self.query_string(snapshot);
+        // The default variants are shared, so a request for one allocates no key text.
+        static DEFAULT_VARIANTS: std::sync::LazyLock<[Arc<str>; 2]> =
+            std::sync::LazyLock::new(|| [Arc::from(FACILITIES_SOURCE), Arc::from(BASEMAP_SOURCE)]);
+        let variant = match (self, query.is_empty()) {
+            (VectorTileSet::Facilities { .. }, true) => DEFAULT_VARIANTS[0].clone(),
+            (VectorTileSet::Basemap, true) => DEFAULT_VARIANTS[1].clone(),
+            _ => format!("{}{query}", self.source_id()).into(),
+        };
         CacheKey {
             version: snapshot.version,
-            variant: variant.into(),
+            variant,
             tile,
         }
     }

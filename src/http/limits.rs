@@ -60,7 +60,8 @@ pub async fn json_errors(
     next: Next,
 ) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // The URI shares the request's buffer: cloning it copies no text.
+    let uri = request.uri().clone();
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
@@ -72,7 +73,7 @@ pub async fn json_errors(
         Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
         Err(_) => String::new(),
     };
-    let message = describe(status, &method, &path, &parts.headers, &text, &limits);
+    let message = describe(status, &method, uri.path(), &parts.headers, &text, &limits);
     let mut answer = ApiError::Status(status, message).into_response();
     for name in KEPT_HEADERS {
         for value in parts.headers.get_all(&name) {

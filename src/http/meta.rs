@@ -285,17 +285,25 @@ fn no_store_json(status: StatusCode, value: &serde_json::Value) -> Response {
 /// Per-route request counts and latency, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct RequestMetrics {
-    /// (route, status) → (count, total seconds)
-    by_route: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
+    /// route → status → (count, total seconds); looked up by `&str`, so a request allocates
+    /// nothing once its route has been seen.
+    by_route: Mutex<BTreeMap<String, StatusTotals>>,
 }
 
+/// Per status: (count, total seconds).
+type StatusTotals = BTreeMap<u16, (u64, f64)>;
+
 impl RequestMetrics {
-    fn record(&self, route: String, status: u16, elapsed: Duration) {
+    fn record(&self, route: &str, status: u16, elapsed: Duration) {
         let mut map = self
             .by_route
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = map.entry((route, status)).or_default();
+        let statuses = match map.get_mut(route) {
+            Some(statuses) => statuses,
+            None => map.entry(route.to_owned()).or_default(),
+        };
+        let entry = statuses.entry(status).or_default();
         entry.0 += 1;
         entry.1 += elapsed.as_secs_f64();
     }
@@ -307,12 +315,11 @@ pub async fn record_request(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    // The route template is shared (`Arc<str>` inside), so keeping it costs no copy.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     metrics.record(route, response.status().as_u16(), started.elapsed());
     response
 }
@@ -482,11 +489,17 @@ pub async fn get_metrics(
         out,
         "# HELP lifecircle_http_requests_total HTTP requests by route and status.\n# TYPE lifecircle_http_requests_total counter"
     );
-    let routes = metrics
+    let routes: Vec<((String, u16), (u64, f64))> = metrics
         .by_route
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone();
+        .iter()
+        .flat_map(|(route, statuses)| {
+            statuses
+                .iter()
+                .map(|(&status, &totals)| ((route.clone(), status), totals))
+        })
+        .collect();
     for ((route, status), (count, _)) in &routes {
         let _ = writeln!(
             out,

@@ -98,11 +98,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             limits.request_timeout,
         ));
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        // Fields are recorded by reference: nothing is formatted unless the span is shown.
         let client = request
             .extensions()
             .get::<proxy::ClientInfo>()
-            .map(|c| c.addr.to_string())
-            .unwrap_or_default();
+            .map(|c| tracing::field::display(c.addr));
         tracing::info_span!(
             "request",
             method = %request.method(),

@@ -17,36 +17,38 @@ const TILE_CACHE_CONTROL: &str = "public, max-age=300, stale-while-revalidate=36
 /// Answers with a cached tile: 304 when the client's ETag matches, 204 when the tile is empty,
 /// otherwise the gzip bytes (if the client accepts gzip) or the raw bytes.
 pub fn tile(tile: &CachedTile, content_type: &'static str, request: &HeaderMap) -> Response {
-    let use_gzip = tile.gzip.is_some() && accepts_gzip(request);
-    let etag = if use_gzip {
-        format!("{}-gz\"", tile.etag.trim_end_matches('"'))
-    } else {
-        tile.etag.clone()
+    // Every header value is static or made with the tile: answering a hit copies no text.
+    let gzip = match (&tile.gzip, &tile.gzip_etag_header) {
+        (Some(body), Some(etag)) if accepts_gzip(request) => Some((body, etag)),
+        _ => None,
     };
-    let mut headers = HeaderMap::new();
+    let mut response = if tile.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        let etag = gzip.map_or(&tile.etag_header, |(_, etag)| etag);
+        let etag_text = etag.to_str().unwrap_or_default();
+        let mut response = if if_none_match(request, &[&tile.etag, etag_text]) {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let body = gzip.map_or(&tile.raw, |(body, _)| body).clone();
+            let mut response = body.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if gzip.is_some() {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            response
+        };
+        response.headers_mut().insert(header::ETAG, etag.clone());
+        response
+    };
+    let headers = response.headers_mut();
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(TILE_CACHE_CONTROL),
     );
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if tile.is_empty() {
-        return (StatusCode::NO_CONTENT, headers).into_response();
-    }
-    headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(&etag).expect("hex ETag is a valid header"),
-    );
-    if if_none_match(request, &[&tile.etag, &etag]) {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    let body = if use_gzip {
-        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        tile.gzip.clone().expect("checked above")
-    } else {
-        tile.raw.clone()
-    };
-    (StatusCode::OK, headers, body).into_response()
+    response
 }
 
 /// JSON with a short cache lifetime (it describes the current data version).

@@ -76,13 +76,19 @@ pub async fn get_search(
     let dataset = &snapshot.dataset;
     let taxonomy = &dataset.taxonomy;
     let config = &state.config.search;
-    let features: Vec<Value> = results
+    // Typed, borrowing answer: serialised straight into the body, with no JSON tree per hit.
+    let features: Vec<FeatureJson> = results
         .hits
         .iter()
         .map(|hit| {
             let facility = dataset.facility(hit.facility_idx);
             let mut feature = facility_feature(dataset, facility, &config.link_source);
-            add_hit_properties(&mut feature, hit, config.walk_speed_m_per_s);
+            let found = HitJson::new(hit, config.walk_speed_m_per_s);
+            let properties = &mut feature.properties;
+            properties.distance_m = Some(found.distance_m);
+            properties.walk_minutes = Some(found.walk_minutes);
+            properties.relevance = Some(found.relevance);
+            properties.name_match = Some(found.name_match);
             feature
         })
         .collect();
@@ -91,23 +97,108 @@ pub async fn get_search(
         .iter()
         .map(|&c| taxonomy.category(c).id.as_str())
         .collect();
-    Ok(respond::json(&json!({
-        "type": "FeatureCollection",
-        "features": features,
-        "total": results.total,
-        "offset": query.offset,
-        "limit": query.limit,
-        "query": {
-            "q": query.text,
-            "terms": results.terms,
-            "near": query.near.map(|(lon, lat)| [lon, lat]),
-            "radius_m": query.radius_m,
-            "bbox": query.bbox,
-            "category": categories,
+    Ok(respond::json(&SearchJson {
+        data_version: snapshot.version,
+        features,
+        limit: query.limit,
+        offset: query.offset,
+        query: QueryJson {
+            bbox: query.bbox,
+            category: categories,
+            near: query.near.map(|(lon, lat)| [lon, lat]),
+            q: &query.text,
+            radius_m: query.radius_m,
+            terms: &results.terms,
         },
-        "walk_speed_m_per_s": config.walk_speed_m_per_s,
-        "data_version": snapshot.version,
-    })))
+        total: results.total,
+        r#type: "FeatureCollection",
+        walk_speed_m_per_s: config.walk_speed_m_per_s,
+    }))
+}
+
+// The answer types list their fields in alphabetical order: the order the JSON has always had.
+
+#[derive(serde::Serialize)]
+struct SearchJson<'a> {
+    data_version: u64,
+    features: Vec<FeatureJson<'a>>,
+    limit: usize,
+    offset: usize,
+    query: QueryJson<'a>,
+    total: usize,
+    r#type: &'static str,
+    walk_speed_m_per_s: f64,
+}
+
+#[derive(serde::Serialize)]
+struct QueryJson<'a> {
+    bbox: Option<[f64; 4]>,
+    category: Vec<&'a str>,
+    near: Option<[f64; 2]>,
+    q: &'a str,
+    radius_m: Option<f64>,
+    terms: &'a [String],
+}
+
+#[derive(serde::Serialize)]
+struct FeatureJson<'a> {
+    geometry: PointJson,
+    id: u64,
+    properties: PropertiesJson<'a>,
+    r#type: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct PointJson {
+    coordinates: [f64; 2],
+    r#type: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct PropertiesJson<'a> {
+    address: Option<&'a str>,
+    category: &'a str,
+    category_label_en: &'a str,
+    category_label_zh: &'a str,
+    color: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    distance_m: Option<Option<f64>>,
+    group: &'a str,
+    id: u64,
+    label: &'a str,
+    label_en: &'a str,
+    links: LinksJson,
+    name: &'a str,
+    name_en: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_match: Option<&'static str>,
+    provider: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relevance: Option<Option<f64>>,
+    source: Option<&'a str>,
+    source_ids: Vec<String>,
+    subdistrict: Option<&'a str>,
+    updated: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    walk_minutes: Option<Option<f64>>,
+}
+
+#[derive(serde::Serialize)]
+struct LinksJson {
+    amap: String,
+    apple: String,
+    baidu: String,
+    osm: String,
+    tencent: String,
+}
+
+/// What a search hit adds to a facility's properties (present, possibly null, in search answers
+/// only).
+struct HitJson {
+    distance_m: Option<f64>,
+    walk_minutes: Option<f64>,
+    relevance: Option<f64>,
+    name_match: &'static str,
 }
 
 /// `GET /search/suggest?q=&limit=`.
@@ -178,7 +269,11 @@ fn shorten_for_message(id: &str) -> String {
 }
 
 /// A facility as a GeoJSON Feature with its category and navigation links.
-fn facility_feature(dataset: &Dataset, facility: &Facility, link_source: &str) -> Value {
+fn facility_feature<'a>(
+    dataset: &'a Dataset,
+    facility: &'a Facility,
+    link_source: &str,
+) -> FeatureJson<'a> {
     let taxonomy = &dataset.taxonomy;
     let category = taxonomy.category(facility.category);
     let links = navigation::links(
@@ -192,51 +287,63 @@ fn facility_feature(dataset: &Dataset, facility: &Facility, link_source: &str) -
     );
     let (label_zh, label_en) = dataset.label(facility);
     let source = dataset.source_of(facility);
-    json!({
-        "type": "Feature",
-        "id": facility.id,
-        "geometry": { "type": "Point", "coordinates": [facility.lon, facility.lat] },
-        "properties": {
-            "id": facility.id,
-            "source_id": facility.source_id,
-            "name": facility.name,
-            "name_en": facility.name_en,
-            "category": category.id,
-            "category_label_zh": category.label_zh,
-            "category_label_en": category.label_en,
-            "color": category.color,
-            "group": taxonomy.group(category.group).id,
-            "address": facility.address,
-            "subdistrict": facility.subdistrict,
-            "label": label_zh,
-            "label_en": label_en,
-            "source": source.map(|s| s.name.as_str()),
-            "provider": source.map(|s| s.provider.as_str()).filter(|p| !p.is_empty()),
-            "updated": source.and_then(|s| s.as_of.as_ref()).map(|d| d.text.as_str()),
-            "source_ids": dataset.source_keys(facility),
-            "links": {
-                "amap": links.amap,
-                "baidu": links.baidu,
-                "tencent": links.tencent,
-                "apple": links.apple,
-                "osm": links.osm,
-            },
+    FeatureJson {
+        geometry: PointJson {
+            coordinates: [facility.lon, facility.lat],
+            r#type: "Point",
         },
-    })
+        id: facility.id,
+        properties: PropertiesJson {
+            address: facility.address.as_deref(),
+            category: &category.id,
+            category_label_en: &category.label_en,
+            category_label_zh: &category.label_zh,
+            color: &category.color,
+            distance_m: None,
+            group: &taxonomy.group(category.group).id,
+            id: facility.id,
+            label: label_zh,
+            label_en,
+            links: LinksJson {
+                amap: links.amap,
+                apple: links.apple,
+                baidu: links.baidu,
+                osm: links.osm,
+                tencent: links.tencent,
+            },
+            name: &facility.name,
+            name_en: facility.name_en.as_deref(),
+            name_match: None,
+            provider: source
+                .map(|s| s.provider.as_str())
+                .filter(|p| !p.is_empty()),
+            relevance: None,
+            source: source.map(|s| s.name.as_str()),
+            source_ids: dataset.source_keys(facility),
+            subdistrict: facility.subdistrict.as_deref(),
+            updated: source
+                .and_then(|s| s.as_of.as_ref())
+                .map(|d| d.text.as_str()),
+            walk_minutes: None,
+        },
+        r#type: "Feature",
+    }
 }
 
-fn add_hit_properties(feature: &mut Value, hit: &SearchHit, walk_speed_m_per_s: f64) {
-    let round1 = |v: f64| (v * 10.0).round() / 10.0;
-    let properties = &mut feature["properties"];
-    properties["distance_m"] = json!(hit.distance_m.map(round1));
-    properties["walk_minutes"] = json!(
-        hit.distance_m
-            .map(|d| round1(d / walk_speed_m_per_s / 60.0))
-    );
-    properties["relevance"] = json!(hit.relevance.map(|r| (r * 1000.0).round() / 1000.0));
-    properties["name_match"] = json!(match hit.name_match {
-        NameMatch::Exact => "exact",
-        NameMatch::Prefix => "prefix",
-        NameMatch::None => "none",
-    });
+impl HitJson {
+    fn new(hit: &SearchHit, walk_speed_m_per_s: f64) -> HitJson {
+        let round1 = |v: f64| (v * 10.0).round() / 10.0;
+        HitJson {
+            distance_m: hit.distance_m.map(round1),
+            walk_minutes: hit
+                .distance_m
+                .map(|d| round1(d / walk_speed_m_per_s / 60.0)),
+            relevance: hit.relevance.map(|r| (r * 1000.0).round() / 1000.0),
+            name_match: match hit.name_match {
+                NameMatch::Exact => "exact",
+                NameMatch::Prefix => "prefix",
+                NameMatch::None => "none",
+            },
+        }
+    }
 }

@@ -327,25 +327,53 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
 
     let (specs, sources) = source_specs(config);
     let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-    let mut seen_ids = HashSet::new();
-    let mut sourced = Vec::new();
-    let mut source_reports = Vec::new();
-    let mut feature_names = Vec::new();
-    for (spec, options) in &specs {
-        let spec = SourceSpec {
-            idx: spec.idx,
-            name: &source_names[spec.idx as usize],
-            path: &spec.path,
-            options,
-            ids: spec.ids,
-            required: spec.required.clone(),
-        };
-        let (facilities, r, names) =
-            sources::read_source(&spec, taxonomy, &mut seen_ids, &mut report.unmatched)?;
-        sourced.extend(facilities);
-        source_reports.push(r);
-        feature_names.push(names);
-    }
+    // The facility sources and the context layers are independent files: read them side by
+    // side. A facility error still wins over a context one, as when they were read in turn.
+    let unmatched = &mut report.unmatched;
+    let read_facilities = || -> Result<_, Error> {
+        let mut seen_ids = HashSet::new();
+        let mut sourced = Vec::new();
+        let mut source_reports = Vec::new();
+        let mut feature_names = Vec::new();
+        for (spec, options) in &specs {
+            let spec = SourceSpec {
+                idx: spec.idx,
+                name: &source_names[spec.idx as usize],
+                path: &spec.path,
+                options,
+                ids: spec.ids,
+                required: spec.required.clone(),
+            };
+            let (facilities, r, names) =
+                sources::read_source(&spec, taxonomy, &mut seen_ids, unmatched)?;
+            sourced.extend(facilities);
+            source_reports.push(r);
+            feature_names.push(names);
+        }
+        Ok((sourced, source_reports, feature_names))
+    };
+    let read_context = || -> Result<_, Error> {
+        let mut context_reports = Vec::new();
+        let (mut roads, mut areas, mut residents) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some(options) = data.roads.file() {
+            let (read, r) = read_roads_with(&config.resolve(&options.file), options)?;
+            roads = read;
+            context_reports.push(r);
+        }
+        if let Some(options) = data.subdistricts.file() {
+            let (read, r) = read_areas_with(&config.resolve(&options.file), options)?;
+            areas = read;
+            context_reports.push(r);
+        }
+        if let Some(options) = data.residents.file() {
+            let (read, r) = read_residents_with(&config.resolve(&options.file), options)?;
+            residents = read;
+            context_reports.push(r);
+        }
+        Ok((roads, areas, residents, context_reports))
+    };
+    let (facilities_read, context_read) = rayon::join(read_facilities, read_context);
+    let (mut sourced, mut source_reports, feature_names) = facilities_read?;
 
     let n_rows: usize = source_reports.iter().map(|r| r.n_read).sum();
     if sourced.is_empty() && n_rows > 0 {
@@ -359,31 +387,16 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
             n_read: n_rows,
         });
     }
+    let (roads, areas, residents, mut context_reports) = context_read?;
     let mut layers = Layers {
         facilities: Vec::new(),
         origins: HashMap::new(),
         sources,
-        roads: Vec::new(),
-        areas: Vec::new(),
-        residents: Vec::new(),
+        roads,
+        areas,
+        residents,
         area: None,
     };
-    let mut context_reports = Vec::new();
-    if let Some(options) = data.roads.file() {
-        let (roads, r) = read_roads_with(&config.resolve(&options.file), options)?;
-        layers.roads = roads;
-        context_reports.push(r);
-    }
-    if let Some(options) = data.subdistricts.file() {
-        let (areas, r) = read_areas_with(&config.resolve(&options.file), options)?;
-        layers.areas = areas;
-        context_reports.push(r);
-    }
-    if let Some(options) = data.residents.file() {
-        let (residents, r) = read_residents_with(&config.resolve(&options.file), options)?;
-        layers.residents = residents;
-        context_reports.push(r);
-    }
     let area = if let Some(bbox) = config.area.bbox() {
         AnalysisArea::from_bbox(AreaSource::Bbox, bbox, margin_m)
     } else if let Some(boundary) = config.area.boundary() {

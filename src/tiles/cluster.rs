@@ -34,6 +34,8 @@ pub struct Cell {
 #[derive(Debug, Clone, Copy)]
 pub struct Member {
     pub idx: u32,
+    /// Mercator position, as indexed (decides which margin around a tile the member is in).
+    pub merc: MercPoint,
     pub gx: i64,
     pub gy: i64,
     pub category: CategoryId,

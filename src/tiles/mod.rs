@@ -76,28 +76,32 @@ pub fn render(
     let n_categories = dataset.taxonomy.len();
 
     let pyramid = points.pyramid();
-    let mut in_buffer = None;
+    let buffer_margin = span * f64::from(params.buffer) / f64::from(params.extent);
+    // Above the pyramid, one index scan serves the density choice (facilities within the
+    // buffer), the points and a fine clustering (whole cells around the tile): it reaches the
+    // wider of their margins, and each takes the members within its own.
+    let mut scanned = None;
     let mut density = if key.z <= pyramid.base_zoom() {
         params.density(key.z, 0)
     } else {
-        let members = collect(
-            points,
-            key,
-            span * f64::from(params.buffer) / f64::from(params.extent),
-            filter,
-            params,
-        );
-        let density = params.density(key.z, members.len());
-        in_buffer = Some(members);
-        density
+        let fine = cluster_margin(span, params.cluster_fine_cell_px, params);
+        let scan_margin = buffer_margin.max(fine);
+        let members = collect(points, key, scan_margin, filter, params);
+        let n_in_buffer = members
+            .iter()
+            .filter(|m| within_margin(key, m.merc, buffer_margin))
+            .count();
+        scanned = Some((members, scan_margin));
+        params.density(key.z, n_in_buffer)
     };
     loop {
         let mut writer = encode::LayerWriter::new(dataset, params.extent);
         match density {
             Density::Points => {
-                for m in in_buffer.as_deref().unwrap_or_default() {
+                let members = scanned.as_ref().map_or(&[][..], |(m, _)| m.as_slice());
+                for m in members {
                     let (x, y) = (m.gx - origin.0, m.gy - origin.1);
-                    if within_buffer(x, y) {
+                    if within_margin(key, m.merc, buffer_margin) && within_buffer(x, y) {
                         writer.facility(dataset.facility(m.idx), x, y)?;
                     }
                 }
@@ -105,14 +109,20 @@ pub fn render(
             Density::Clusters { cell_px } => {
                 // Whole cells around the tile are needed so that clusters in the buffer have
                 // their true centroid and count.
-                let margin_cells = (params.buffer * 256)
-                    .div_ceil(params.extent * cell_px)
-                    .max(1);
                 let cells = match pyramid_level(key, cell_px, pyramid, params) {
-                    Some(level) => pyramid.cells(level, key, i64::from(margin_cells), filter),
+                    Some(level) => {
+                        pyramid.cells(level, key, i64::from(margin_cells(cell_px, params)), filter)
+                    }
                     None => {
-                        let margin = span * f64::from(cell_px * margin_cells) / 256.0;
-                        let members = collect(points, key, margin, filter, params);
+                        let margin = cluster_margin(span, cell_px, params);
+                        let members = match &scanned {
+                            Some((members, scan_margin)) if margin <= *scan_margin => members
+                                .iter()
+                                .filter(|m| within_margin(key, m.merc, margin))
+                                .copied()
+                                .collect(),
+                            _ => collect(points, key, margin, filter, params),
+                        };
                         let cell_units = extent * i64::from(cell_px) / 256;
                         cluster::cluster(&members, cell_units, n_categories, origin)
                     }
@@ -147,6 +157,39 @@ pub fn render(
     }
 }
 
+/// Whole cells of `cell_px` pixels around a tile that cover its buffer (at least one).
+fn margin_cells(cell_px: u32, params: &TileParams) -> u32 {
+    (params.buffer * 256)
+        .div_ceil(params.extent * cell_px)
+        .max(1)
+}
+
+/// The margin (Mercator units) of whole `cell_px` cells around a tile `span` wide.
+fn cluster_margin(span: f64, cell_px: u32, params: &TileParams) -> f64 {
+    span * f64::from(cell_px * margin_cells(cell_px, params)) / 256.0
+}
+
+/// The tile bounds grown by `margin` (Mercator units), inclusive, as the index is queried.
+fn margin_bounds(key: TileKey, margin: f64) -> (MercPoint, MercPoint) {
+    let (min, max) = key.merc_bounds();
+    (
+        MercPoint {
+            x: min.x - margin,
+            y: min.y - margin,
+        },
+        MercPoint {
+            x: max.x + margin,
+            y: max.y + margin,
+        },
+    )
+}
+
+/// Is `merc` inside tile `key` grown by `margin` (the same test the index query makes)?
+fn within_margin(key: TileKey, merc: MercPoint, margin: f64) -> bool {
+    let (lo, hi) = margin_bounds(key, margin);
+    (lo.x..=hi.x).contains(&merc.x) && (lo.y..=hi.y).contains(&merc.y)
+}
+
 /// The pyramid level holding cells of `cell_px` pixels at zoom `key.z`, if there is one: a cell
 /// twice as wide at zoom z is a cell of the base width at zoom z - 1.
 fn pyramid_level(
@@ -174,21 +217,14 @@ fn collect(
     filter: &CategoryFilter,
     params: &TileParams,
 ) -> Vec<Member> {
-    let (min, max) = key.merc_bounds();
     let world_units = f64::from(key.tiles_per_axis()) * f64::from(params.extent);
-    let lo = MercPoint {
-        x: min.x - margin,
-        y: min.y - margin,
-    };
-    let hi = MercPoint {
-        x: max.x + margin,
-        y: max.y + margin,
-    };
+    let (lo, hi) = margin_bounds(key, margin);
     let mut out = Vec::new();
     points.for_each_in(lo, hi, |idx, merc, category| {
         if filter.allows(category) {
             out.push(Member {
                 idx,
+                merc,
                 gx: (merc.x * world_units).floor() as i64,
                 gy: (merc.y * world_units).floor() as i64,
                 category,
