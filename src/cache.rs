@@ -50,6 +50,24 @@ impl CachedTile {
         }
     }
 
+    /// Wraps a tile as an archive stores it (gzip, as `lifecircle export` writes vector tiles,
+    /// or uncompressed): the same raw bytes, gzip and ETag as [`CachedTile::new`] gives for the
+    /// rendered tile, since the archive holds the server's own gzip bytes.
+    pub fn from_stored(stored: Vec<u8>) -> std::io::Result<CachedTile> {
+        if !stored.starts_with(&[0x1f, 0x8b]) {
+            return Ok(CachedTile::new(stored, false));
+        }
+        let mut raw = Vec::with_capacity(stored.len() * 3);
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&stored[..]), &mut raw)?;
+        let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&raw));
+        let gzip = (raw.len() > 64 && stored.len() < raw.len()).then_some(stored);
+        Ok(CachedTile {
+            raw: exact_bytes(raw),
+            gzip: gzip.map(exact_bytes),
+            etag,
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
@@ -172,6 +190,11 @@ impl TileCache {
             stats.count_render(&key);
             render().map(Arc::new)
         })
+    }
+
+    /// Stores a tile made elsewhere (read from an archive).
+    pub fn insert(&self, key: CacheKey, tile: Arc<CachedTile>) {
+        self.inner.insert(key, tile);
     }
 
     pub fn contains(&self, key: &CacheKey) -> bool {

@@ -72,6 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(web::get_page))
         .route("/assets/{file}", get(web::get_asset))
         .route("/assets/maplibre-gl/{*path}", get(web::get_maplibre_asset))
+        .route("/assets/pmtiles/{*path}", get(web::get_pmtiles_asset))
         .route("/catalog", get(meta::get_catalog))
         .route("/tiles/{file}", get(tiles::get_tilejson))
         .route("/tiles/{source}/{z}/{x}/{y}", get(tiles::get_tile))

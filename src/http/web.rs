@@ -100,7 +100,10 @@ fn package_version(dist: &Path) -> Option<String> {
 /// `GET /`
 pub async fn get_page(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let mut response = built_in(INDEX_HTML, "text/html; charset=utf-8", &ETAGS[0], &headers);
-    let policy = content_security_policy(&state.config.web.basemap_style_url);
+    let policy = content_security_policy(
+        &state.config.web.basemap_style_url,
+        &state.config.web.facilities_pmtiles_url,
+    );
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_str(&policy).expect("the policy is plain ASCII"),
@@ -109,16 +112,28 @@ pub async fn get_page(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
 }
 
 /// What the page may load: only this server, unless an external basemap is configured, whose
-/// style, tiles, glyphs and sprites may come from anywhere.
-fn content_security_policy(basemap_style_url: &str) -> String {
+/// style, tiles, glyphs and sprites may come from anywhere, or a static PMTiles copy of the
+/// facility tiles, whose host the map reads byte ranges from.
+fn content_security_policy(basemap_style_url: &str, facilities_pmtiles_url: &str) -> String {
     let external = if basemap_style_url.trim().is_empty() {
         ""
     } else {
         " http: https:"
     };
+    let archive = facilities_pmtiles_url.trim();
+    let archive_host = if external.is_empty() && archive.contains("://") {
+        // The origin: scheme and host, up to the path (validated as plain ASCII in config).
+        let after_scheme = archive.find("://").map_or(0, |i| i + 3);
+        let end = archive[after_scheme..]
+            .find('/')
+            .map_or(archive.len(), |i| after_scheme + i);
+        format!(" {}", &archive[..end])
+    } else {
+        String::new()
+    };
     format!(
         "default-src 'self'; script-src 'self'; worker-src 'self' blob:; style-src 'self'; \
-         img-src 'self' data: blob:{external}; connect-src 'self'{external}; object-src 'none'; \
+         img-src 'self' data: blob:{external}; connect-src 'self'{external}{archive_host}; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
     )
 }
@@ -158,6 +173,13 @@ fn page_config(state: &AppState) -> Response {
             "install_hint": INSTALL_HINT,
         },
         "basemap_style_url": state.config.web.basemap_style_url.trim(),
+        // A static PMTiles copy of the facility tiles to read through pmtiles:// (empty: this
+        // server's tiles), and the `pmtiles` package's script that provides the protocol.
+        "facilities_pmtiles_url": state.config.web.facilities_pmtiles_url.trim(),
+        "pmtiles": {
+            "available": state.config.resolve(&state.config.web.pmtiles_dist).join("pmtiles.js").is_file(),
+            "script": "/assets/pmtiles/pmtiles.js",
+        },
         "style": "/styles/lifecircle.json",
     });
     ([(header::CACHE_CONTROL, "no-cache")], axum::Json(body)).into_response()
@@ -194,11 +216,52 @@ pub async fn get_maplibre_asset(
     request: Request,
 ) -> Result<Response, ApiError> {
     let maplibre = MaplibreAssets::find(&state.config);
-    if maplibre.version.is_none() {
+    let Some(version) = maplibre.version else {
         return Err(ApiError::NotFound(format!(
             "MapLibre GL JS is not installed on this server: {INSTALL_HINT}"
         )));
+    };
+    serve_dist(
+        &maplibre.dist,
+        "/assets/maplibre-gl",
+        &format!("MapLibre GL JS {version}"),
+        path,
+        request,
+    )
+    .await
+}
+
+/// `GET /assets/pmtiles/{*path}`: the `pmtiles` package's files from `web.pmtiles_dist`, for
+/// pages reading a static PMTiles copy through pmtiles://.
+pub async fn get_pmtiles_asset(
+    State(state): State<Arc<AppState>>,
+    UrlPath(path): UrlPath<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let dist = state.config.resolve(&state.config.web.pmtiles_dist);
+    if !dist.join("pmtiles.js").is_file() {
+        return Err(ApiError::NotFound(format!(
+            "the pmtiles package is not installed on this server: {INSTALL_HINT}"
+        )));
     }
+    serve_dist(
+        &dist,
+        "/assets/pmtiles",
+        "the pmtiles package",
+        path,
+        request,
+    )
+    .await
+}
+
+/// Serves a file of an npm package's `dist` directory below the route `prefix`.
+async fn serve_dist(
+    dist: &Path,
+    prefix: &str,
+    package: &str,
+    path: String,
+    request: Request,
+) -> Result<Response, ApiError> {
     // No file name holds a control character, and a NUL makes the file system call fail.
     if path.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!(
@@ -207,26 +270,19 @@ pub async fn get_maplibre_asset(
     }
     // ServeDir resolves the request path inside `dist` (refusing `..`); give it the path below
     // the route's prefix, still percent-encoded as it came.
-    let raw_path = request
-        .uri()
-        .path()
-        .strip_prefix("/assets/maplibre-gl")
-        .unwrap_or("/");
+    let raw_path = request.uri().path().strip_prefix(prefix).unwrap_or("/");
     let uri: Uri = raw_path
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("malformed asset path `{path}`")))?;
     let (mut parts, body) = request.into_parts();
     parts.uri = uri;
-    let served = ServeDir::new(&maplibre.dist)
+    let served = ServeDir::new(dist)
         .append_index_html_on_directories(false)
         .oneshot(Request::from_parts(parts, body))
         .await
         .map_err(|e| ApiError::Internal(format!("serving {path}: {e}")))?;
     if served.status() == StatusCode::NOT_FOUND {
-        return Err(ApiError::NotFound(format!(
-            "no file `{path}` in MapLibre GL JS {}",
-            maplibre.version.unwrap_or_default()
-        )));
+        return Err(ApiError::NotFound(format!("no file `{path}` in {package}")));
     }
     let mut response = served.map(Body::new);
     response
@@ -241,10 +297,10 @@ mod tests {
 
     #[test]
     fn policy_allows_other_hosts_only_for_an_external_basemap() {
-        let own = content_security_policy("");
+        let own = content_security_policy("", "");
         assert!(own.contains("connect-src 'self';"), "{own}");
         assert!(!own.contains("https:"), "{own}");
-        let external = content_security_policy("https://tiles.example.org/style.json");
+        let external = content_security_policy("https://tiles.example.org/style.json", "");
         assert!(
             external.contains("connect-src 'self' http: https:;"),
             "{external}"
@@ -285,11 +341,11 @@ mod tests {
                 referenced.push(&rest[..end]);
             }
             for line in text.lines() {
-                if let Some(rest) = line.trim_start().strip_prefix("import ") {
-                    if let Some(start) = rest.find("'./") {
-                        let name = &rest[start + 3..];
-                        referenced.push(&name[..name.find('\'').unwrap_or(name.len())]);
-                    }
+                if let Some(rest) = line.trim_start().strip_prefix("import ")
+                    && let Some(start) = rest.find("'./")
+                {
+                    let name = &rest[start + 3..];
+                    referenced.push(&name[..name.find('\'').unwrap_or(name.len())]);
                 }
             }
         }
