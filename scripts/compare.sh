@@ -31,6 +31,6 @@ fi
 cargo build --release --quiet --bin lifecircle --example bare_tiles --example bench_points
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 if [ ! -f data/city/facilities.fgb ]; then
-  "$target_dir/release/lifecircle" generate --preset shanghai --facilities 1000000 --out data/city
+  cargo run --release --quiet -p lifecircle-generate -- --preset shanghai --facilities 1000000 --out data/city
 fi
 python3 scripts/compare.py "$target_dir" "$seconds" "$rounds"

@@ -42,12 +42,17 @@ pub struct CachedTile {
 impl CachedTile {
     /// Wraps freshly rendered bytes: computes the ETag and the gzip encoding once.
     pub fn new(raw: Vec<u8>, compress: bool) -> CachedTile {
-        let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&raw));
         let gzip = if compress && raw.len() > 64 {
             gzip(&raw).filter(|gz| gz.len() < raw.len())
         } else {
             None
         };
+        CachedTile::assemble(raw, gzip)
+    }
+
+    /// The tile of `raw` and its gzip encoding, with the ETags and their header values.
+    fn assemble(raw: Vec<u8>, gzip: Option<Vec<u8>>) -> CachedTile {
+        let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&raw));
         let etag_header = HeaderValue::from_str(&etag).expect("hex ETag is a valid header");
         let gzip_etag_header = gzip.as_ref().map(|_| {
             HeaderValue::from_str(&format!("{}-gz\"", etag.trim_end_matches('"')))
@@ -60,6 +65,19 @@ impl CachedTile {
             etag_header,
             gzip_etag_header,
         }
+    }
+
+    /// Wraps a tile as an archive stores it (gzip, as `lifecircle export` writes vector tiles,
+    /// or uncompressed): the same raw bytes, gzip and ETag as [`CachedTile::new`] gives for the
+    /// rendered tile, since the archive holds the server's own gzip bytes.
+    pub fn from_stored(stored: Vec<u8>) -> std::io::Result<CachedTile> {
+        if !stored.starts_with(&[0x1f, 0x8b]) {
+            return Ok(CachedTile::new(stored, false));
+        }
+        let mut raw = Vec::with_capacity(stored.len() * 3);
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&stored[..]), &mut raw)?;
+        let gzip = (raw.len() > 64 && stored.len() < raw.len()).then_some(stored);
+        Ok(CachedTile::assemble(raw, gzip))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -186,6 +204,11 @@ impl TileCache {
             stats.count_render(&key);
             render().map(Arc::new)
         })
+    }
+
+    /// Stores a tile made elsewhere (read from an archive).
+    pub fn insert(&self, key: CacheKey, tile: Arc<CachedTile>) {
+        self.inner.insert(key, tile);
     }
 
     pub fn contains(&self, key: &CacheKey) -> bool {

@@ -488,6 +488,10 @@ pub struct TilesConfig {
     pub max_points_per_tile: usize,
     pub cluster_fine_cell_px: u32,
     pub max_tile_bytes: usize,
+    /// Tile sources served from an archive (`lifecircle export`) instead of rendered: source id
+    /// (`facilities`, `basemap`) → a `.pmtiles` or `.mbtiles` file.
+    #[serde(default)]
+    pub archives: std::collections::BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -511,6 +515,10 @@ pub struct WebConfig {
     pub maplibre_dist: PathBuf,
     /// External basemap style for the page; empty means the server's own basemap.
     pub basemap_style_url: String,
+    /// A static PMTiles copy of the facility tiles the page's map reads through `pmtiles://`;
+    /// empty: this server's tiles.
+    #[serde(default)]
+    pub facilities_pmtiles_url: String,
 }
 
 /// Residents' reports and their store (see `feedback`).
@@ -734,6 +742,20 @@ impl Config {
                 )));
             }
         }
+        for (source, path) in &t.archives {
+            if !crate::archive::SOURCES.contains(&source.as_str()) {
+                return Err(invalid(format!(
+                    "tiles.archives.{source}: no such tile source; archives can serve: {}",
+                    crate::archive::SOURCES.join(", ")
+                )));
+            }
+            if crate::archive::ArchiveKind::of(path).is_none() {
+                return Err(invalid(format!(
+                    "tiles.archives.{source} = {:?}: name a .pmtiles or .mbtiles file (lifecircle export writes them)",
+                    path.display().to_string()
+                )));
+            }
+        }
         if t.max_points_per_tile == 0 || t.max_tile_bytes < 1024 {
             return Err(invalid(
                 "tiles.max_points_per_tile must be positive and tiles.max_tile_bytes at least 1024"
@@ -760,6 +782,19 @@ impl Config {
         {
             return Err(invalid(format!(
                 "web.basemap_style_url must be empty, an http(s) URL or a path starting with /, not `{style_url}`"
+            )));
+        }
+        let pmtiles_url = self.web.facilities_pmtiles_url.trim();
+        if !(pmtiles_url.is_empty()
+            || ((pmtiles_url.starts_with("http://")
+                || pmtiles_url.starts_with("https://")
+                || pmtiles_url.starts_with('/'))
+                && pmtiles_url
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')))
+        {
+            return Err(invalid(format!(
+                "web.facilities_pmtiles_url must be empty, an http(s) URL or a path starting with /, without spaces, commas or semicolons, not `{pmtiles_url}`"
             )));
         }
         let f = &self.feedback;

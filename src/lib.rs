@@ -10,6 +10,7 @@
 //! ARCHITECTURE.md for the map.
 
 pub mod analysis_cache;
+pub mod archive;
 pub mod area;
 pub mod cache;
 pub mod config;

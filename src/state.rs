@@ -205,6 +205,8 @@ pub struct AppState {
     pub precompute: Arc<Progress>,
     /// Residents' reports; the same store across snapshot reloads.
     pub feedback: feedback::Store,
+    /// Tile sources served from archives (`[tiles.archives]`) instead of rendered.
+    pub archives: crate::archive::Archives,
     /// Cached statistics, gaps and suggestions, and the limit on computing them.
     pub analyses: Analyses,
     /// The limit on tile renders for requests (cache misses).
@@ -313,6 +315,8 @@ pub enum Error {
     Snapshot(#[from] snapshot::Error),
     #[error(transparent)]
     Feedback(#[from] feedback::Error),
+    #[error(transparent)]
+    Archive(#[from] crate::archive::Error),
 }
 
 impl AppState {
@@ -338,9 +342,11 @@ impl AppState {
                 previous_facilities: None,
             },
         )?;
+        let archives = crate::archive::Archives::open(&config)?;
         let server = &config.server;
         Ok(Arc::new(AppState {
             feedback,
+            archives,
             tile_params: config.tiles.clone(),
             cache: TileCache::new(config.cache.max_bytes),
             analyses: Analyses::new(

@@ -47,6 +47,12 @@ async function main() {
   const ownStyle = (await fetchJson(config.style)).body;
   const facilitiesUrl = ownStyle.sources[FACILITY_SOURCE].url;
   const tilejson = (await fetchJson(facilitiesUrl)).body;
+  // A static PMTiles copy of the facility tiles (object storage, CDN): the map reads it through
+  // pmtiles://. It holds every category, so the filter works on the client.
+  const archiveUrl = config.facilities_pmtiles_url && config.pmtiles && config.pmtiles.available
+    ? await usePmtiles(maplibregl, config, ownStyle)
+    : null;
+  page.archiveUrl = archiveUrl;
   const baseFilters = Object.fromEntries(
     ownStyle.layers.filter((l) => l.source === FACILITY_SOURCE).map((l) => [l.id, l.filter]),
   );
@@ -91,7 +97,7 @@ async function main() {
   Object.assign(page, { popup, feedback, categories, coverage });
 
   function applyFilter() {
-    applyCategories(map, categories.enabled, categories.allIds, facilitiesUrl, baseFilters);
+    applyCategories(map, categories.enabled, categories.allIds, archiveUrl ? null : facilitiesUrl, baseFilters);
   }
 
   // Device location, used for distances when granted and inside the data's area.
@@ -294,6 +300,22 @@ async function main() {
 }
 
 /** The style to show: ours, or an external basemap with our facility layers on top. */
+/** Registers the pmtiles:// protocol (the `pmtiles` package's script, served by this server) and
+ * points the style's facility source at the static archive; gives the archive's pmtiles:// URL. */
+async function usePmtiles(maplibregl, config, ownStyle) {
+  await new Promise((resolve, reject) => {
+    const script = el('script', { src: config.pmtiles.script });
+    script.addEventListener('load', resolve);
+    script.addEventListener('error', () => reject(new Error(`cannot load ${config.pmtiles.script}`)));
+    document.head.append(script);
+  });
+  const protocol = new window.pmtiles.Protocol();
+  maplibregl.addProtocol('pmtiles', protocol.tile);
+  const url = `pmtiles://${new URL(config.facilities_pmtiles_url, location.href).href}`;
+  ownStyle.sources[FACILITY_SOURCE] = { type: 'vector', url };
+  return url;
+}
+
 async function buildStyle(ownStyle, externalUrl, basemap) {
   if (!externalUrl || basemap.choice !== 'external') return ownStyle;
   try {

@@ -5,6 +5,10 @@
 // counts. Instead the facilities source is switched to the server's filtered TileJSON
 // (`/tiles/facilities.json?categories=a,b`), whose tiles are clustered from the chosen
 // categories only; single facilities are also filtered on the client so they disappear at once.
+//
+// A static PMTiles archive (pmtiles://) has no filtered variant: then single facilities are
+// filtered on `category` and clusters are kept when they hold any chosen category, but a
+// cluster's count is still of every category.
 
 import { el, replace, swatch } from './dom.js';
 import { t, label, onLangChange } from './i18n.js';
@@ -129,7 +133,9 @@ function getGroupSecondary(group) {
 
 /**
  * Shows only `enabled` categories on `map`. `baseUrl` is the facilities TileJSON URL of the
- * style; `baseFilters` the style's own filters of the facility layers (by layer id).
+ * style, switched to its filtered variant; null when the map reads a static archive, which is
+ * filtered on the client only. `baseFilters`: the style's own filters of the facility layers
+ * (by layer id).
  */
 export function applyCategories(map, enabled, allIds, baseUrl, baseFilters) {
   const source = map.getSource(FACILITY_SOURCE);
@@ -140,16 +146,23 @@ export function applyCategories(map, enabled, allIds, baseUrl, baseFilters) {
     map.setLayoutProperty(layer.id, 'visibility', visible ? 'visible' : 'none');
   }
   if (!visible) return;
-  const url = new URL(baseUrl, location.href);
-  if (enabled.size < allIds.length) {
-    url.searchParams.set('categories', allIds.filter((id) => enabled.has(id)).join(','));
+  if (baseUrl) {
+    const url = new URL(baseUrl, location.href);
+    if (enabled.size < allIds.length) {
+      url.searchParams.set('categories', allIds.filter((id) => enabled.has(id)).join(','));
+    }
+    if (source.url !== url.href) source.setUrl(url.href);
   }
-  if (source.url !== url.href) source.setUrl(url.href);
   // Single facilities (not clusters) disappear at once, before the filtered tiles arrive.
   const only = ['in', ['get', 'category'], ['literal', [...enabled]]];
+  // From an archive (no baseUrl), clusters holding none of the chosen categories go too.
+  const anyChosen = ['any', ...[...enabled].map((id) => ['has', `n_${id}`])];
   for (const layer of layers) {
     const base = baseFilters[layer.id];
-    if (isClusterFilter(base)) continue;
+    if (isClusterFilter(base)) {
+      if (!baseUrl) map.setFilter(layer.id, enabled.size < allIds.length ? ['all', base, anyChosen] : base);
+      continue;
+    }
     map.setFilter(layer.id, base ? ['all', base, only] : only);
   }
 }

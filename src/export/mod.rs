@@ -385,23 +385,58 @@ fn export_tileset(
 ) -> Result<ArchiveSummary, Error> {
     let started = std::time::Instant::now();
     let name = tileset.name(snapshot);
+    let paths: Vec<PathBuf> = options
+        .formats
+        .iter()
+        .map(|format| {
+            options
+                .out_dir
+                .join(format!("{name}.{}", format.extension()))
+        })
+        .collect();
+    let written = write_tileset(snapshot, config, options, tileset, &name, &paths, progress);
+    if written.is_err() {
+        // Leave nothing half-written behind.
+        for path in &paths {
+            let _ = std::fs::remove_file(part_path(path));
+        }
+    }
+    let (files, n_tiles, n_written, tile_bytes) = written?;
+    Ok(ArchiveSummary {
+        tileset: name,
+        files,
+        n_tiles,
+        n_written,
+        tile_bytes,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Renders and writes one tile set into `paths` (one per format): the files, tiles in the
+/// pyramid, tiles written, bytes written.
+fn write_tileset(
+    snapshot: &Snapshot,
+    config: &Config,
+    options: &ExportOptions,
+    tileset: Tileset,
+    name: &str,
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+) -> Result<(Vec<PathBuf>, u64, u64, u64), Error> {
     let bounds = area_bounds(snapshot, options, tileset);
     let zooms = (options.minzoom, options.maxzoom);
     let meta = metadata(tileset, snapshot, config, zooms, bounds);
     let mut writers: Vec<Box<dyn ArchiveWriter>> = Vec::new();
-    for format in &options.formats {
-        let path = options
-            .out_dir
-            .join(format!("{name}.{}", format.extension()));
+    for (format, path) in options.formats.iter().zip(paths) {
         writers.push(match format {
             ArchiveFormat::Pmtiles => Box::new(pmtiles_out::Writer::create(
-                &path,
+                path,
                 tileset.format(),
                 zooms,
                 bounds,
                 &meta,
             )?),
-            ArchiveFormat::Mbtiles => Box::new(mbtiles::Writer::create(&path, &meta)?),
+            ArchiveFormat::Mbtiles => Box::new(mbtiles::Writer::create(path, &meta)?),
         });
     }
     // PMTiles tile-id order (zoom by zoom, along the Hilbert curve): the writer stores runs
@@ -409,12 +444,12 @@ fn export_tileset(
     let mut keys = tiles_covering(bounds, options.minzoom, options.maxzoom);
     keys.sort_by_key(|k| pmtiles::TileId::from(tile_coord(*k)).value());
     let n_tiles = keys.len() as u64;
-    progress.start_tileset(&name, n_tiles);
+    progress.start_tileset(name, n_tiles);
     let params = &config.tiles;
     let mut n_written = 0u64;
     let mut tile_bytes = 0u64;
     let render_error = |source| Error::Tile {
-        tileset: name.clone(),
+        tileset: name.to_owned(),
         source,
     };
     std::thread::scope(|scope| -> Result<(), Error> {
@@ -454,14 +489,7 @@ fn export_tileset(
         .into_iter()
         .map(|w| w.finish())
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ArchiveSummary {
-        tileset: name,
-        files,
-        n_tiles,
-        n_written,
-        tile_bytes,
-        elapsed: started.elapsed(),
-    })
+    Ok((files, n_tiles, n_written, tile_bytes))
 }
 
 fn tile_coord(key: TileKey) -> pmtiles::TileCoord {

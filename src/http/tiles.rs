@@ -13,6 +13,7 @@ use axum::response::Response;
 use super::error::ApiError;
 use super::params::{CATEGORY_PARAMS, Params, Query, RouteParams};
 use super::respond::{self, PublicUrl};
+use crate::cache::CachedTile;
 use crate::geom::TileKey;
 use crate::snapshot::Snapshot;
 use crate::state::{AppState, FACILITIES_SOURCE, VectorTileSet};
@@ -123,9 +124,11 @@ pub async fn get_tile(
     let snapshot = state.snapshot.load_full();
     let set = parse_source(&source, &snapshot, &query)?;
     let tile = parse_tile_address(&z, &x, &y_ext, &["mvt", "pbf"])?;
-    let cached = match state.cache.get(&set.cache_key(&snapshot, tile)) {
-        Some(hit) => hit,
-        None => {
+    let key = set.cache_key(&snapshot, tile);
+    let cached = match (state.cache.get(&key), archive_for(&state, &set, tile)) {
+        (Some(hit), _) => hit,
+        (None, Some(archive)) => archived_tile(&state, &archive, key, tile).await?,
+        (None, None) => {
             let renderer = state.clone();
             (state.renders)
                 .run(move || renderer.vector_tile(&snapshot, tile, &set))
@@ -133,6 +136,46 @@ pub async fn get_tile(
         }
     };
     Ok(respond::tile(&cached, MVT_CONTENT_TYPE, &headers))
+}
+
+/// Reads a tile from an archive into the cache.
+async fn archived_tile(
+    state: &AppState,
+    archive: &Arc<crate::archive::Archive>,
+    key: crate::cache::CacheKey,
+    tile: TileKey,
+) -> Result<Arc<CachedTile>, ApiError> {
+    let stored = archive
+        .tile(tile)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let cached = match stored {
+        Some(bytes) => CachedTile::from_stored(bytes).map_err(|e| {
+            ApiError::Internal(format!("tile {tile} in {}: {e}", archive.path.display()))
+        })?,
+        None => CachedTile::new(Vec::new(), false),
+    };
+    let cached = Arc::new(cached);
+    state.cache.insert(key, cached.clone());
+    Ok(cached)
+}
+
+/// The archive that serves `tile` of `set`, if one is configured for its source and holds that
+/// variant (every category, in its datum) and tile (its zooms and area); otherwise the tile is
+/// rendered.
+fn archive_for(
+    state: &AppState,
+    set: &VectorTileSet,
+    tile: TileKey,
+) -> Option<Arc<crate::archive::Archive>> {
+    let archive = state.archives.get(set.source_id())?;
+    let holds_variant = match set {
+        VectorTileSet::Facilities { filter, datum } => {
+            filter.categories().is_none() && archive.datum() == datum.as_str()
+        }
+        VectorTileSet::Basemap => true,
+    };
+    (holds_variant && archive.covers(tile)).then(|| archive.clone())
 }
 
 /// `GET /tiles/{source}.json`; the route is `/tiles/{file}` since the id and extension share a
@@ -156,10 +199,22 @@ pub async fn get_tilejson(
         set.source_id(),
         set.query_string(&snapshot)
     );
-    let tilejson = match &set {
+    let mut tilejson = match &set {
         VectorTileSet::Facilities { .. } => facility_tilejson(&state, &snapshot, tiles_url),
         VectorTileSet::Basemap => basemap_tilejson(&state, &snapshot, tiles_url),
     };
+    if let Some(archive) = state.archives.get(set.source_id()) {
+        // Says which tiles come from an archive: the unfiltered variant in its datum, within
+        // its zooms and area; filtered variants are still rendered.
+        tilejson["archive"] = serde_json::json!({
+            "file": archive.path.file_name().map(|n| n.to_string_lossy()),
+            "datum": archive.datum(),
+            "minzoom": archive.minzoom,
+            "maxzoom": archive.maxzoom,
+            "bounds": archive.bounds,
+            "category_filter": false,
+        });
+    }
     Ok(respond::json(&tilejson))
 }
 

@@ -28,6 +28,8 @@ mod deps {
 }
 
 const MAPLIBRE_PACKAGE: &str = "maplibre-gl";
+/// The npm package giving the page the pmtiles:// protocol, to read a static facility archive.
+const PMTILES_PACKAGE: &str = "pmtiles";
 
 /// A file of the page, built into the binary.
 struct PageFile {
@@ -182,7 +184,10 @@ pub async fn get_page(
     headers: HeaderMap,
 ) -> Response {
     let mut response = built_in(INDEX_HTML, "text/html; charset=utf-8", &ETAGS[0], &headers);
-    let policy = content_security_policy(&state.config.web.basemap_style_url);
+    let policy = content_security_policy(
+        &state.config.web.basemap_style_url,
+        &state.config.web.facilities_pmtiles_url,
+    );
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_str(&policy).expect("the policy is plain ASCII"),
@@ -191,16 +196,28 @@ pub async fn get_page(
 }
 
 /// What the page may load: only this server, unless an external basemap is configured, whose
-/// style, tiles, glyphs and sprites may come from anywhere.
-fn content_security_policy(basemap_style_url: &str) -> String {
+/// style, tiles, glyphs and sprites may come from anywhere, or a static PMTiles copy of the
+/// facility tiles, whose host the map reads byte ranges from.
+fn content_security_policy(basemap_style_url: &str, facilities_pmtiles_url: &str) -> String {
     let external = if basemap_style_url.trim().is_empty() {
         ""
     } else {
         " http: https:"
     };
+    let archive = facilities_pmtiles_url.trim();
+    let archive_host = if external.is_empty() && archive.contains("://") {
+        // The origin: scheme and host, up to the path (validated as plain ASCII in config).
+        let after_scheme = archive.find("://").map_or(0, |i| i + 3);
+        let end = archive[after_scheme..]
+            .find('/')
+            .map_or(archive.len(), |i| after_scheme + i);
+        format!(" {}", &archive[..end])
+    } else {
+        String::new()
+    };
     format!(
         "default-src 'self'; script-src 'self'; worker-src 'self' blob:; style-src 'self'; \
-         img-src 'self' data: blob:{external}; connect-src 'self'{external}; object-src 'none'; \
+         img-src 'self' data: blob:{external}; connect-src 'self'{external}{archive_host}; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
     )
 }
@@ -241,6 +258,13 @@ fn page_config(state: &AppState) -> Response {
             "install_hint": maplibre.missing(),
         },
         "basemap_style_url": state.config.web.basemap_style_url.trim(),
+        // A static PMTiles copy of the facility tiles to read through pmtiles:// (empty: this
+        // server's tiles), and the `pmtiles` package's script that provides the protocol.
+        "facilities_pmtiles_url": state.config.web.facilities_pmtiles_url.trim(),
+        "pmtiles": {
+            "available": embedded_version(PMTILES_PACKAGE).is_some(),
+            "script": "/assets/pmtiles/pmtiles.js",
+        },
         "style": "/styles/lifecircle.json",
     });
     ([(header::CACHE_CONTROL, "no-cache")], axum::Json(body)).into_response()
@@ -375,10 +399,10 @@ mod tests {
 
     #[test]
     fn policy_allows_other_hosts_only_for_an_external_basemap() {
-        let own = content_security_policy("");
+        let own = content_security_policy("", "");
         assert!(own.contains("connect-src 'self';"), "{own}");
         assert!(!own.contains("https:"), "{own}");
-        let external = content_security_policy("https://tiles.example.org/style.json");
+        let external = content_security_policy("https://tiles.example.org/style.json", "");
         assert!(
             external.contains("connect-src 'self' http: https:;"),
             "{external}"
@@ -419,11 +443,11 @@ mod tests {
                 referenced.push(&rest[..end]);
             }
             for line in text.lines() {
-                if let Some(rest) = line.trim_start().strip_prefix("import ") {
-                    if let Some(start) = rest.find("'./") {
-                        let name = &rest[start + 3..];
-                        referenced.push(&name[..name.find('\'').unwrap_or(name.len())]);
-                    }
+                if let Some(rest) = line.trim_start().strip_prefix("import ")
+                    && let Some(start) = rest.find("'./")
+                {
+                    let name = &rest[start + 3..];
+                    referenced.push(&name[..name.find('\'').unwrap_or(name.len())]);
                 }
             }
         }

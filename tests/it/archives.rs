@@ -66,7 +66,7 @@ fn tile_path(tileset: Tileset, server: &TestServer, key: TileKey) -> String {
     let snapshot = server.state.snapshot.load_full();
     let TileKey { z, x, y } = key;
     match tileset {
-        Tileset::Facilities(datum) if datum == lifecircle::tiles::Datum::Wgs84 => {
+        Tileset::Facilities(lifecircle::tiles::Datum::Wgs84) => {
             format!("/tiles/facilities/{z}/{x}/{y}.mvt")
         }
         Tileset::Facilities(datum) => {
@@ -309,9 +309,270 @@ fn a_tile_over_the_budget_is_an_error_naming_it() {
     let text = error.to_string();
     assert!(text.contains("basemap") && text.contains("14/"), "{text}");
     assert!(text.contains("over the budget of 1024 bytes"), "{text}");
-    // Nothing half-written is left under an archive's name.
-    assert!(!dir.path().join("basemap.pmtiles").exists());
-    assert!(!dir.path().join("basemap.mbtiles").exists());
+    // Nothing half-written is left behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn toml_path(path: &Path) -> String {
+    toml::Value::String(path.display().to_string()).to_string()
+}
+
+/// A tile as answered: the body and ETag without gzip, and with gzip offered (the gzip body
+/// when the server sent one).
+#[derive(Debug, PartialEq)]
+struct Answer {
+    raw: Vec<u8>,
+    etag: String,
+    gzip: Option<Vec<u8>>,
+    gzip_etag: String,
+}
+
+/// A tile's [`Answer`]; `None` for 204.
+fn served_with_etags(server: &TestServer, path: &str) -> Option<Answer> {
+    let client = support::client();
+    let plain = client.get(server.url(path)).send().unwrap();
+    if plain.status() == 204 {
+        return None;
+    }
+    assert_eq!(plain.status(), 200, "GET {path}");
+    let etag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let raw = plain.bytes().unwrap().to_vec();
+    let zipped = client
+        .get(server.url(path))
+        .header("accept-encoding", "gzip")
+        .send()
+        .unwrap();
+    let gz_etag = zipped.headers()["etag"].to_str().unwrap().to_owned();
+    let is_gzip = zipped.headers().get("content-encoding").is_some();
+    let body = zipped.bytes().unwrap().to_vec();
+    Some(Answer {
+        raw,
+        etag,
+        gzip: is_gzip.then_some(body),
+        gzip_etag: gz_etag,
+    })
+}
+
+#[test]
+fn archives_serve_exactly_what_rendering_serves() {
+    let renderer = support::sample();
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = renderer.state.snapshot.load_full();
+    let config = &renderer.state.config;
+    let options = ExportOptions {
+        out_dir: dir.path().to_owned(),
+        formats: vec![ArchiveFormat::Pmtiles, ArchiveFormat::Mbtiles],
+        sources: vec![SourceKind::Facilities, SourceKind::Basemap],
+        minzoom: config.tiles.minzoom,
+        maxzoom: config.tiles.maxzoom,
+        bbox: None,
+        gcj02: false,
+        coverage_ids: vec![],
+    };
+    export::export(&snapshot, config, &options, &export::Quiet).unwrap();
+    // Facilities from PMTiles, the basemap from MBTiles.
+    let archived = support::spawn(&format!(
+        "[tiles.archives]\nfacilities = {}\nbasemap = {}\n",
+        toml_path(&dir.path().join("facilities.pmtiles")),
+        toml_path(&dir.path().join("basemap.mbtiles")),
+    ));
+    let tilejson = support::get_json(&archived.url("/tiles/facilities.json"));
+    assert_eq!(tilejson["archive"]["file"], "facilities.pmtiles");
+    assert_eq!(tilejson["archive"]["category_filter"], false);
+    assert_eq!(
+        support::get_json(&archived.url("/tiles/basemap.json"))["archive"]["file"],
+        "basemap.mbtiles"
+    );
+    for tileset in [
+        Tileset::Facilities(lifecircle::tiles::Datum::Wgs84),
+        Tileset::Basemap,
+    ] {
+        let bounds = export::area_bounds(&snapshot, &options, tileset);
+        for key in tiles_covering(bounds, options.minzoom, options.maxzoom) {
+            let path = tile_path(tileset, &renderer, key);
+            assert_eq!(
+                served_with_etags(&archived, &path),
+                served_with_etags(&renderer, &path),
+                "{path}: archive and rendering differ"
+            );
+        }
+    }
+    // Nothing of the archived variants was rendered.
+    let renders = archived.state.cache.stats.renders.lock().unwrap().clone();
+    assert!(
+        renders.is_empty(),
+        "rendered although archived: {renders:?}"
+    );
+    // A filtered variant is not in the archive: rendered, as before.
+    let key = TileKey::containing(
+        lifecircle::geom::lonlat_to_merc(
+            snapshot.dataset.center()[0],
+            snapshot.dataset.center()[1],
+        ),
+        12,
+    );
+    let filtered = format!(
+        "/tiles/facilities/{}/{}/{}.mvt?categories=medical",
+        key.z, key.x, key.y
+    );
+    assert_eq!(
+        served_with_etags(&archived, &filtered),
+        served_with_etags(&renderer, &filtered)
+    );
+
+    // A file that is no archive is refused at start, naming it.
+    let bogus = dir.path().join("bogus.pmtiles");
+    std::fs::write(&bogus, b"not an archive").unwrap();
+    let config = lifecircle::config::Config::from_toml_str(
+        &format!("[tiles.archives]\nfacilities = {}\n", toml_path(&bogus)),
+        &support::repo_root(),
+    )
+    .unwrap();
+    let error = match lifecircle::state::AppState::load(config) {
+        Ok(_) => panic!("a broken archive is refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("bogus.pmtiles"), "{error}");
+    let unknown = lifecircle::config::Config::from_toml_str(
+        "[tiles.archives]\ncoverage = \"x.pmtiles\"\n",
+        &support::repo_root(),
+    )
+    .expect_err("unknown source");
+    assert!(
+        unknown.to_string().contains("tiles.archives.coverage"),
+        "{unknown}"
+    );
+}
+
+/// A static file server with HTTP Range support (tower-http's `ServeDir`) and CORS, on
+/// 127.0.0.1, as object storage or a CDN would serve an archive; stopped on drop.
+struct StaticServer {
+    base: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StaticServer {
+    fn start(dir: &Path) -> StaticServer {
+        let dir = dir.to_owned();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let app = axum::Router::new()
+                    .fallback_service(tower_http::services::ServeDir::new(dir))
+                    .layer(
+                        tower_http::cors::CorsLayer::new()
+                            .allow_origin(tower_http::cors::Any)
+                            .allow_headers(tower_http::cors::Any)
+                            .expose_headers(tower_http::cors::Any),
+                    );
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        StaticServer {
+            base: format!("http://{addr}"),
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn page_reads_a_static_pmtiles_copy_through_the_pmtiles_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let renderer = support::sample();
+        let snapshot = renderer.state.snapshot.load_full();
+        let config = &renderer.state.config;
+        let options = ExportOptions {
+            out_dir: dir.path().to_owned(),
+            formats: vec![ArchiveFormat::Pmtiles],
+            sources: vec![SourceKind::Facilities],
+            minzoom: config.tiles.minzoom,
+            maxzoom: config.tiles.maxzoom,
+            bbox: None,
+            gcj02: false,
+            coverage_ids: vec![],
+        };
+        export::export(&snapshot, config, &options, &export::Quiet).unwrap();
+    }
+    let statics = StaticServer::start(dir.path());
+    let archive_url = format!("{}/facilities.pmtiles", statics.base);
+    // The static host answers byte ranges, as the pmtiles protocol needs.
+    let range = support::client()
+        .get(&archive_url)
+        .header("range", "bytes=0-126")
+        .send()
+        .unwrap();
+    assert_eq!(range.status(), 206);
+    assert_eq!(&range.bytes().unwrap()[..7], b"PMTiles");
+
+    let server = support::spawn(&format!(
+        "[web]\nfacilities_pmtiles_url = \"{archive_url}\"\n"
+    ));
+    let page_config = support::get_json(&server.url("/assets/config.json"));
+    assert_eq!(page_config["facilities_pmtiles_url"], archive_url.as_str());
+    let policy = support::get(&server.url("/")).headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains(&format!("connect-src 'self' {};", statics.base)),
+        "{policy}"
+    );
+    let out = support::repo_root().join("target/screenshots");
+    if let Some(output) = node_script_when_asked(
+        "page_pmtiles.mjs",
+        &[
+            "--base",
+            &server.base,
+            "--archive",
+            &archive_url,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ) {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "page_pmtiles.mjs printed no report ({e}):\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        assert!(
+            output.status.success() && report["ok"] == true,
+            "browser test failed: {}",
+            serde_json::to_string_pretty(&report).unwrap()
+        );
+    }
 }
 
 /// Runs `node tests/js/<script>` when `LIFECIRCLE_JS_TESTS=1`. Interim: the pmtiles.js check

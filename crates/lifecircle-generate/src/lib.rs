@@ -850,10 +850,10 @@ impl Sampler {
         for _ in 0..10_000 {
             let b = world.layout.cells[cells[pick_cum(&cum, rng)]].bbox_xy;
             let xy = [rng.random_range(b[0]..b[2]), rng.random_range(b[1]..b[3])];
-            if let Some(spot) = world.spot(xy) {
-                if world.layout.cells[spot.cell].region == region {
-                    return spot;
-                }
+            if let Some(spot) = world.spot(xy)
+                && world.layout.cells[spot.cell].region == region
+            {
+                return spot;
             }
         }
         self.sample(world, rng)

@@ -238,11 +238,11 @@ fn make_lines(
         }
     }
     for line in lines.iter_mut().filter(|l| !l.main) {
-        if rng.random_bool(0.62) {
-            if let Some(road) = pool.take(rng) {
-                roads.push(road);
-                line.road = Some((roads.len() - 1) as u32);
-            }
+        if rng.random_bool(0.62)
+            && let Some(road) = pool.take(rng)
+        {
+            roads.push(road);
+            line.road = Some((roads.len() - 1) as u32);
         }
     }
     lines
