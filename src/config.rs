@@ -516,8 +516,14 @@ pub struct WebConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackConfig {
+    /// Where reports are kept: the embedded SQLite file at `path`, or the PostgreSQL database at
+    /// `url` that several server processes share.
+    pub store: FeedbackStoreKind,
     /// The SQLite database file.
     pub path: PathBuf,
+    /// The PostgreSQL connection string (`store = "postgres"`); `LIFECIRCLE_FEEDBACK_URL`
+    /// overrides it.
+    pub url: DatabaseUrl,
     /// How hard each commit is pushed to disk.
     pub synchronous: Synchronous,
     pub max_message_chars: usize,
@@ -527,6 +533,49 @@ pub struct FeedbackConfig {
     /// Reports one client address may send at once before the sustained rate applies.
     pub rate_limit_burst: u32,
 }
+
+/// Which database keeps the feedback reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedbackStoreKind {
+    /// An SQLite file beside the server: one process.
+    Sqlite,
+    /// A PostgreSQL database: any number of processes writing to it at once.
+    Postgres,
+}
+
+/// A database connection string; may hold a password, so `Debug` does not show it.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(url.into())
+    }
+
+    /// The connection string itself, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// The environment variable that, when set and not empty, replaces `feedback.url`.
+pub const FEEDBACK_URL_ENV: &str = "LIFECIRCLE_FEEDBACK_URL";
 
 /// SQLite's `synchronous` setting for the feedback store (in WAL mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -631,7 +680,8 @@ impl Config {
     }
 
     /// Loads `path` merged over the embedded default, or the default alone when `path` is `None`.
-    /// A non-empty `LIFECIRCLE_ADMIN_TOKEN` in the environment replaces `admin.token`.
+    /// A non-empty `LIFECIRCLE_ADMIN_TOKEN` in the environment replaces `admin.token`, and a
+    /// non-empty `LIFECIRCLE_FEEDBACK_URL` replaces `feedback.url`.
     pub fn load(path: Option<&Path>) -> Result<Config, Error> {
         let mut config = match path {
             None => Self::embedded()?,
@@ -651,6 +701,16 @@ impl Config {
                 return Err(Error::Invalid {
                     origin: ADMIN_TOKEN_ENV.into(),
                     message: "the admin token is not valid UTF-8".into(),
+                });
+            }
+        }
+        match std::env::var(FEEDBACK_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => config.feedback.url = DatabaseUrl::new(url),
+            Ok(_) | Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::Invalid {
+                    origin: FEEDBACK_URL_ENV.into(),
+                    message: "the feedback database URL is not valid UTF-8".into(),
                 });
             }
         }

@@ -5,6 +5,7 @@ mod admin;
 mod coverage;
 mod edge;
 mod feedback;
+mod feedback_postgres;
 mod ingest;
 mod osm;
 mod search;
