@@ -1291,10 +1291,32 @@ mod tests {
         let config = Config::embedded().unwrap();
         assert_eq!(config.feedback.path, Path::new("feedback.sqlite"));
         assert_eq!(config.feedback.synchronous, Synchronous::Full);
+        assert_eq!(config.feedback.store, FeedbackStoreKind::Sqlite);
+        assert!(config.feedback.url.is_empty());
         assert!(
             config.admin.token.is_empty(),
             "admin routes are off by default"
         );
+    }
+
+    #[test]
+    fn the_feedback_store_is_chosen_and_its_password_never_shown() {
+        let config = Config::from_toml_str(
+            "[feedback]\nstore = \"postgres\"\nurl = \"postgres://lc:s3cret@db:5432/lc\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(config.feedback.store, FeedbackStoreKind::Postgres);
+        assert_eq!(
+            config.feedback.url.expose(),
+            "postgres://lc:s3cret@db:5432/lc"
+        );
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let err = Config::from_toml_str("[feedback]\nstore = \"mysql\"\n", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`mysql`") && err.contains("postgres"), "{err}");
     }
 
     #[test]
