@@ -247,7 +247,7 @@ pub struct FileOptions {
     pub format: Option<crate::ingest::formats::Format>,
     /// The datum the coordinates are in; converted to WGS84 at ingest.
     #[serde(default)]
-    pub datum: crate::datum::Datum,
+    pub datum: crate::geom::datum::Datum,
     /// Text encoding of CSV/TSV and Shapefile `.dbf` files (`utf-8`, `gbk`, …).
     #[serde(default)]
     pub encoding: Option<String>,
@@ -341,7 +341,7 @@ pub struct SourceConfig {
     #[serde(default)]
     pub format: Option<crate::ingest::formats::Format>,
     #[serde(default)]
-    pub datum: crate::datum::Datum,
+    pub datum: crate::geom::datum::Datum,
     #[serde(default)]
     pub encoding: Option<String>,
     #[serde(default)]
@@ -1390,7 +1390,7 @@ mod tests {
         .unwrap();
         assert!(config.data.roads.file().is_none());
         let residents = config.data.residents.file().unwrap();
-        assert_eq!(residents.datum, crate::datum::Datum::Gcj02);
+        assert_eq!(residents.datum, crate::geom::datum::Datum::Gcj02);
         assert_eq!(residents.column("population", "population"), "人口");
         // The default's other layers stay.
         assert!(config.data.subdistricts.file().is_some());

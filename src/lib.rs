@@ -14,7 +14,6 @@ pub mod cache;
 pub mod config;
 pub mod coverage;
 pub mod dataset;
-pub mod datum;
 pub mod feedback;
 pub mod fgb_write;
 pub mod generate;

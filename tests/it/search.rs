@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use lifecircle::geom::haversine_m;
-use lifecircle::navigation;
 use reqwest::Url;
 use serde_json::Value;
 
@@ -443,8 +442,8 @@ fn feature_route_and_navigation_links() {
     assert_eq!(name, "Ole'精品超市(来福士店)");
     let lon = answer["geometry"]["coordinates"][0].as_f64().unwrap();
     let lat = answer["geometry"]["coordinates"][1].as_f64().unwrap();
-    let (gcj_lon, gcj_lat) = navigation::wgs84_to_gcj02(lon, lat);
-    let (bd_lon, bd_lat) = navigation::wgs84_to_bd09(lon, lat);
+    let (gcj_lon, gcj_lat) = lifecircle::geom::datum::wgs84_to_gcj02(lon, lat);
+    let (bd_lon, bd_lat) = lifecircle::geom::datum::wgs84_to_bd09(lon, lat);
     let near = |text: &str, expected: (f64, f64)| {
         let v: Vec<f64> = text.split(',').map(|x| x.parse().unwrap()).collect();
         assert!(
