@@ -48,6 +48,18 @@ impl Kind {
         Kind::Other,
     ];
 
+    /// What a form about a facility offers, in the order the page shows them.
+    pub const ABOUT_A_FACILITY: [Kind; 5] = [
+        Kind::WrongInfo,
+        Kind::WrongLocation,
+        Kind::Closed,
+        Kind::Suggestion,
+        Kind::Other,
+    ];
+
+    /// What a form about a place on the map (no facility) offers, in the order shown.
+    pub const ABOUT_A_PLACE: [Kind; 3] = [Kind::MissingFacility, Kind::Suggestion, Kind::Other];
+
     /// The identifier clients send and the store keeps.
     pub fn as_str(self) -> &'static str {
         match self {
