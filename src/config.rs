@@ -665,7 +665,10 @@ pub struct SearchConfig {
     pub max_query_terms: usize,
     pub suggest_default_limit: usize,
     pub suggest_max_limit: usize,
-    pub walk_speed_m_per_s: f64,
+    /// Deprecated: search's `walk_minutes` use the default walking profile's speed
+    /// ([`Config::search_walk_speed_m_s`]). Still honoured, with a warning at start, for one
+    /// release.
+    pub walk_speed_m_per_s: Option<f64>,
     pub link_source: String,
     /// With `near`, how many metres of distance a name match is worth (see `search::rank`).
     pub name_bonus_exact_m: f64,
@@ -715,6 +718,33 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The walking speed behind search's `walk_minutes`: the default walking profile's
+    /// (`coverage.default_profile`), unless the deprecated `search.walk_speed_m_per_s` is set.
+    pub fn search_walk_speed_m_s(&self) -> f64 {
+        self.search.walk_speed_m_per_s.unwrap_or_else(|| {
+            self.coverage
+                .profiles
+                .iter()
+                .find(|p| p.id == self.coverage.default_profile)
+                .map_or(1.0, |p| p.speed_m_s)
+        })
+    }
+
+    /// Warnings about deprecated keys this configuration still uses, each naming the key and
+    /// what replaces it; logged at start.
+    pub fn deprecations(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(speed) = self.search.walk_speed_m_per_s {
+            warnings.push(format!(
+                "search.walk_speed_m_per_s ({speed}) is deprecated and will be removed in the next release: \
+                 search now uses the speed_m_s of the default walking profile (coverage.default_profile = \"{}\"); \
+                 set it there and delete search.walk_speed_m_per_s",
+                self.coverage.default_profile
+            ));
+        }
+        warnings
     }
 
     /// Replaces the admin token (e.g. with one from the environment) and validates it.
@@ -1119,10 +1149,11 @@ impl Config {
                 s.suggest_max_limit, s.suggest_default_limit
             ));
         }
-        if !(s.walk_speed_m_per_s.is_finite() && (0.3..=3.0).contains(&s.walk_speed_m_per_s)) {
+        if let Some(speed) = s.walk_speed_m_per_s
+            && !(speed.is_finite() && (0.3..=3.0).contains(&speed))
+        {
             return Err(format!(
-                "search.walk_speed_m_per_s must be from 0.3 to 3.0 metres per second, not {}",
-                s.walk_speed_m_per_s
+                "search.walk_speed_m_per_s must be from 0.3 to 3.0 metres per second, not {speed}"
             ));
         }
         let bonuses = [
@@ -1296,6 +1327,28 @@ mod tests {
         assert!(
             config.admin.token.is_empty(),
             "admin routes are off by default"
+        );
+    }
+
+    #[test]
+    fn search_walks_at_the_default_profiles_speed_and_the_old_key_warns() {
+        let config = Config::embedded().unwrap();
+        assert_eq!(config.search_walk_speed_m_s(), 1.0);
+        assert!(config.deprecations().is_empty());
+        let elderly = Config::from_toml_str(
+            "[coverage]\ndefault_profile = \"elderly\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(elderly.search_walk_speed_m_s(), 0.8);
+        let old =
+            Config::from_toml_str("[search]\nwalk_speed_m_per_s = 1.2\n", Path::new(".")).unwrap();
+        assert_eq!(old.search_walk_speed_m_s(), 1.2);
+        let warnings = old.deprecations();
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("search.walk_speed_m_per_s") && warnings[0].contains("speed_m_s"),
+            "{warnings:?}"
         );
     }
 

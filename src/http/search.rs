@@ -56,13 +56,14 @@ pub async fn get_search(
     let dataset = &snapshot.dataset;
     let taxonomy = &dataset.taxonomy;
     let config = &state.config.search;
+    let walk_speed_m_s = state.config.search_walk_speed_m_s();
     let features: Vec<Value> = results
         .hits
         .iter()
         .map(|hit| {
             let facility = dataset.facility(hit.facility_idx);
             let mut feature = facility_feature(dataset, facility, &config.link_source);
-            add_hit_properties(&mut feature, hit, config.walk_speed_m_per_s);
+            add_hit_properties(&mut feature, hit, walk_speed_m_s);
             feature
         })
         .collect();
@@ -85,7 +86,7 @@ pub async fn get_search(
             "bbox": query.bbox,
             "category": categories,
         },
-        "walk_speed_m_per_s": config.walk_speed_m_per_s,
+        "walk_speed_m_per_s": walk_speed_m_s,
         "data_version": snapshot.version,
     })))
 }

@@ -633,3 +633,23 @@ fn catalog_lists_the_search_routes() {
             .ends_with("/features/{id}")
     );
 }
+
+#[test]
+fn walk_minutes_use_the_default_profiles_speed() {
+    let server = support::spawn(
+        "[coverage]\ndefault_profile = \"elderly\"\n[cache]\nprecompute_maxzoom = 0\n",
+    );
+    let answer = support::get_json(&server.url("/search?q=公园&near=121.4236,31.2203&limit=5"));
+    assert_eq!(answer["walk_speed_m_per_s"], 0.8);
+    let features = answer["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    for feature in features {
+        let properties = &feature["properties"];
+        let distance_m = properties["distance_m"].as_f64().unwrap();
+        let walk_minutes = properties["walk_minutes"].as_f64().unwrap();
+        assert!(
+            (walk_minutes - distance_m / 0.8 / 60.0).abs() <= 0.05 + 1e-9,
+            "{distance_m} m in {walk_minutes} min"
+        );
+    }
+}
