@@ -8,6 +8,8 @@
 # - Chromium (Debian package) for the browser tests, when it is missing and apt is usable, and a
 #   Chinese font for the page screenshots.
 # - osmium-tool and python3-networkx (Debian packages) for the OpenStreetMap import test.
+# - PostgreSQL (Debian package) for the shared feedback store's tests: a throwaway server on
+#   127.0.0.1, stopped and removed at exit.
 # - (MapLibre GL JS for the map page is installed by the build itself, see build.rs.)
 # - Then: formatting, clippy, and every Rust test (unit, integration, and tests/browser, the
 #   node/Chromium checks) with LIFECIRCLE_JS_TESTS=1 so those run rather than skip; the last
@@ -54,6 +56,42 @@ if ! command -v osmium >/dev/null 2>&1 \
   fi
 fi
 
+# The shared feedback store's tests run against a real PostgreSQL server: Debian's postgresql
+# package, a throwaway cluster in a temporary directory (initdb refuses to run as root, so the
+# cluster belongs to the postgres user), listening on 127.0.0.1 on a free port only.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing postgresql (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "PostgreSQL is missing and cannot be installed here; install Debian's 'postgresql' package" >&2
+    exit 1
+  fi
+fi
+pg_bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
+pg_dir=$(mktemp -d)
+pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_pg=()
+if [ "$(id -u)" = 0 ]; then
+  chown postgres: "$pg_dir"
+  as_pg=(runuser -u postgres --)
+fi
+stop_postgres() {
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+}
+cleanup() {
+  stop_postgres
+  rm -f "${results:-}"
+}
+trap cleanup EXIT
+log "starting a throwaway PostgreSQL server on 127.0.0.1:$pg_port"
+"${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
+  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=on -c max_connections=200" start >/dev/null
+export LIFECIRCLE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+
 log "installing node test packages (tests/js)"
 npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 
@@ -69,8 +107,9 @@ export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
 # Library, binary and integration tests of every workspace member (the server and the data
 # generator, whose tests check the committed sample byte for byte; no doc tests). The last line
 # sums the runners' results.
+# --include-ignored: the tests that need PostgreSQL are ignored under plain `cargo test`.
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-cargo test --workspace --locked --lib --bins --tests -- --test-threads=2 2>&1 | tee "$results"
+cargo test --workspace --locked --no-fail-fast --lib --bins --tests -- --test-threads=2 --include-ignored 2>&1 | tee "$results"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0 || p == 0) }' "$results"

@@ -247,7 +247,7 @@ pub struct FileOptions {
     pub format: Option<crate::ingest::formats::Format>,
     /// The datum the coordinates are in; converted to WGS84 at ingest.
     #[serde(default)]
-    pub datum: crate::datum::Datum,
+    pub datum: crate::geom::datum::Datum,
     /// Text encoding of CSV/TSV and Shapefile `.dbf` files (`utf-8`, `gbk`, …).
     #[serde(default)]
     pub encoding: Option<String>,
@@ -341,7 +341,7 @@ pub struct SourceConfig {
     #[serde(default)]
     pub format: Option<crate::ingest::formats::Format>,
     #[serde(default)]
-    pub datum: crate::datum::Datum,
+    pub datum: crate::geom::datum::Datum,
     #[serde(default)]
     pub encoding: Option<String>,
     #[serde(default)]
@@ -525,8 +525,14 @@ pub struct WebConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackConfig {
+    /// Where reports are kept: the embedded SQLite file at `path`, or the PostgreSQL database at
+    /// `url` that several server processes share.
+    pub store: FeedbackStoreKind,
     /// The SQLite database file.
     pub path: PathBuf,
+    /// The PostgreSQL connection string (`store = "postgres"`); `LIFECIRCLE_FEEDBACK_URL`
+    /// overrides it.
+    pub url: DatabaseUrl,
     /// How hard each commit is pushed to disk.
     pub synchronous: Synchronous,
     pub max_message_chars: usize,
@@ -536,6 +542,49 @@ pub struct FeedbackConfig {
     /// Reports one client address may send at once before the sustained rate applies.
     pub rate_limit_burst: u32,
 }
+
+/// Which database keeps the feedback reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedbackStoreKind {
+    /// An SQLite file beside the server: one process.
+    Sqlite,
+    /// A PostgreSQL database: any number of processes writing to it at once.
+    Postgres,
+}
+
+/// A database connection string; may hold a password, so `Debug` does not show it.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(url.into())
+    }
+
+    /// The connection string itself, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+/// The environment variable that, when set and not empty, replaces `feedback.url`.
+pub const FEEDBACK_URL_ENV: &str = "LIFECIRCLE_FEEDBACK_URL";
 
 /// SQLite's `synchronous` setting for the feedback store (in WAL mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -625,7 +674,10 @@ pub struct SearchConfig {
     pub max_query_terms: usize,
     pub suggest_default_limit: usize,
     pub suggest_max_limit: usize,
-    pub walk_speed_m_per_s: f64,
+    /// Deprecated: search's `walk_minutes` use the default walking profile's speed
+    /// ([`Config::search_walk_speed_m_s`]). Still honoured, with a warning at start, for one
+    /// release.
+    pub walk_speed_m_per_s: Option<f64>,
     pub link_source: String,
     /// With `near`, how many metres of distance a name match is worth (see `search::rank`).
     pub name_bonus_exact_m: f64,
@@ -640,7 +692,8 @@ impl Config {
     }
 
     /// Loads `path` merged over the embedded default, or the default alone when `path` is `None`.
-    /// A non-empty `LIFECIRCLE_ADMIN_TOKEN` in the environment replaces `admin.token`.
+    /// A non-empty `LIFECIRCLE_ADMIN_TOKEN` in the environment replaces `admin.token`, and a
+    /// non-empty `LIFECIRCLE_FEEDBACK_URL` replaces `feedback.url`.
     pub fn load(path: Option<&Path>) -> Result<Config, Error> {
         let mut config = match path {
             None => Self::embedded()?,
@@ -663,7 +716,44 @@ impl Config {
                 });
             }
         }
+        match std::env::var(FEEDBACK_URL_ENV) {
+            Ok(url) if !url.trim().is_empty() => config.feedback.url = DatabaseUrl::new(url),
+            Ok(_) | Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::Invalid {
+                    origin: FEEDBACK_URL_ENV.into(),
+                    message: "the feedback database URL is not valid UTF-8".into(),
+                });
+            }
+        }
         Ok(config)
+    }
+
+    /// The walking speed behind search's `walk_minutes`: the default walking profile's
+    /// (`coverage.default_profile`), unless the deprecated `search.walk_speed_m_per_s` is set.
+    pub fn search_walk_speed_m_s(&self) -> f64 {
+        self.search.walk_speed_m_per_s.unwrap_or_else(|| {
+            self.coverage
+                .profiles
+                .iter()
+                .find(|p| p.id == self.coverage.default_profile)
+                .map_or(1.0, |p| p.speed_m_s)
+        })
+    }
+
+    /// Warnings about deprecated keys this configuration still uses, each naming the key and
+    /// what replaces it; logged at start.
+    pub fn deprecations(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(speed) = self.search.walk_speed_m_per_s {
+            warnings.push(format!(
+                "search.walk_speed_m_per_s ({speed}) is deprecated and will be removed in the next release: \
+                 search now uses the speed_m_s of the default walking profile (coverage.default_profile = \"{}\"); \
+                 set it there and delete search.walk_speed_m_per_s",
+                self.coverage.default_profile
+            ));
+        }
+        warnings
     }
 
     /// Replaces the admin token (e.g. with one from the environment) and validates it.
@@ -1095,10 +1185,11 @@ impl Config {
                 s.suggest_max_limit, s.suggest_default_limit
             ));
         }
-        if !(s.walk_speed_m_per_s.is_finite() && (0.3..=3.0).contains(&s.walk_speed_m_per_s)) {
+        if let Some(speed) = s.walk_speed_m_per_s
+            && !(speed.is_finite() && (0.3..=3.0).contains(&speed))
+        {
             return Err(format!(
-                "search.walk_speed_m_per_s must be from 0.3 to 3.0 metres per second, not {}",
-                s.walk_speed_m_per_s
+                "search.walk_speed_m_per_s must be from 0.3 to 3.0 metres per second, not {speed}"
             ));
         }
         let bonuses = [
@@ -1267,10 +1358,54 @@ mod tests {
         let config = Config::embedded().unwrap();
         assert_eq!(config.feedback.path, Path::new("feedback.sqlite"));
         assert_eq!(config.feedback.synchronous, Synchronous::Full);
+        assert_eq!(config.feedback.store, FeedbackStoreKind::Sqlite);
+        assert!(config.feedback.url.is_empty());
         assert!(
             config.admin.token.is_empty(),
             "admin routes are off by default"
         );
+    }
+
+    #[test]
+    fn search_walks_at_the_default_profiles_speed_and_the_old_key_warns() {
+        let config = Config::embedded().unwrap();
+        assert_eq!(config.search_walk_speed_m_s(), 1.0);
+        assert!(config.deprecations().is_empty());
+        let elderly = Config::from_toml_str(
+            "[coverage]\ndefault_profile = \"elderly\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(elderly.search_walk_speed_m_s(), 0.8);
+        let old =
+            Config::from_toml_str("[search]\nwalk_speed_m_per_s = 1.2\n", Path::new(".")).unwrap();
+        assert_eq!(old.search_walk_speed_m_s(), 1.2);
+        let warnings = old.deprecations();
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("search.walk_speed_m_per_s") && warnings[0].contains("speed_m_s"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn the_feedback_store_is_chosen_and_its_password_never_shown() {
+        let config = Config::from_toml_str(
+            "[feedback]\nstore = \"postgres\"\nurl = \"postgres://lc:s3cret@db:5432/lc\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(config.feedback.store, FeedbackStoreKind::Postgres);
+        assert_eq!(
+            config.feedback.url.expose(),
+            "postgres://lc:s3cret@db:5432/lc"
+        );
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let err = Config::from_toml_str("[feedback]\nstore = \"mysql\"\n", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`mysql`") && err.contains("postgres"), "{err}");
     }
 
     #[test]
@@ -1344,7 +1479,7 @@ mod tests {
         .unwrap();
         assert!(config.data.roads.file().is_none());
         let residents = config.data.residents.file().unwrap();
-        assert_eq!(residents.datum, crate::datum::Datum::Gcj02);
+        assert_eq!(residents.datum, crate::geom::datum::Datum::Gcj02);
         assert_eq!(residents.column("population", "population"), "人口");
         // The default's other layers stay.
         assert!(config.data.subdistricts.file().is_some());

@@ -4,6 +4,8 @@
 //! reports is computed here on the ground (haversine or a local metric frame), never in
 //! Web-Mercator units, which at Shanghai's latitude overstate ground lengths by about 17 %.
 
+pub mod datum;
+
 use std::f64::consts::PI;
 
 /// Mean Earth radius (IUGG), metres.

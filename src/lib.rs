@@ -16,7 +16,6 @@ pub mod cache;
 pub mod config;
 pub mod coverage;
 pub mod dataset;
-pub mod datum;
 pub mod export;
 pub mod feedback;
 pub mod fgb_write;

@@ -249,6 +249,9 @@ fn serve(
     if let Some(addr) = listen {
         config.server.listen = addr;
     }
+    for warning in config.deprecations() {
+        tracing::warn!("{warning}");
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let served = runtime.block_on(async move {
         let addr = config.server.listen;

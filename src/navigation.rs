@@ -2,35 +2,26 @@
 //! Maps, Tencent Maps, Apple Maps and OpenStreetMap.
 //!
 //! Chinese basemaps are not WGS84. Inside mainland China, Amap, Tencent and Apple Maps (whose
-//! Chinese map data is Amap's) use GCJ-02, and Baidu uses BD-09 (see `datum`).
+//! Chinese map data is Amap's) use GCJ-02, and Baidu uses BD-09 (see `geom::datum`).
 //!
 //! Each URL is the app's documented "show a marker" web entry point, which offers directions
 //! from there; names are percent-encoded. Pure functions: no IO.
 
-pub use crate::datum::{in_mainland_china, wgs84_to_bd09, wgs84_to_gcj02};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::geom::datum::{wgs84_to_bd09, wgs84_to_gcj02};
+
+/// The bytes a query value keeps as they are: RFC 3986's unreserved `A-Z a-z 0-9 - . _ ~`.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Percent-encodes `text` for a URL query value: every byte but the unreserved
 /// `A-Z a-z 0-9 - . _ ~` (RFC 3986) becomes `%XX`.
 pub fn encode_query_value(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3);
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(
-                char::from_digit(u32::from(b >> 4), 16)
-                    .unwrap_or('0')
-                    .to_ascii_uppercase(),
-            );
-            out.push(
-                char::from_digit(u32::from(b & 15), 16)
-                    .unwrap_or('0')
-                    .to_ascii_uppercase(),
-            );
-        }
-    }
-    out
+    utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 /// What a link points at.
@@ -93,6 +84,7 @@ pub fn links(target: &NavTarget, source: &str) -> NavLinks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geom::datum::in_mainland_china;
     use crate::geom::haversine_m;
 
     /// Reference vectors produced by an independent implementation (see the fixture's `source`).

@@ -328,12 +328,7 @@ impl AppState {
 
     /// [`AppState::load`]; `force` accepts data that fails the `[data]` guards.
     pub fn load_with(config: Config, force: bool) -> Result<Arc<AppState>, Error> {
-        let feedback = feedback::Store::open(
-            &config.resolve(&config.feedback.path),
-            feedback::StoreOptions {
-                synchronous: config.feedback.synchronous,
-            },
-        )?;
+        let feedback = feedback::Store::from_config(&config.feedback, |path| config.resolve(path))?;
         let snapshot = snapshot::build_with(
             &config,
             1,

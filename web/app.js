@@ -86,7 +86,7 @@ async function main() {
   });
 
   const popup = new FacilityPopup(map, maplibregl, catalog, (facility) => feedback.open({ facility }));
-  const feedback = new FeedbackForm(byId('feedback-dialog'));
+  const feedback = new FeedbackForm(byId('feedback-dialog'), config.feedback);
   const categories = new CategoryFilter(catalog, byId('tab-categories'), () => applyFilter());
   const coverage = new Coverage({
     map,

@@ -5,14 +5,16 @@
 import { el, replace, fetchJson } from './dom.js';
 import { t, facilityName } from './i18n.js';
 
-const FACILITY_KINDS = ['wrong_info', 'wrong_location', 'closed', 'suggestion', 'other'];
-const POINT_KINDS = ['missing_facility', 'suggestion', 'other'];
-const MAX_MESSAGE_CHARS = 2000;
-const MAX_CONTACT_CHARS = 200;
-
 export class FeedbackForm {
-  constructor(dialog) {
+  /**
+   * @param {HTMLDialogElement} dialog
+   * @param {object} options  `feedback` of /assets/config.json: the server's kinds
+   *   (`kinds_about_facility`, `kinds_about_place`) and limits (`max_message_chars`,
+   *   `max_contact_chars`)
+   */
+  constructor(dialog, options) {
     this.dialog = dialog;
+    this.options = options;
     dialog.addEventListener('click', (event) => {
       // A click on the backdrop (outside the form) closes the dialog.
       if (event.target === dialog) dialog.close();
@@ -21,7 +23,8 @@ export class FeedbackForm {
 
   /** Opens the form about `facility` ({id, props, lon, lat}) or a `location` ({lon, lat}). */
   open({ facility = null, location = null }) {
-    const kinds = facility ? FACILITY_KINDS : POINT_KINDS;
+    const { kinds_about_facility, kinds_about_place, max_message_chars, max_contact_chars } = this.options;
+    const kinds = facility ? kinds_about_facility : kinds_about_place;
     const clientId = newClientId();
     const status = el('p', { className: 'form-status', role: 'status', 'aria-live': 'polite' });
     const kind = el(
@@ -34,14 +37,14 @@ export class FeedbackForm {
       name: 'message',
       rows: '4',
       required: true,
-      maxlength: String(MAX_MESSAGE_CHARS),
+      maxlength: String(max_message_chars),
       placeholder: t('feedback_message_placeholder'),
     });
     const contact = el('input', {
       id: 'feedback-contact',
       name: 'contact',
       type: 'text',
-      maxlength: String(MAX_CONTACT_CHARS),
+      maxlength: String(max_contact_chars),
       autocomplete: 'email',
     });
     const submit = el('button', { type: 'submit', className: 'primary', id: 'feedback-submit' }, t('feedback_submit'));

@@ -2,11 +2,12 @@
 //!
 //! Takes a [`Submission`] (what a client sent, already typed), validates it against the current
 //! dataset into a [`NewReport`] ([`Submission::validate`]), and keeps it in an embedded SQLite
-//! database ([`Store`]) that answers only once the report is durably on disk. Gives the data
+//! database or a PostgreSQL database shared by several processes ([`Store`]), which answers only
+//! once the report is durably committed. Gives the data
 //! office stored [`Report`]s back: filtered and paged listings, per-facility counts of open
 //! reports, [`Stats`], and status changes ([`Patch`]).
 //!
-//! Only this module touches SQLite. It knows nothing about HTTP: `http::feedback` and
+//! Only this module touches SQLite (for writing) and PostgreSQL. It knows nothing about HTTP: `http::feedback` and
 //! `http::admin` turn wire formats into these types and [`Error`]s into status codes. The store
 //! outlives data reloads: a report keeps the facility's name, category and position as they
 //! were when it was made.
@@ -46,6 +47,18 @@ impl Kind {
         Kind::Suggestion,
         Kind::Other,
     ];
+
+    /// What a form about a facility offers, in the order the page shows them.
+    pub const ABOUT_A_FACILITY: [Kind; 5] = [
+        Kind::WrongInfo,
+        Kind::WrongLocation,
+        Kind::Closed,
+        Kind::Suggestion,
+        Kind::Other,
+    ];
+
+    /// What a form about a place on the map (no facility) offers, in the order shown.
+    pub const ABOUT_A_PLACE: [Kind; 3] = [Kind::MissingFacility, Kind::Suggestion, Kind::Other];
 
     /// The identifier clients send and the store keeps.
     pub fn as_str(self) -> &'static str {
@@ -267,6 +280,33 @@ pub enum Error {
     NoWal { path: PathBuf, mode: String },
     #[error("feedback database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "feedback.store is \"postgres\" but no database is named: set feedback.url or the environment variable LIFECIRCLE_FEEDBACK_URL (postgres://user:password@host:5432/dbname)"
+    )]
+    NoDatabaseUrl,
+    #[error(
+        "feedback.url (or LIFECIRCLE_FEEDBACK_URL) is not a PostgreSQL connection string: {reason}; write it as postgres://user:password@host:5432/dbname"
+    )]
+    DatabaseUrl { reason: String },
+    #[error("cannot connect to the feedback database {target}: {source}")]
+    Connect {
+        target: String,
+        source: postgres::Error,
+    },
+    #[error(
+        "feedback database {target} has a table `feedback` that lifecircle did not create (no lifecircle_feedback_schema table); point feedback.url at a new database, or at another schema with options=-csearch_path=NAME"
+    )]
+    NotFeedbackSchema { target: String },
+    #[error(
+        "feedback database {target} has schema version {found}, newer than this program understands ({supported}); use a newer lifecircle"
+    )]
+    DatabaseSchemaTooNew {
+        target: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("feedback database: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error("feedback database: {0}")]
     Storage(String),
 }

@@ -28,6 +28,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use super::csv_table::{Cell, CsvTable};
 use super::error::ApiError;
 use super::json_body::JsonBody;
 use super::params::{CATEGORY_PARAMS, NoParams, Params, Query, RouteParams};
@@ -454,52 +455,21 @@ fn report_feature(report: &Report) -> Value {
     })
 }
 
-/// RFC 4180 CSV with a UTF-8 byte order mark (so spreadsheet programs read Chinese text right).
-/// Text that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
-/// carriage return) gets a leading `'`; the stored text is unchanged.
+/// The reports as CSV (`http::csv_table`: a byte order mark, formulas defused); the stored text
+/// is unchanged.
 fn reports_csv(reports: &[Report]) -> String {
-    let mut out = String::from("\u{feff}");
-    out.push_str(&FLAT_COLUMNS.join(","));
-    out.push_str("\r\n");
+    let mut table = CsvTable::new(&FLAT_COLUMNS);
     for report in reports {
-        let cells: Vec<String> = report_flat(report)
+        let values = report_flat(report);
+        let cells: Vec<Cell<'_>> = values
             .iter()
             .map(|value| match value {
-                Value::Null => String::new(),
-                Value::String(text) => csv_cell(text),
-                other => other.to_string(),
+                Value::Null => Cell::Empty,
+                Value::String(text) => Cell::Text(text),
+                other => Cell::Number(other.to_string()),
             })
             .collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
+        table.row(&cells);
     }
-    out
-}
-
-fn csv_cell(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if defused.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("菜场关门了"), "菜场关门了");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("-1 star"), "'-1 star");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
-    }
+    table.finish()
 }

@@ -16,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
+use super::csv_table::{Cell, CsvTable};
 use super::error::ApiError;
 use super::params::{CATEGORY_PARAMS, Params};
 use super::respond::{self, PublicUrl};
@@ -499,22 +500,24 @@ fn analysis_area_json(coverage: &Coverage) -> serde_json::Value {
     })
 }
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
+/// The statistics as CSV (`http::csv_table`): one row per area and measure.
 fn stats_csv(coverage: &Coverage, computed: &stats::Stats) -> String {
-    use std::fmt::Write;
     let taxonomy = coverage.taxonomy();
     let profile = &coverage.profile(computed.profile).id;
-    let mut out = String::from(
-        "area,area_en,profile,measure,walk_min,area_km2,population,area_share,population_share,population_within,population_outside\n",
-    );
-    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+    let mut table = CsvTable::new(&[
+        "area",
+        "area_en",
+        "profile",
+        "measure",
+        "walk_min",
+        "area_km2",
+        "population",
+        "area_share",
+        "population_share",
+        "population_within",
+        "population_outside",
+    ]);
+    let opt = |v: Option<f64>| v.map_or(Cell::Empty, |v| Cell::Number(format!("{v:.6}")));
     let areas = computed
         .areas
         .iter()
@@ -541,21 +544,22 @@ fn stats_csv(coverage: &Coverage, computed: &stats::Stats) -> String {
             ));
         }
         for (measure, walk_min, share) in rows {
-            let _ = writeln!(
-                out,
-                "{},{},{profile},{measure},{walk_min},{:.4},{},{},{},{},{}",
-                csv_field(&a.name),
-                csv_field(a.name_en.as_deref().unwrap_or("")),
-                a.area_km2,
-                a.population,
+            table.row(&[
+                Cell::Text(&a.name),
+                Cell::Text(a.name_en.as_deref().unwrap_or("")),
+                Cell::Text(profile),
+                Cell::Text(&measure),
+                Cell::Number(walk_min),
+                Cell::Number(format!("{:.4}", a.area_km2)),
+                Cell::Number(a.population.to_string()),
                 opt(share.cells.share()),
                 opt(share.population.share()),
-                share.population.within,
-                share.population.outside(),
-            );
+                Cell::Number(share.population.within.to_string()),
+                Cell::Number(share.population.outside().to_string()),
+            ]);
         }
     }
-    out
+    table.finish()
 }
 
 /// `GET /coverage/gaps?category=&profile=&limit=`

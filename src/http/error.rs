@@ -137,7 +137,15 @@ impl From<crate::feedback::Error> for ApiError {
             E::Closed => ApiError::Unavailable(
                 "the feedback store is not taking reports; retry later".into(),
             ),
+            E::Connect { .. } => {
+                ApiError::Unavailable("the feedback database cannot be reached; retry later".into())
+            }
             E::Open { .. }
+            | E::NoDatabaseUrl
+            | E::DatabaseUrl { .. }
+            | E::NotFeedbackSchema { .. }
+            | E::DatabaseSchemaTooNew { .. }
+            | E::Postgres(_)
             | E::SchemaTooNew { .. }
             | E::NotFeedbackDatabase { .. }
             | E::NoWal { .. }

@@ -8,6 +8,7 @@
 
 mod admin;
 mod coverage;
+mod csv_table;
 mod error;
 mod feedback;
 mod json_body;

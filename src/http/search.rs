@@ -76,6 +76,7 @@ pub async fn get_search(
     let dataset = &snapshot.dataset;
     let taxonomy = &dataset.taxonomy;
     let config = &state.config.search;
+    let walk_speed_m_s = state.config.search_walk_speed_m_s();
     // Typed, borrowing answer: serialised straight into the body, with no JSON tree per hit.
     let features: Vec<FeatureJson> = results
         .hits
@@ -83,7 +84,7 @@ pub async fn get_search(
         .map(|hit| {
             let facility = dataset.facility(hit.facility_idx);
             let mut feature = facility_feature(dataset, facility, &config.link_source);
-            let found = HitJson::new(hit, config.walk_speed_m_per_s);
+            let found = HitJson::new(hit, walk_speed_m_s);
             let properties = &mut feature.properties;
             properties.distance_m = Some(found.distance_m);
             properties.walk_minutes = Some(found.walk_minutes);
@@ -112,7 +113,7 @@ pub async fn get_search(
         },
         total: results.total,
         r#type: "FeatureCollection",
-        walk_speed_m_per_s: config.walk_speed_m_per_s,
+        walk_speed_m_per_s: walk_speed_m_s,
     }))
 }
 

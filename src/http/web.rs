@@ -246,9 +246,13 @@ pub async fn get_asset(
 }
 
 /// What the page needs to know about this server: where MapLibre GL JS is (or what is missing
-/// and how to add it) and which basemap to draw.
+/// and how to add it), which basemap to draw, and what the feedback form offers and accepts (the server's
+/// kinds and limits, so the page never declares them itself).
 fn page_config(state: &AppState) -> Response {
     let maplibre = MaplibreAssets::find(&state.config);
+    let kinds = |kinds: &[crate::feedback::Kind]| -> Vec<&'static str> {
+        kinds.iter().map(|k| k.as_str()).collect()
+    };
     let body = serde_json::json!({
         "maplibre": {
             "available": maplibre.missing().is_none(),
@@ -266,6 +270,12 @@ fn page_config(state: &AppState) -> Response {
             "script": "/assets/pmtiles/pmtiles.js",
         },
         "style": "/styles/lifecircle.json",
+        "feedback": {
+            "kinds_about_facility": kinds(&crate::feedback::Kind::ABOUT_A_FACILITY),
+            "kinds_about_place": kinds(&crate::feedback::Kind::ABOUT_A_PLACE),
+            "max_message_chars": state.config.feedback.max_message_chars,
+            "max_contact_chars": state.config.feedback.max_contact_chars,
+        },
     });
     ([(header::CACHE_CONTROL, "no-cache")], axum::Json(body)).into_response()
 }
@@ -410,6 +420,26 @@ mod tests {
     }
 
     /// Facility names are data; the page must only ever set them as text.
+    #[test]
+    fn the_feedback_form_takes_its_kinds_and_limits_from_the_server() {
+        let script = PAGE_FILES
+            .iter()
+            .find(|f| f.name == "feedback.js")
+            .unwrap()
+            .body;
+        for kind in crate::feedback::Kind::ALL {
+            let literal = format!("'{}'", kind.as_str());
+            assert!(!script.contains(&literal), "feedback.js declares {literal}");
+        }
+        let defaults = crate::config::Config::embedded().unwrap().feedback;
+        for limit in [defaults.max_message_chars, defaults.max_contact_chars] {
+            assert!(
+                !script.contains(&limit.to_string()),
+                "feedback.js declares the limit {limit}"
+            );
+        }
+    }
+
     #[test]
     fn page_scripts_never_parse_strings_as_html() {
         let banned = [

@@ -788,7 +788,7 @@ pub fn read_areas_with(
         if polygon.0.is_empty() || !valid {
             return report.skip(feature_idx, "polygon without a valid lon/lat ring");
         }
-        let polygon = if datum == crate::datum::Datum::Wgs84 {
+        let polygon = if datum == crate::geom::datum::Datum::Wgs84 {
             polygon
         } else {
             use geo::MapCoords;

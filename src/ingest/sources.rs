@@ -19,8 +19,8 @@ use super::formats::{Column, FeatureNames, LayerReader, Prop};
 use super::{Error, FileReport, representative_lonlat, stable_feature_id};
 use crate::config::FileOptions;
 use crate::dataset::{Facility, FacilityOrigin};
-use crate::datum::Datum;
 use crate::geom;
+use crate::geom::datum::Datum;
 use crate::taxonomy::Taxonomy;
 
 /// The facility fields a source maps to its columns.

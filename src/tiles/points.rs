@@ -43,7 +43,7 @@ impl Datum {
     pub fn from_wgs84(self, lon: f64, lat: f64) -> (f64, f64) {
         match self {
             Datum::Wgs84 => (lon, lat),
-            Datum::Gcj02 => crate::navigation::wgs84_to_gcj02(lon, lat),
+            Datum::Gcj02 => crate::geom::datum::wgs84_to_gcj02(lon, lat),
         }
     }
 }

@@ -360,6 +360,10 @@ fn statistics_add_up() {
     let csv = get(&server.url("/coverage/stats?format=csv&profile=elderly"))
         .text()
         .unwrap();
+    let csv = csv
+        .strip_prefix('\u{feff}')
+        .expect("a UTF-8 byte order mark, so spreadsheets read 街道 names right");
+    assert!(csv.contains("\r\n"), "CRLF line ends");
     let rows: Vec<&str> = csv.lines().collect();
     let n_measures = 14 + 2 + 5;
     let n_areas = 10 + usize::from(outside > 0) + 1;

@@ -485,13 +485,13 @@ fn the_rate_limit_is_per_client_address() {
 }
 
 /// The real binary, started on a free port with `config`; SIGKILLed when dropped.
-struct Process {
+pub struct Process {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Process {
-    fn start(config: &Path) -> Process {
+    pub fn start(config: &Path) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lifecircle"))
             .arg("--config")
             .arg(config)
@@ -534,7 +534,7 @@ impl Process {
     }
 
     /// SIGKILL, then reap.
-    fn kill(mut self) {
+    pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reaping lifecircle");
     }
@@ -549,20 +549,24 @@ impl Drop for Process {
 
 /// One report of the crash test: what was sent, and what came of it.
 #[derive(Clone)]
-struct Sent {
-    client_id: String,
-    body: Value,
+pub struct Sent {
+    pub client_id: String,
+    pub body: Value,
     /// The id of a 201/200 answer.
-    acked: Option<i64>,
+    pub acked: Option<i64>,
     /// Whether the report was sent again after a kill left its outcome unknown.
-    retried: bool,
+    pub retried: bool,
     /// The status of the acknowledgement (200: it had been stored before).
-    status: u16,
+    pub status: u16,
 }
 
 /// POSTs `sent.body` and records a 201/200 answer in it; `Ok(false)` when the connection
 /// failed (the outcome is unknown), `Err` on any other answer.
-fn send(client: &reqwest::blocking::Client, base: &str, sent: &mut Sent) -> Result<bool, String> {
+pub fn send(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    sent: &mut Sent,
+) -> Result<bool, String> {
     match client
         .post(format!("{base}/feedback"))
         .json(&sent.body)
@@ -587,7 +591,7 @@ fn send(client: &reqwest::blocking::Client, base: &str, sent: &mut Sent) -> Resu
 }
 
 /// Every stored report, from the admin listing.
-fn stored_reports(base: &str) -> Vec<Value> {
+pub fn stored_reports(base: &str) -> Vec<Value> {
     let client = support::client();
     let mut reports = Vec::new();
     loop {
@@ -609,7 +613,7 @@ fn stored_reports(base: &str) -> Vec<Value> {
 
 /// Checks the store against what was sent: every stored report was sent (same content, no
 /// partial fields), none is there twice, and every acknowledged one is there with its id.
-fn verify(base: &str, sent: &HashMap<String, Sent>) {
+pub fn verify(base: &str, sent: &HashMap<String, Sent>) {
     let mut seen = HashMap::new();
     for report in stored_reports(base) {
         let client_id = report["client_id"]
@@ -804,7 +808,7 @@ fn acknowledged_reports_survive_sigkill() {
 }
 
 /// A random, valid report with `client_id`.
-fn crash_report(rng: &mut impl Rng, client_id: &str, facility_ids: &[u64]) -> Value {
+pub fn crash_report(rng: &mut impl Rng, client_id: &str, facility_ids: &[u64]) -> Value {
     let message = format!(
         "{client_id} {}",
         "设施信息有误，请核实。".repeat(rng.random_range(1..20))

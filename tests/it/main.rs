@@ -6,6 +6,7 @@ mod archives;
 mod coverage;
 mod edge;
 mod feedback;
+mod feedback_postgres;
 mod ingest;
 mod osm;
 mod params;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use lifecircle::config::Config;
 use lifecircle::dataset::{Dataset, Facility};
 use lifecircle::geom::{self, haversine_m};
-use lifecircle::navigation;
 use lifecircle::search::{SearchIndex, SearchQuery};
 use reqwest::Url;
 use serde_json::Value;
@@ -447,8 +446,8 @@ fn feature_route_and_navigation_links() {
     assert_eq!(name, "Ole'精品超市(来福士店)");
     let lon = answer["geometry"]["coordinates"][0].as_f64().unwrap();
     let lat = answer["geometry"]["coordinates"][1].as_f64().unwrap();
-    let (gcj_lon, gcj_lat) = navigation::wgs84_to_gcj02(lon, lat);
-    let (bd_lon, bd_lat) = navigation::wgs84_to_bd09(lon, lat);
+    let (gcj_lon, gcj_lat) = lifecircle::geom::datum::wgs84_to_gcj02(lon, lat);
+    let (bd_lon, bd_lat) = lifecircle::geom::datum::wgs84_to_bd09(lon, lat);
     let near = |text: &str, expected: (f64, f64)| {
         let v: Vec<f64> = text.split(',').map(|x| x.parse().unwrap()).collect();
         assert!(
@@ -733,5 +732,25 @@ fn city_scale_category_words_find_the_nearest_facility_of_the_category() {
                 data.taxonomy.category(category).id,
             );
         }
+    }
+}
+
+#[test]
+fn walk_minutes_use_the_default_profiles_speed() {
+    let server = support::spawn(
+        "[coverage]\ndefault_profile = \"elderly\"\n[cache]\nprecompute_maxzoom = 0\n",
+    );
+    let answer = support::get_json(&server.url("/search?q=公园&near=121.4236,31.2203&limit=5"));
+    assert_eq!(answer["walk_speed_m_per_s"], 0.8);
+    let features = answer["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    for feature in features {
+        let properties = &feature["properties"];
+        let distance_m = properties["distance_m"].as_f64().unwrap();
+        let walk_minutes = properties["walk_minutes"].as_f64().unwrap();
+        assert!(
+            (walk_minutes - distance_m / 0.8 / 60.0).abs() <= 0.05 + 1e-9,
+            "{distance_m} m in {walk_minutes} min"
+        );
     }
 }

@@ -560,7 +560,7 @@ fn gcj02_tiles_line_up_with_gcj02_basemaps() {
     let dataset = server.state.snapshot.load().dataset.clone();
     let z = 16u8;
     for f in dataset.facilities().iter().step_by(397) {
-        let (gcj_lon, gcj_lat) = lifecircle::navigation::wgs84_to_gcj02(f.lon, f.lat);
+        let (gcj_lon, gcj_lat) = lifecircle::geom::datum::wgs84_to_gcj02(f.lon, f.lat);
         // In Shanghai the GCJ-02 offset is hundreds of metres: a different place on the map.
         assert!(geom::haversine_m((f.lon, f.lat), (gcj_lon, gcj_lat)) > 300.0);
         let merc = geom::lonlat_to_merc(gcj_lon, gcj_lat);

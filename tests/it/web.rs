@@ -175,3 +175,36 @@ fn external_basemap_style_reaches_the_page_and_its_policy() {
         "{policy}"
     );
 }
+
+#[test]
+fn the_page_config_carries_the_feedback_kinds_and_limits() {
+    let server = support::spawn("[feedback]\nmax_message_chars = 500\nmax_contact_chars = 80\n");
+    let config = get_json(&server.url("/assets/config.json"));
+    let feedback = &config["feedback"];
+    assert_eq!(feedback["max_message_chars"], 500);
+    assert_eq!(feedback["max_contact_chars"], 80);
+    assert_eq!(
+        feedback["kinds_about_facility"],
+        serde_json::json!([
+            "wrong_info",
+            "wrong_location",
+            "closed",
+            "suggestion",
+            "other"
+        ])
+    );
+    assert_eq!(
+        feedback["kinds_about_place"],
+        serde_json::json!(["missing_facility", "suggestion", "other"])
+    );
+    // Every kind offered is one the server takes: a message at the limit is stored, one over it
+    // is refused with the limit named.
+    for (length, status) in [(500, 201), (501, 400)] {
+        let response = support::client()
+            .post(server.url("/feedback"))
+            .json(&serde_json::json!({ "kind": "suggestion", "message": "好".repeat(length) }))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), status, "{length} characters");
+    }
+}

@@ -194,7 +194,7 @@ mod tests {
 
     /// `(wgs84, gcj02, bd09)` of each point.
     fn vectors() -> Vec<(LonLat, LonLat, LonLat)> {
-        let text = include_str!("../tests/fixtures/coord_transform.json");
+        let text = include_str!("../../tests/fixtures/coord_transform.json");
         let json: serde_json::Value = serde_json::from_str(text).unwrap();
         let pair = |v: &serde_json::Value| (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
         json["points"]
