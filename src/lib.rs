@@ -10,11 +10,13 @@
 
 pub mod analysis_cache;
 pub mod area;
+pub mod attributes;
 pub mod cache;
 pub mod config;
 pub mod coverage;
 pub mod dataset;
 pub mod datum;
+pub mod evaluation;
 pub mod feedback;
 pub mod fgb_write;
 pub mod generate;

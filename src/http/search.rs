@@ -12,7 +12,9 @@
 //! `category`, `category_label_zh`, `category_label_en`, `color`, `group`, `address`,
 //! `subdistrict`, `label`/`label_en` (what to show for an unnamed facility: 公园, 体育场地, …),
 //! `source`, `provider`, `updated` (the source's as-of date), `source_ids` (every
-//! `source:source_id` it is listed under), and `links` (`amap`,
+//! `source:source_id` it is listed under), `status` (`existing`, `under_construction`,
+//! `planned`, `closed`), `floor_area_m2`, `functions` (a list), `year`, `serves` (the categories
+//! its functions add besides its own), and `links` (`amap`,
 //! `baidu`, `tencent`, `apple`, `osm`: URLs that open the facility in each map app, with the
 //! coordinates converted to the app's datum). Search results add `distance_m` (straight-line
 //! ground distance from `near`, haversine, metres; walking routes are longer), `walk_minutes`
@@ -41,7 +43,8 @@ fn pairs(query: Pairs) -> Result<Vec<(String, String)>, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("malformed query string: {}", e.body_text())))
 }
 
-/// `GET /search?q=&near=lon,lat&radius=&bbox=&category=&limit=&offset=`.
+/// `GET /search?q=&near=lon,lat&radius=&bbox=&category=&status=&limit=&offset=`; `status`
+/// defaults to `existing`.
 pub async fn get_search(
     State(state): State<Arc<AppState>>,
     query: Pairs,
@@ -84,6 +87,7 @@ pub async fn get_search(
             "radius_m": query.radius_m,
             "bbox": query.bbox,
             "category": categories,
+            "status": query.statuses.list(),
         },
         "walk_speed_m_per_s": config.walk_speed_m_per_s,
         "data_version": snapshot.version,
@@ -172,6 +176,15 @@ fn facility_feature(dataset: &Dataset, facility: &Facility, link_source: &str) -
     );
     let (label_zh, label_en) = dataset.label(facility);
     let source = dataset.source_of(facility);
+    let attributes = dataset
+        .index_of(facility.id)
+        .and_then(|idx| dataset.attributes(idx));
+    let serves: Vec<&str> = attributes.map_or(Vec::new(), |a| {
+        a.serves
+            .iter()
+            .map(|&c| taxonomy.category(c).id.as_str())
+            .collect()
+    });
     json!({
         "type": "Feature",
         "id": facility.id,
@@ -194,6 +207,11 @@ fn facility_feature(dataset: &Dataset, facility: &Facility, link_source: &str) -
             "provider": source.map(|s| s.provider.as_str()).filter(|p| !p.is_empty()),
             "updated": source.and_then(|s| s.as_of.as_ref()).map(|d| d.text.as_str()),
             "source_ids": dataset.source_keys(facility),
+            "status": attributes.map_or("existing", |a| a.status.as_str()),
+            "floor_area_m2": attributes.and_then(|a| a.floor_area_m2),
+            "functions": attributes.map_or(&[][..], |a| a.functions.as_slice()),
+            "year": attributes.and_then(|a| a.year),
+            "serves": serves,
             "links": {
                 "amap": links.amap,
                 "baidu": links.baidu,

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::respond::{self, PublicUrl};
+use crate::attributes::StatusSet;
 use crate::geom::TileKey;
 use crate::snapshot::Snapshot;
 use crate::state::{AppState, FACILITIES_SOURCE, VectorTileSet};
@@ -28,6 +29,9 @@ pub struct TileQuery {
     /// Datum of the positions: `wgs84` (default) or `gcj02`, to overlay Amap or Tencent basemaps
     /// (facilities only).
     crs: Option<String>,
+    /// Comma-separated statuses to show (facilities only): default `existing`; `all`, or e.g.
+    /// `existing,under_construction,planned` for the planner's view.
+    status: Option<String>,
 }
 
 /// Parses `z`, `x` and `y.ext` of a tile path; `extensions` lists the accepted extensions.
@@ -73,16 +77,28 @@ fn parse_source(
         FACILITIES_SOURCE => Ok(VectorTileSet::Facilities {
             filter: parse_filter(snapshot, query)?,
             datum: parse_datum(query)?,
+            statuses: parse_statuses(query.status.as_deref())?,
         }),
-        BASEMAP_SOURCE if query.categories.is_some() || query.crs.is_some() => {
+        BASEMAP_SOURCE
+            if query.categories.is_some() || query.crs.is_some() || query.status.is_some() =>
+        {
             Err(ApiError::BadRequest(format!(
-                "`categories` and `crs` apply to {FACILITIES_SOURCE} tiles; {BASEMAP_SOURCE} takes neither"
+                "`categories`, `crs` and `status` apply to {FACILITIES_SOURCE} tiles; {BASEMAP_SOURCE} takes none of them"
             )))
         }
         BASEMAP_SOURCE => Ok(VectorTileSet::Basemap),
         _ => Err(ApiError::NotFound(format!(
             "unknown tile source `{source}`; available: {FACILITIES_SOURCE}, {BASEMAP_SOURCE}"
         ))),
+    }
+}
+
+/// `?status=`: which statuses to show (default: existing only).
+pub fn parse_statuses(text: Option<&str>) -> Result<StatusSet, ApiError> {
+    match text {
+        None => Ok(StatusSet::EXISTING),
+        Some(text) => StatusSet::parse_list(text)
+            .map_err(|message| ApiError::BadRequest(format!("parameter `status`: {message}"))),
     }
 }
 

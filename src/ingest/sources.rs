@@ -17,6 +17,7 @@ use std::path::Path;
 
 use super::formats::{Column, FeatureNames, LayerReader, Prop};
 use super::{Error, FileReport, representative_lonlat, stable_feature_id};
+use crate::attributes::{self, Attributes, Status};
 use crate::config::FileOptions;
 use crate::dataset::{Facility, FacilityOrigin};
 use crate::datum::Datum;
@@ -24,13 +25,17 @@ use crate::geom;
 use crate::taxonomy::Taxonomy;
 
 /// The facility fields a source maps to its columns.
-pub const FACILITY_FIELDS: [&str; 6] = [
+pub const FACILITY_FIELDS: [&str; 10] = [
     "id",
     "name",
     "name_en",
     "category",
     "address",
     "subdistrict",
+    "floor_area",
+    "functions",
+    "status",
+    "year",
 ];
 
 /// How ids are made for one source.
@@ -58,6 +63,8 @@ pub struct SourceSpec<'a> {
 pub struct SourcedFacility {
     pub facility: Facility,
     pub origin: FacilityOrigin,
+    /// Floor area, functions, status, year (empty for most real facilities).
+    pub attributes: Attributes,
     /// Feature index in its file, for messages.
     pub feature_idx: usize,
 }
@@ -114,6 +121,12 @@ pub fn read_source(
     let (id_slot, name_slot) = (slot("id"), slot("name"));
     let (name_en_slot, address_slot, subdistrict_slot) =
         (slot("name_en"), slot("address"), slot("subdistrict"));
+    let attribute_slots = [
+        slot("floor_area"),
+        slot("functions"),
+        slot("status"),
+        slot("year"),
+    ];
     reader.for_each(|feature_idx, geometry, props| {
         report.n_read += 1;
         let texts: Vec<Option<String>> = props
@@ -171,6 +184,18 @@ pub fn read_source(
         if name.is_empty() {
             report.n_unnamed += 1;
         }
+        let [floor_area, functions, status, year] = attribute_slots.map(text);
+        let attributes = read_attributes(
+            AttributeTexts {
+                floor_area,
+                functions,
+                status,
+                year,
+            },
+            category,
+            taxonomy,
+            &mut report,
+        );
         out.push(SourcedFacility {
             facility: Facility {
                 id,
@@ -189,6 +214,7 @@ pub fn read_source(
                 rule,
                 also: Vec::new(),
             },
+            attributes,
             feature_idx,
         });
     })?;
@@ -200,6 +226,77 @@ pub fn read_source(
         ));
     }
     Ok((out, report, feature_names))
+}
+
+/// The raw attribute values of one row.
+struct AttributeTexts<'a> {
+    floor_area: Option<&'a str>,
+    functions: Option<&'a str>,
+    status: Option<&'a str>,
+    year: Option<&'a str>,
+}
+
+/// Typed attributes of one row; what cannot be read is counted in `report` and left out (an
+/// unknown status is taken as existing).
+fn read_attributes(
+    raw: AttributeTexts<'_>,
+    primary: crate::taxonomy::CategoryId,
+    taxonomy: &Taxonomy,
+    report: &mut FileReport,
+) -> Attributes {
+    let mut out = Attributes::default();
+    let mut unreadable = |field: &'static str, value: &str| {
+        let entry = report
+            .unreadable_attributes
+            .entry(field)
+            .or_insert_with(|| (0, value.to_owned()));
+        entry.0 += 1;
+    };
+    if let Some(text) = raw.floor_area.map(str::trim).filter(|t| !t.is_empty()) {
+        match attributes::parse_floor_area(text) {
+            Some(m2) => out.floor_area_m2 = Some(m2),
+            None => unreadable("floor_area", text),
+        }
+    }
+    if let Some(text) = raw.year.map(str::trim).filter(|t| !t.is_empty()) {
+        match attributes::parse_year(text) {
+            Some(year) => out.year = Some(year),
+            None => unreadable("year", text),
+        }
+    }
+    if let Some(text) = raw.status {
+        let trimmed = text.trim();
+        if !trimmed.is_empty() {
+            out.status = Status::parse(trimmed).unwrap_or_else(|| {
+                *report
+                    .unknown_statuses
+                    .entry(trimmed.to_owned())
+                    .or_default() += 1;
+                Status::Existing
+            });
+        }
+        *report.statuses.entry(out.status).or_default() += 1;
+    }
+    if let Some(text) = raw.functions {
+        out.functions = attributes::split_functions(text);
+        for function in &out.functions {
+            match taxonomy.function_category(function) {
+                Some(category) if category != primary => {
+                    if let Err(at) = out.serves.binary_search(&category) {
+                        out.serves.insert(at, category);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    *report
+                        .unmapped_functions
+                        .entry(function.clone())
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Skip reason of a row at (0, 0).
@@ -331,6 +428,7 @@ mod tests {
                 source,
                 ..FacilityOrigin::default()
             },
+            attributes: Attributes::default(),
             feature_idx: 0,
         }
     }

@@ -7,6 +7,7 @@
 use super::Error;
 use super::rank::NameBonus;
 use super::tokenize;
+use crate::attributes::StatusSet;
 use crate::geom;
 use crate::taxonomy::{CategoryId, Taxonomy};
 
@@ -30,6 +31,8 @@ pub struct SearchQuery {
     pub offset: usize,
     /// What a name match is worth when ranking by distance.
     pub name_bonus: NameBonus,
+    /// Only facilities of these statuses (default: existing).
+    pub statuses: StatusSet,
 }
 
 impl SearchQuery {
@@ -44,6 +47,7 @@ impl SearchQuery {
             limit,
             offset: 0,
             name_bonus: NameBonus::default(),
+            statuses: StatusSet::EXISTING,
         }
     }
 }
@@ -55,7 +59,8 @@ pub struct SuggestQuery {
     pub limit: usize,
 }
 
-const SEARCH_PARAMS: &str = "q, near, radius, bbox, category (or categories), limit, offset";
+const SEARCH_PARAMS: &str =
+    "q, near, radius, bbox, category (or categories), status, limit, offset";
 const SUGGEST_PARAMS: &str = "q, limit";
 
 /// Validates the parameters of `GET /search`.
@@ -90,6 +95,13 @@ pub fn parse_search(
             }
             "limit" => query.limit = parse_count("limit", value, 1, limits.max_limit)?,
             "offset" => query.offset = parse_count("offset", value, 0, limits.max_offset)?,
+            "status" => {
+                query.statuses =
+                    StatusSet::parse_list(value).map_err(|message| Error::Invalid {
+                        name: "status",
+                        message,
+                    })?;
+            }
             _ => {
                 return Err(Error::UnknownParameter {
                     name: name.into(),

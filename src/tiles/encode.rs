@@ -75,6 +75,31 @@ impl<'a> LayerWriter<'a> {
         if let Some(address) = &facility.address {
             feature.add_tag_string("address", address);
         }
+        // Attributes only for the facilities that have any, so plain data's tiles are unchanged.
+        if let Some(attributes) = self
+            .dataset
+            .index_of(facility.id)
+            .and_then(|idx| self.dataset.attributes(idx))
+        {
+            feature.add_tag_string("status", attributes.status.as_str());
+            if let Some(m2) = attributes.floor_area_m2 {
+                feature.add_tag_double("floor_area_m2", m2);
+            }
+            if !attributes.functions.is_empty() {
+                feature.add_tag_string("functions", &attributes.functions.join(";"));
+            }
+            if let Some(year) = attributes.year {
+                feature.add_tag_sint("year", i64::from(year));
+            }
+            if !attributes.serves.is_empty() {
+                let serves: Vec<&str> = attributes
+                    .serves
+                    .iter()
+                    .map(|&c| taxonomy.category(c).id.as_str())
+                    .collect();
+                feature.add_tag_string("serves", &serves.join(","));
+            }
+        }
         self.layer = Some(feature.into_layer());
         Ok(())
     }

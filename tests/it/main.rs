@@ -4,6 +4,7 @@
 mod admin;
 mod coverage;
 mod edge;
+mod evaluation;
 mod feedback;
 mod ingest;
 mod osm;
