@@ -28,6 +28,8 @@ pub struct BaselineFacility {
     pub key: String,
     pub facility: Facility,
     pub status: Status,
+    /// Its attributes then (functions, so the baseline's coverage counts what they served).
+    pub attributes: Attributes,
 }
 
 /// A named baseline, loaded.
@@ -88,6 +90,7 @@ fn load_one(config: &Config, b: &BaselineConfig, taxonomy: &Taxonomy) -> Result<
         facilities.extend(read.into_iter().map(|f| BaselineFacility {
             key: format!("{name}:{}", f.facility.source_id),
             status: f.attributes.status,
+            attributes: f.attributes,
             facility: f.facility,
         }));
     }
@@ -120,16 +123,8 @@ impl Baseline {
                 let statuses: HashMap<u64, Attributes> = self
                     .facilities
                     .iter()
-                    .filter(|f| f.status != Status::Existing)
-                    .map(|f| {
-                        (
-                            f.facility.id,
-                            Attributes {
-                                status: f.status,
-                                ..Attributes::default()
-                            },
-                        )
-                    })
+                    .filter(|f| !f.attributes.is_empty())
+                    .map(|f| (f.facility.id, f.attributes.clone()))
                     .collect();
                 let dataset = Dataset::new(
                     current.taxonomy.clone(),

@@ -637,3 +637,125 @@ fn planned_facilities_are_hidden_unless_asked_for() {
     let bad = get(&server.url("/coverage/stats?scenario=future"));
     assert_eq!(bad.status(), 400);
 }
+
+#[test]
+fn diff_against_a_baseline_lists_exactly_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    // The baseline: e2 200 m away, m1 a supermarket then, u1 and x1 with other statuses, r1
+    // gone since (its name a would-be spreadsheet formula); p1 and p2 are new.
+    let now = facilities();
+    let then_of = |id: &str| now.iter().find(|f| f.id == id).unwrap().clone();
+    let baseline = vec![
+        then_of("e1"),
+        Fac {
+            y: then_of("e2").y - 200.0,
+            ..then_of("e2")
+        },
+        Fac {
+            category: "supermarket",
+            ..then_of("m1")
+        },
+        then_of("c1"),
+        Fac {
+            status: "规划",
+            ..then_of("u1")
+        },
+        Fac {
+            status: "",
+            ..then_of("x1")
+        },
+        then_of("k1"),
+        fac("r1", "=2+3 临时便民点", "community_service", 1100.0, 700.0),
+    ];
+    write_facilities(&dir.path().join("baseline_2021.csv"), &baseline);
+    let config = write_world(
+        dir.path(),
+        &now,
+        "euclidean",
+        "\n[evaluation]\nmoved_distance_m = 50\n\n[[baselines]]\nname = \"2021\"\nas_of = 2021-06-30\nsources = [{ file = \"baseline_2021.csv\", name = \"bureau\" }]\n",
+    );
+    let server = support::spawn_with(&config, dir.path());
+    let diff = get_json(&server.url("/evaluation/diff?baseline=2021"));
+    let listed: BTreeSet<(String, String)> = diff["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap().to_owned(),
+                c["key"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("added", "p1"),
+        ("added", "p2"),
+        ("removed", "r1"),
+        ("moved", "e2"),
+        ("category_changed", "m1"),
+        ("status_changed", "u1"),
+        ("status_changed", "x1"),
+    ]
+    .iter()
+    .map(|(k, id)| ((*k).to_owned(), format!("bureau:{id}")))
+    .collect();
+    assert_eq!(listed, expected);
+    let by_key = |kind: &str, key: &str| {
+        diff["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["change"] == kind && c["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    let moved = by_key("moved", "bureau:e2");
+    assert!((moved["distance_m"].as_f64().unwrap() - 200.0).abs() < 1.0);
+    let recategorised = by_key("category_changed", "bureau:m1");
+    assert_eq!(recategorised["category_before"], "supermarket");
+    assert_eq!(recategorised["category"], "market");
+    let status = by_key("status_changed", "bureau:u1");
+    assert_eq!(status["status_before"], "planned");
+    assert_eq!(status["status"], "under_construction");
+    assert_eq!(diff["baseline"]["as_of"], "2021-06-30");
+    assert_eq!(diff["totals"]["added"], 2);
+    assert_eq!(diff["totals"]["status_changed"], 2);
+    // Per subdistrict and category: r1 (x 1107 m) was in the east; the stock of existing
+    // elderly care did not change (e1, e2 then and now; x1 closed since, p1, p2 planned).
+    let summary = diff["summary"].as_array().unwrap();
+    let row = |area: &str, category: &str| {
+        summary
+            .iter()
+            .find(|r| r["subdistrict"] == area && r["category"] == category)
+            .cloned()
+    };
+    assert_eq!(row("东片", "community_service").unwrap()["removed"], 1);
+    let elderly_stock = |field: &str| -> u64 {
+        summary
+            .iter()
+            .filter(|r| r["category"] == "elderly")
+            .map(|r| r[field].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        (elderly_stock("stock_before"), elderly_stock("stock_now")),
+        (3, 2)
+    );
+    let coverage = &diff["coverage"]["total"]["categories"]["market"];
+    assert!(coverage["population_share_now"].as_f64().is_some());
+    // CSV: BOM, a row per change, formula cells defused.
+    let csv = get(&server.url("/evaluation/diff.csv?baseline=2021"));
+    assert_eq!(csv.status(), 200);
+    let bytes = csv.bytes().unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let text = std::str::from_utf8(&bytes[3..]).unwrap();
+    assert_eq!(text.lines().count(), 1 + expected.len());
+    assert!(text.contains(",'=2+3 临时便民点,"), "{text}");
+    // Unknown or missing baselines are named.
+    let bad = get(&server.url("/evaluation/diff?baseline=2020"));
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("2021"));
+    assert_eq!(get(&server.url("/evaluation/diff")).status(), 400);
+    let list = get_json(&server.url("/evaluation/baselines"));
+    assert_eq!(list["baselines"][0]["name"], "2021");
+}
