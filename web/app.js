@@ -91,7 +91,7 @@ async function main() {
   Object.assign(page, { popup, feedback, categories, coverage });
 
   function applyFilter() {
-    applyCategories(map, categories.enabled, categories.allIds, facilitiesUrl, baseFilters);
+    applyCategories(map, categories.enabled, categories.allIds, facilitiesUrl, baseFilters, categories.planner);
   }
 
   // Device location, used for distances when granted and inside the data's area.
