@@ -1459,7 +1459,9 @@ fn write_facilities(
     }
     let kind_cum = cumulative(names::KIND_WEIGHTS.iter().map(|(_, w)| *w));
     let mut landmarks = landmarks.into_iter();
-    for i in 0..n {
+    // The last rows are planning projects (see `evaluation`), so the count stays `n`.
+    let n_generated = n - sample.n_projects(n);
+    for i in 0..n_generated {
         let f = match landmarks.next() {
             Some(lm) => maker.landmark(rng, lm),
             None => {
@@ -1489,10 +1491,10 @@ fn write_facilities(
         )?;
     }
     // Planned and under-construction projects, after the generated facilities.
-    let projects = sample.projects();
+    let projects = sample.projects(n - n_generated);
     let mut written = Vec::new();
     for (k, (name, category, at, subdistrict, attrs)) in projects.iter().enumerate() {
-        let id = 100_001 + (n + k) as u64;
+        let id = 100_001 + (n_generated + k) as u64;
         let [floor_area, functions, status, year] = attrs.values();
         layer.add(
             point(*at),

@@ -64,6 +64,22 @@ const CENTRE_FUNCTIONS: [&str; 8] = [
     "老年活动室",
 ];
 
+/// The planning projects: (kind in the name, category, status as written).
+const PROJECTS: [(&str, &str, &str); 12] = [
+    ("长者照护之家", "elderly", "规划"),
+    ("长者照护之家", "elderly", "规划"),
+    ("综合为老服务中心", "elderly", "拟建"),
+    ("社区食堂", "elderly", "在建"),
+    ("标准化菜市场", "market", "规划"),
+    ("菜场", "market", "在建"),
+    ("幼儿园", "kindergarten", "规划"),
+    ("托育点", "kindergarten", "在建"),
+    ("社区卫生服务站", "medical", "规划"),
+    ("社区综合服务中心", "community_service", "拟建"),
+    ("口袋公园", "park", "在建"),
+    ("社区文化活动中心", "culture", "规划"),
+];
+
 /// A row kept for the baseline.
 struct Row {
     id: u64,
@@ -86,6 +102,16 @@ impl Sample {
         Sample {
             rng,
             rows: (n <= 100_000).then(Vec::new),
+        }
+    }
+
+    /// How many of `n` rows are planning projects: 12 for a sample of 1000 to 100,000
+    /// facilities, none otherwise.
+    pub(super) fn n_projects(&self, n: usize) -> usize {
+        if self.rows.is_some() && n >= 1000 {
+            PROJECTS.len()
+        } else {
+            0
         }
     }
 
@@ -145,29 +171,18 @@ impl Sample {
     /// The planned and under-construction facilities appended after the generated ones, near
     /// existing ones of other categories (where people live): `(name, category, lon, lat,
     /// subdistrict, attrs)`. None for the city-scale set.
-    pub(super) fn projects(&mut self) -> Vec<(String, &'static str, [f64; 2], String, Attrs)> {
+    pub(super) fn projects(
+        &mut self,
+        n_projects: usize,
+    ) -> Vec<(String, &'static str, [f64; 2], String, Attrs)> {
         let Some(rows) = &self.rows else {
             return Vec::new();
         };
         if rows.is_empty() {
             return Vec::new();
         }
-        const PROJECTS: [(&str, &str, &str); 12] = [
-            ("长者照护之家", "elderly", "规划"),
-            ("长者照护之家", "elderly", "规划"),
-            ("综合为老服务中心", "elderly", "拟建"),
-            ("社区食堂", "elderly", "在建"),
-            ("标准化菜市场", "market", "规划"),
-            ("菜场", "market", "在建"),
-            ("幼儿园", "kindergarten", "规划"),
-            ("托育点", "kindergarten", "在建"),
-            ("社区卫生服务站", "medical", "规划"),
-            ("社区综合服务中心", "community_service", "拟建"),
-            ("口袋公园", "park", "在建"),
-            ("社区文化活动中心", "culture", "规划"),
-        ];
         let mut out = Vec::new();
-        for (i, (kind, category, status)) in PROJECTS.iter().enumerate() {
+        for (i, (kind, category, status)) in PROJECTS.iter().take(n_projects).enumerate() {
             let near = &rows[self.rng.random_range(0..rows.len())];
             let Some(c) = near.geom.centroid() else {
                 continue;

@@ -434,6 +434,75 @@ mod tests {
     }
 
     #[test]
+    fn attributes_are_read_and_unreadable_values_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        std::fs::write(
+            &path,
+            "id,name,category,lon,lat,status,functions,floor_area,year\n\
+             1,甲中心,community_service,121.40,31.20,待定,\"助餐、停车场，阅览室\",约1000,近期\n\
+             2,乙之家,elderly,121.41,31.20,在建,,\"1,200㎡\",2025年\n\
+             3,丙站,elderly,121.42,31.20,,,,\n",
+        )
+        .unwrap();
+        let config = crate::config::Config::embedded().unwrap();
+        let taxonomy = config.taxonomy().unwrap();
+        let options = config.data.fields.file_options(&path);
+        let spec = SourceSpec {
+            idx: 0,
+            name: "f",
+            path: &path,
+            options: &options,
+            ids: IdScheme::Qualified,
+            required: Vec::new(),
+        };
+        let (read, report, _) =
+            read_source(&spec, &taxonomy, &mut HashSet::new(), &mut BTreeMap::new()).unwrap();
+        let by_id = |id: &str| {
+            &read
+                .iter()
+                .find(|f| f.facility.source_id == id)
+                .unwrap()
+                .attributes
+        };
+        let centre = by_id("1");
+        assert_eq!(
+            centre.status,
+            Status::Existing,
+            "unknown: taken as existing"
+        );
+        assert_eq!(centre.functions, ["助餐", "停车场", "阅览室"]);
+        let serves: Vec<&str> = centre
+            .serves
+            .iter()
+            .map(|&c| taxonomy.category(c).id.as_str())
+            .collect();
+        assert_eq!(serves, ["elderly", "culture"]);
+        assert_eq!((centre.floor_area_m2, centre.year), (None, None));
+        let home = by_id("2");
+        assert_eq!(home.status, Status::UnderConstruction);
+        assert_eq!((home.floor_area_m2, home.year), (Some(1200.0), Some(2025)));
+        assert!(by_id("3").is_empty());
+        assert_eq!(report.unknown_statuses.get("待定"), Some(&1));
+        assert_eq!(report.unmapped_functions.get("停车场"), Some(&1));
+        assert_eq!(
+            report.unreadable_attributes["floor_area"],
+            (1, "约1000".into())
+        );
+        assert_eq!(report.unreadable_attributes["year"], (1, "近期".into()));
+        let shown = super::super::IngestReport {
+            files: vec![report],
+            ..Default::default()
+        }
+        .to_string();
+        assert!(
+            shown.contains("status \"待定\", not understood: taken as existing"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"停车场\" ×1"), "{shown}");
+    }
+
+    #[test]
     fn names_fold_width_case_spaces_and_brackets() {
         assert_eq!(
             normalise_name("长宁区 图书馆（新馆）"),

@@ -218,7 +218,7 @@ fn check_command_reports_and_fails_clearly() {
     );
     let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(
-        stdout.contains("facilities.fgb (facilities): 4012 features read")
+        stdout.contains("facilities.fgb (facilities): 4000 features read")
             || stdout.contains("features read"),
         "{stdout}"
     );
