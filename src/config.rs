@@ -420,8 +420,8 @@ pub struct SourceConfig {
     pub location: Option<String>,
     #[serde(default)]
     pub layer: Option<String>,
-    /// Field → column: `id`, `name`, `name_en`, `category`, `address`, `subdistrict`, and any
-    /// field a category rule reads. A field named here must exist in the file.
+    /// Field → column: `id`, `name`, `name_en`, `category`, `address`, `subdistrict`,
+    /// `floor_area`, `functions`, `status`, `year`, and any field a category rule reads. A field named here must exist in the file.
     #[serde(default)]
     pub fields: std::collections::BTreeMap<String, String>,
 }
