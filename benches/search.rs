@@ -127,6 +127,7 @@ fn query_mix(dataset: &Dataset) -> Vec<SearchQuery> {
                 limit: 20,
                 offset: 0,
                 name_bonus: Default::default(),
+                statuses: lifecircle::attributes::StatusSet::EXISTING,
             });
         }
     }
@@ -162,6 +163,7 @@ fn dense_mix(dataset: &Dataset) -> Vec<SearchQuery> {
                 limit: 20,
                 offset: 0,
                 name_bonus: Default::default(),
+                statuses: lifecircle::attributes::StatusSet::EXISTING,
             });
         }
         for id in NEAR_ME {
@@ -174,6 +176,7 @@ fn dense_mix(dataset: &Dataset) -> Vec<SearchQuery> {
                 limit: 20,
                 offset: 0,
                 name_bonus: Default::default(),
+                statuses: lifecircle::attributes::StatusSet::EXISTING,
             });
         }
     }

@@ -52,6 +52,14 @@ pub struct Config {
     /// Classification rules; an override file's entries are added after the default's.
     #[serde(default)]
     pub category_rules: Vec<crate::taxonomy::RuleConfig>,
+    /// `[evaluation]`: settings of the baseline diff.
+    #[serde(default)]
+    pub evaluation: EvaluationConfig,
+    /// `[[baselines]]`: named sets of facility files (the data a plan started from), loaded
+    /// beside the current data for `/evaluation/diff`. An override file that names its own
+    /// facilities and no baselines drops the default's.
+    #[serde(default)]
+    pub baselines: Vec<BaselineConfig>,
     /// Where relative paths are resolved from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -211,6 +219,28 @@ pub struct FieldMap {
     pub category: String,
     pub address: String,
     pub subdistrict: String,
+    /// Optional attributes (see `crate::attributes`); "" switches one off.
+    #[serde(default = "default_floor_area")]
+    pub floor_area: String,
+    #[serde(default = "default_functions")]
+    pub functions: String,
+    #[serde(default = "default_status")]
+    pub status: String,
+    #[serde(default = "default_year")]
+    pub year: String,
+}
+
+fn default_floor_area() -> String {
+    "floor_area".into()
+}
+fn default_functions() -> String {
+    "functions".into()
+}
+fn default_status() -> String {
+    "status".into()
+}
+fn default_year() -> String {
+    "year".into()
 }
 
 impl FieldMap {
@@ -223,6 +253,10 @@ impl FieldMap {
             ("category", &self.category),
             ("address", &self.address),
             ("subdistrict", &self.subdistrict),
+            ("floor_area", &self.floor_area),
+            ("functions", &self.functions),
+            ("status", &self.status),
+            ("year", &self.year),
         ];
         FileOptions {
             file: file.to_owned(),
@@ -323,6 +357,40 @@ impl<'de> Deserialize<'de> for LayerConfig {
     }
 }
 
+/// `[evaluation]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// A facility found in a baseline and now farther apart than this (ground metres) is
+    /// listed as moved.
+    #[serde(default = "default_moved_distance_m")]
+    pub moved_distance_m: f64,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        EvaluationConfig {
+            moved_distance_m: default_moved_distance_m(),
+        }
+    }
+}
+
+fn default_moved_distance_m() -> f64 {
+    30.0
+}
+
+/// One `[[baselines]]` entry: a name and its facility files, each read like a
+/// `[[data.sources]]` entry (same keys), so facilities match by `source:source_id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineConfig {
+    pub name: String,
+    /// The date the baseline describes (shown in the diff), `YYYY-MM-DD`.
+    #[serde(default)]
+    pub as_of: Option<AsOf>,
+    pub sources: Vec<SourceConfig>,
+}
+
 /// One `[[data.sources]]` entry: a facilities file and what it is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -352,8 +420,8 @@ pub struct SourceConfig {
     pub location: Option<String>,
     #[serde(default)]
     pub layer: Option<String>,
-    /// Field → column: `id`, `name`, `name_en`, `category`, `address`, `subdistrict`, and any
-    /// field a category rule reads. A field named here must exist in the file.
+    /// Field → column: `id`, `name`, `name_en`, `category`, `address`, `subdistrict`,
+    /// `floor_area`, `functions`, `status`, `year`, and any field a category rule reads. A field named here must exist in the file.
     #[serde(default)]
     pub fields: std::collections::BTreeMap<String, String>,
 }
@@ -984,6 +1052,39 @@ impl Config {
                 ));
             }
         }
+        if !(self.evaluation.moved_distance_m.is_finite()
+            && self.evaluation.moved_distance_m >= 0.0)
+        {
+            return Err(format!(
+                "evaluation.moved_distance_m must be a distance in metres (0 or more), not {}",
+                self.evaluation.moved_distance_m
+            ));
+        }
+        let mut baseline_names: Vec<&str> = Vec::new();
+        for (idx, baseline) in self.baselines.iter().enumerate() {
+            let name = baseline.name.trim();
+            if name.is_empty() || baseline_names.contains(&name) {
+                return Err(format!(
+                    "baselines[{idx}] needs a name of its own (`name = \"2021\"`), not `{name}`"
+                ));
+            }
+            baseline_names.push(name);
+            if baseline.sources.is_empty() {
+                return Err(format!(
+                    "baselines[{idx}] (`{name}`) lists no sources; give sources = [{{ file = \"…\", name = \"…\" }}]"
+                ));
+            }
+            if let Some(source) = baseline
+                .sources
+                .iter()
+                .find(|s| s.file.as_os_str().is_empty())
+            {
+                return Err(format!(
+                    "baselines[{idx}] (`{name}`) has a source without a file ({:?})",
+                    source.name
+                ));
+            }
+        }
         for (key, layer, allowed) in [
             ("roads", &d.roads, &["highway", "name"][..]),
             ("subdistricts", &d.subdistricts, &["name", "name_en"][..]),
@@ -1268,6 +1369,13 @@ fn merge_layers(base: &mut toml::Table, mut overlay: toml::Table) {
         && let Some(toml::Value::Table(data)) = base.get_mut("data")
     {
         data.remove("facilities");
+    }
+    // The default's baselines describe the bundled sample: data of one's own drops them.
+    let overlay_data = overlay.get("data").and_then(toml::Value::as_table);
+    if overlay_data.is_some_and(|d| d.contains_key("sources") || d.contains_key("facilities"))
+        && !overlay.contains_key("baselines")
+    {
+        base.remove("baselines");
     }
     merge_tables(base, overlay);
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::area::{self, AnalysisArea};
+use crate::attributes::{Attributes, Status, StatusSet};
 use crate::geom::{self, MercPoint};
 use crate::taxonomy::{CategoryId, RuleRef, Taxonomy};
 
@@ -102,6 +103,11 @@ pub struct Dataset {
     by_source_key: HashMap<String, u32>,
     /// Per category, per source: number of facilities.
     source_counts: Vec<Vec<usize>>,
+    /// Facility index → its attributes, for the few facilities that have any (sparse: most
+    /// real facilities carry none, and then are `existing` and serve their category only).
+    attributes: HashMap<u32, Attributes>,
+    /// Facilities per status (all `existing` when no source maps a status).
+    status_counts: [usize; 4],
 }
 
 impl Dataset {
@@ -115,6 +121,7 @@ impl Dataset {
         residents: Vec<Residential>,
     ) -> Dataset {
         facilities.sort_by_key(|f| f.id);
+        let n_facilities = facilities.len();
         let by_id = facilities
             .iter()
             .enumerate()
@@ -144,7 +151,86 @@ impl Dataset {
             origins: Vec::new(),
             by_source_key: HashMap::new(),
             source_counts: Vec::new(),
+            status_counts: [n_facilities, 0, 0, 0],
+            attributes: HashMap::new(),
         }
+    }
+
+    /// The same data with the facilities' attributes (keyed by facility id; facilities without
+    /// an entry have none).
+    pub fn with_attributes(mut self, attributes: HashMap<u64, Attributes>) -> Dataset {
+        self.attributes = attributes
+            .into_iter()
+            .filter(|(_, a)| !a.is_empty())
+            .filter_map(|(id, a)| Some((self.index_of(id)?, a)))
+            .collect();
+        let mut counts = [0usize; 4];
+        for idx in 0..self.facilities.len() as u32 {
+            counts[self.status(idx) as usize] += 1;
+        }
+        self.status_counts = counts;
+        self
+    }
+
+    /// The attributes of facility `idx`, when it has any.
+    pub fn attributes(&self, idx: u32) -> Option<&Attributes> {
+        self.attributes.get(&idx)
+    }
+
+    /// Every facility with attributes, by index (unordered).
+    pub fn attributed(&self) -> impl Iterator<Item = (u32, &Attributes)> {
+        self.attributes.iter().map(|(&idx, a)| (idx, a))
+    }
+
+    /// The status of facility `idx` (`existing` without attributes).
+    pub fn status(&self, idx: u32) -> Status {
+        self.attributes
+            .get(&idx)
+            .map_or(Status::Existing, |a| a.status)
+    }
+
+    /// How many facilities have `status`.
+    pub fn status_count(&self, status: Status) -> usize {
+        self.status_counts[status as usize]
+    }
+
+    /// Whether any facility of a status in `statuses` is not `existing`: when not, a view of
+    /// `statuses` shows the same as the default (or nothing more than it).
+    pub fn has_other_than_existing(&self, statuses: StatusSet) -> bool {
+        statuses
+            .iter()
+            .any(|s| s != Status::Existing && self.status_count(s) > 0)
+    }
+
+    /// The categories facility `idx` serves: its own, then those its functions add.
+    pub fn categories_served(&self, idx: u32) -> impl Iterator<Item = CategoryId> + '_ {
+        let extra = self
+            .attributes
+            .get(&idx)
+            .map_or(&[][..], |a| a.serves.as_slice());
+        std::iter::once(self.facilities[idx as usize].category).chain(extra.iter().copied())
+    }
+
+    /// The facilities serving `category` whose status is in `statuses`: those of the category
+    /// and those whose functions add it, in index order. Coverage reads this, never
+    /// [`Dataset::facilities_of`], so functions and scenarios count.
+    pub fn serving(&self, category: CategoryId, statuses: StatusSet) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .facilities_of(category)
+            .iter()
+            .copied()
+            .filter(|&idx| statuses.contains(self.status(idx)))
+            .collect();
+        let before = out.len();
+        out.extend(self.attributes.iter().filter_map(|(&idx, a)| {
+            (statuses.contains(a.status) && a.serves.binary_search(&category).is_ok())
+                .then_some(idx)
+        }));
+        if out.len() > before {
+            out.sort_unstable();
+            out.dedup();
+        }
+        out
     }
 
     /// The same data with its sources and each facility's origin (keyed by facility id).

@@ -12,10 +12,12 @@
 pub mod analysis_cache;
 pub mod archive;
 pub mod area;
+pub mod attributes;
 pub mod cache;
 pub mod config;
 pub mod coverage;
 pub mod dataset;
+pub mod evaluation;
 pub mod export;
 pub mod feedback;
 pub mod fgb_write;

@@ -8,6 +8,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
+use crate::attributes::{Scenario, StatusSet};
 use crate::config::Config;
 use crate::coverage::{self, Coverage, CoverageParams};
 use crate::dataset::Dataset;
@@ -21,18 +22,26 @@ pub struct Snapshot {
     /// Increases by one with every successful (re)load; part of every cache key.
     pub version: u64,
     pub dataset: Arc<Dataset>,
-    /// Facility positions indexed for tiles, in WGS84 (built with the snapshot) and GCJ-02
-    /// (built on first use); see [`Snapshot::facility_points`].
-    facility_points: [OnceLock<FacilityPoints>; 2],
+    /// Facility positions indexed for tiles, per datum and status set (bits of
+    /// [`StatusSet`]): the default (WGS84, existing only) is built with the snapshot, the others
+    /// on first use; see [`Snapshot::facility_points_with`].
+    facility_points: [[OnceLock<FacilityPoints>; 16]; 2],
     tile_params: TileParams,
     /// Context layers projected and indexed for basemap tiles.
     pub basemap: Arc<Basemap>,
     /// Walking-distance fields and composite scores for the coverage heatmaps and statistics.
     pub coverage: Arc<Coverage>,
+    /// The coverage of the `built` and `planned` scenarios, built when first asked (see
+    /// [`Snapshot::scenario_coverage`]).
+    scenarios: [OnceLock<Result<Arc<Coverage>, coverage::Error>>; 2],
     /// Keyword and place search over `dataset`.
     pub search: Arc<SearchIndex>,
     pub report: IngestReport,
     pub loaded_at: SystemTime,
+    /// `[[baselines]]`, loaded beside the data (see `evaluation`).
+    pub baselines: Vec<crate::evaluation::Baseline>,
+    /// `evaluation.moved_distance_m`.
+    pub moved_distance_m: f64,
 }
 
 /// Why a snapshot could not be built.
@@ -46,6 +55,8 @@ pub enum Error {
     Coverage(#[from] coverage::Error),
     #[error(transparent)]
     Refused(#[from] ingest::Refused),
+    #[error(transparent)]
+    Baseline(#[from] crate::evaluation::Error),
 }
 
 /// How a build may replace the serving data.
@@ -86,11 +97,13 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         layers.areas,
         layers.residents,
     )
-    .with_origins(layers.sources, layers.origins);
+    .with_origins(layers.sources, layers.origins)
+    .with_attributes(layers.attributes);
     if let Some(area) = layers.area {
         dataset = dataset.with_area(area);
     }
     let dataset = Arc::new(dataset);
+    let baselines = crate::evaluation::load(config, &dataset.taxonomy)?;
     let tile_params = config.tiles.clone();
     // The stages read the dataset only and none needs another's result: build them side by side
     // (coverage spreads over every core by itself; the search index and tile index take one).
@@ -99,7 +112,7 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         || {
             rayon::join(
                 || Basemap::new(&dataset),
-                || FacilityPoints::new(&dataset, Datum::Wgs84, &tile_params),
+                || FacilityPoints::new(&dataset, Datum::Wgs84, &tile_params, StatusSet::EXISTING),
             )
         },
         || {
@@ -113,8 +126,8 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         },
     );
     let basemap = Arc::new(basemap);
-    let facility_points = [OnceLock::new(), OnceLock::new()];
-    let _ = facility_points[0].set(points);
+    let facility_points: [[OnceLock<FacilityPoints>; 16]; 2] = Default::default();
+    let _ = facility_points[0][StatusSet::EXISTING.bits() as usize].set(points);
     let coverage = Arc::new(coverage?);
     tracing::info!(
         mode = coverage.mode.as_str(),
@@ -148,21 +161,71 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         tile_params,
         basemap,
         coverage,
+        scenarios: Default::default(),
         search,
         report,
         loaded_at: SystemTime::now(),
+        baselines,
+        moved_distance_m: config.evaluation.moved_distance_m,
     })
 }
 
 impl Snapshot {
-    /// Facility positions in `datum`, indexed for tiles. The WGS84 set is built with the
-    /// snapshot; others on first use (blocking: call from a blocking thread).
+    /// Positions of the existing facilities in `datum`, indexed for tiles: what residents
+    /// see by default. Blocking on first use of a datum: call from a blocking thread.
     pub fn facility_points(&self, datum: Datum) -> &FacilityPoints {
+        self.facility_points_with(datum, StatusSet::EXISTING)
+    }
+
+    /// Positions of the facilities whose status is in `statuses`, in `datum`, with their own
+    /// cluster pyramid (so cluster counts count only those). Built on first use (blocking); a
+    /// set that adds nothing the data holds shares the default's.
+    pub fn facility_points_with(&self, datum: Datum, statuses: StatusSet) -> &FacilityPoints {
+        let statuses = self.effective_statuses(statuses);
         let slot = match datum {
             Datum::Wgs84 => 0,
             Datum::Gcj02 => 1,
         };
-        self.facility_points[slot]
-            .get_or_init(|| FacilityPoints::new(&self.dataset, datum, &self.tile_params))
+        self.facility_points[slot][statuses.bits() as usize]
+            .get_or_init(|| FacilityPoints::new(&self.dataset, datum, &self.tile_params, statuses))
+    }
+
+    /// The coverage of `scenario`: the snapshot's own for `existing`, and for a scenario that
+    /// adds no facility the data holds; otherwise built on first use (blocking, seconds at city
+    /// scale: call from a blocking thread) and kept for the life of the snapshot, one field set
+    /// per scenario in use.
+    pub fn scenario_coverage(&self, scenario: Scenario) -> Result<Arc<Coverage>, coverage::Error> {
+        let slot = match scenario {
+            Scenario::Existing => return Ok(self.coverage.clone()),
+            _ if !self.dataset.has_other_than_existing(scenario.statuses()) => {
+                return Ok(self.coverage.clone());
+            }
+            Scenario::Built => 0,
+            Scenario::Planned => 1,
+        };
+        self.scenarios[slot]
+            .get_or_init(|| {
+                let built =
+                    Coverage::build_for(&self.dataset, &self.coverage.params, scenario.statuses())?;
+                tracing::info!(
+                    scenario = scenario.as_str(),
+                    heap_mb = built.info.heap_bytes as f64 / 1e6,
+                    elapsed_ms = built.info.elapsed_ms,
+                    "scenario coverage built"
+                );
+                Ok(Arc::new(built))
+            })
+            .clone()
+    }
+
+    /// `statuses`, or the default when the data holds no facility of the statuses it adds.
+    pub fn effective_statuses(&self, statuses: StatusSet) -> StatusSet {
+        if statuses.contains(crate::attributes::Status::Existing)
+            && !self.dataset.has_other_than_existing(statuses)
+        {
+            StatusSet::EXISTING
+        } else {
+            statuses
+        }
     }
 }

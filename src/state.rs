@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 use rayon::prelude::*;
 
 use crate::analysis_cache::{Analyses, RenderLimit};
+use crate::attributes::{Scenario, StatusSet};
 use crate::cache::{CacheKey, CachedTile, TileCache};
 use crate::config::Config;
 use crate::coverage::{self, CoverageId, ProfileId};
@@ -28,6 +29,8 @@ pub enum VectorTileSet {
     Facilities {
         filter: CategoryFilter,
         datum: Datum,
+        /// The statuses shown (default: existing only).
+        statuses: StatusSet,
     },
     Basemap,
 }
@@ -37,7 +40,12 @@ impl VectorTileSet {
     /// default), as written in tile URLs and cache keys.
     pub fn query_string(&self, snapshot: &Snapshot) -> String {
         let mut params = Vec::new();
-        if let VectorTileSet::Facilities { filter, datum } = self {
+        if let VectorTileSet::Facilities {
+            filter,
+            datum,
+            statuses,
+        } = self
+        {
             if let Some(ids) = filter.categories() {
                 let taxonomy = &snapshot.dataset.taxonomy;
                 let names: Vec<&str> = ids
@@ -48,6 +56,10 @@ impl VectorTileSet {
             }
             if *datum != Datum::Wgs84 {
                 params.push(format!("crs={}", datum.as_str()));
+            }
+            let statuses = snapshot.effective_statuses(*statuses);
+            if statuses != StatusSet::EXISTING {
+                params.push(format!("status={}", statuses.list()));
             }
         }
         if params.is_empty() {
@@ -74,8 +86,12 @@ impl VectorTileSet {
         params: &TileParams,
     ) -> Result<CachedTile, TileError> {
         let bytes = match self {
-            VectorTileSet::Facilities { filter, datum } => {
-                let points = snapshot.facility_points(*datum);
+            VectorTileSet::Facilities {
+                filter,
+                datum,
+                statuses,
+            } => {
+                let points = snapshot.facility_points_with(*datum, *statuses);
                 tiles::render(&snapshot.dataset, points, tile, filter, params)?.bytes
             }
             VectorTileSet::Basemap => snapshot.basemap.render(tile, params)?,
@@ -168,13 +184,14 @@ fn check_budget(
 /// [`VectorTileSet::render`].
 pub fn render_coverage_tile(
     snapshot: &Snapshot,
+    scenario: Scenario,
     id: CoverageId,
     profile: ProfileId,
     format: CoverageFormat,
     tile: TileKey,
     params: &TileParams,
 ) -> Result<CachedTile, TileError> {
-    let coverage = &snapshot.coverage;
+    let coverage = &*snapshot.scenario_coverage(scenario)?;
     let bytes = match format {
         CoverageFormat::Png => coverage::raster::render_png(coverage, id, profile, tile)?,
         CoverageFormat::Mvt => {
@@ -380,13 +397,29 @@ impl AppState {
         format: CoverageFormat,
         tile: TileKey,
     ) -> CacheKey {
+        Self::scenario_tile_key(snapshot, Scenario::Existing, id, profile, format, tile)
+    }
+
+    /// The cache key of a coverage tile of `scenario`: `coverage/{id}/{profile}.{png|mvt}`,
+    /// with `?scenario=` for any but `existing`.
+    pub fn scenario_tile_key(
+        snapshot: &Snapshot,
+        scenario: Scenario,
+        id: CoverageId,
+        profile: ProfileId,
+        format: CoverageFormat,
+        tile: TileKey,
+    ) -> CacheKey {
         let coverage = &snapshot.coverage;
-        let variant = format!(
+        let mut variant = format!(
             "coverage/{}/{}.{}",
             coverage.id_name(id),
             coverage.profile(profile).id,
             format.extension()
         );
+        if scenario != Scenario::Existing {
+            variant.push_str(&format!("?scenario={}", scenario.as_str()));
+        }
         CacheKey {
             version: snapshot.version,
             variant: variant.into(),
@@ -404,9 +437,30 @@ impl AppState {
         format: CoverageFormat,
         tile: TileKey,
     ) -> Result<Arc<CachedTile>, Arc<TileError>> {
-        let key = Self::coverage_tile_key(snapshot, id, profile, format, tile);
+        self.scenario_tile(snapshot, Scenario::Existing, id, profile, format, tile)
+    }
+
+    /// [`AppState::coverage_tile`] of `scenario` (its coverage built on first use).
+    pub fn scenario_tile(
+        &self,
+        snapshot: &Snapshot,
+        scenario: Scenario,
+        id: CoverageId,
+        profile: ProfileId,
+        format: CoverageFormat,
+        tile: TileKey,
+    ) -> Result<Arc<CachedTile>, Arc<TileError>> {
+        let key = Self::scenario_tile_key(snapshot, scenario, id, profile, format, tile);
         self.cache.get_or_render(key, || {
-            render_coverage_tile(snapshot, id, profile, format, tile, &self.tile_params)
+            render_coverage_tile(
+                snapshot,
+                scenario,
+                id,
+                profile,
+                format,
+                tile,
+                &self.tile_params,
+            )
         })
     }
 
@@ -476,6 +530,7 @@ impl AppState {
                     VectorTileSet::Facilities {
                         filter: CategoryFilter::all(),
                         datum: Datum::Wgs84,
+                        statuses: StatusSet::EXISTING,
                     },
                     VectorTileSet::Basemap,
                 ] {

@@ -43,6 +43,10 @@ pub struct CategoryConfig {
     pub essential: bool,
     pub keywords: Vec<String>,
     pub aliases: Vec<String>,
+    /// Function values (a facility's `functions` attribute) that make a facility of another
+    /// category also serve this one (助餐 → elderly).
+    #[serde(default)]
+    pub functions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +58,10 @@ pub struct TaxonomyOptions {
     /// being added after them (handled when the files are merged, see `config`).
     #[serde(default)]
     pub replace_default_rules: bool,
+    /// More function → category mappings (`"四点半课堂" = "education"`), beside the categories'
+    /// own `functions` lists; an override file adds to them key by key.
+    #[serde(default)]
+    pub functions: std::collections::BTreeMap<String, String>,
 }
 
 /// One "宜" group.
@@ -78,6 +86,8 @@ pub struct Category {
     pub essential: bool,
     pub keywords: Vec<String>,
     pub aliases: Vec<String>,
+    /// Function values that make a facility also serve this category.
+    pub functions: Vec<String>,
 }
 
 /// Why a taxonomy is unusable.
@@ -105,6 +115,16 @@ pub enum Error {
         first: String,
         second: String,
     },
+    #[error(
+        "function `{function}` maps to category `{category}`, which is not defined in [[categories]] (taxonomy.functions)"
+    )]
+    UnknownFunctionCategory { function: String, category: String },
+    #[error("function `{value}` is listed for both `{first}` and `{second}`")]
+    AmbiguousFunction {
+        value: String,
+        first: String,
+        second: String,
+    },
     #[error(transparent)]
     Rule(#[from] RuleError),
 }
@@ -120,6 +140,8 @@ pub struct Taxonomy {
     by_source_value: HashMap<String, CategoryId>,
     /// Ids and aliases (as `exact` rules on `category`), then `[[category_rules]]`.
     rules: RuleSet,
+    /// Function values (folded) → the category they serve; longest first for containment.
+    by_function: Vec<(String, CategoryId)>,
 }
 
 impl Taxonomy {
@@ -196,8 +218,46 @@ impl Taxonomy {
                 essential: c.essential,
                 keywords: c.keywords.clone(),
                 aliases: c.aliases.clone(),
+                functions: c.functions.clone(),
             });
         }
+        let mut by_function: Vec<(String, CategoryId)> = Vec::new();
+        let configured = out.iter().enumerate().flat_map(|(idx, c)| {
+            c.functions
+                .iter()
+                .map(move |f| (f.clone(), Ok(CategoryId(idx as u8))))
+        });
+        let extra = options
+            .functions
+            .iter()
+            .map(|(f, c)| (f.clone(), by_id.get(c).copied().ok_or_else(|| c.clone())));
+        for (function, category) in configured.chain(extra) {
+            let category = category.map_err(|category| Error::UnknownFunctionCategory {
+                function: function.clone(),
+                category,
+            })?;
+            let key = fold_source_value(&function);
+            if key.is_empty() {
+                continue;
+            }
+            match by_function.iter().find(|(k, _)| *k == key) {
+                Some((_, prev)) if *prev != category => {
+                    return Err(Error::AmbiguousFunction {
+                        value: function,
+                        first: out[prev.0 as usize].id.clone(),
+                        second: out[category.0 as usize].id.clone(),
+                    });
+                }
+                Some(_) => {}
+                None => by_function.push((key, category)),
+            }
+        }
+        by_function.sort_by(|a, b| {
+            b.0.chars()
+                .count()
+                .cmp(&a.0.chars().count())
+                .then(a.0.cmp(&b.0))
+        });
         let fallback = *by_id
             .get(&options.fallback)
             .ok_or_else(|| Error::UnknownFallback(options.fallback.clone()))?;
@@ -231,7 +291,28 @@ impl Taxonomy {
             by_id,
             by_source_value,
             rules,
+            by_function,
         })
+    }
+
+    /// The category a function value (`助餐`, `日间照料中心`) makes a facility also serve: a
+    /// configured function equal to it, else the longest one it contains, else a category id or
+    /// alias equal to it. `None`: no category takes it (`check` lists such values).
+    pub fn function_category(&self, function: &str) -> Option<CategoryId> {
+        let folded = fold_source_value(function);
+        if folded.is_empty() {
+            return None;
+        }
+        self.by_function
+            .iter()
+            .find(|(k, _)| *k == folded)
+            .or_else(|| {
+                self.by_function
+                    .iter()
+                    .find(|(k, _)| folded.contains(k.as_str()))
+            })
+            .map(|(_, c)| *c)
+            .or_else(|| self.classify(function))
     }
 
     /// Adds the `[[category_rules]]` after the ids and aliases.
@@ -426,6 +507,26 @@ mod tests {
     }
 
     #[test]
+    fn functions_map_to_the_categories_that_list_them() {
+        let taxonomy = default_taxonomy();
+        let id = |f: &str| {
+            taxonomy
+                .function_category(f)
+                .map(|c| taxonomy.category(c).id.clone())
+        };
+        assert_eq!(id("助餐").as_deref(), Some("elderly"));
+        assert_eq!(
+            id("老年助餐点").as_deref(),
+            Some("elderly"),
+            "contains 助餐"
+        );
+        assert_eq!(id("卫生服务站").as_deref(), Some("medical"));
+        assert_eq!(id("阅览室").as_deref(), Some("culture"));
+        assert_eq!(id("pharmacy").as_deref(), Some("pharmacy"), "a category id");
+        assert_eq!(id("停车场"), None);
+    }
+
+    #[test]
     fn classify_maps_ids_and_aliases() {
         let taxonomy = default_taxonomy();
         let medical = taxonomy.by_id("medical");
@@ -463,10 +564,12 @@ mod tests {
             essential: true,
             keywords: vec![],
             aliases: vec!["shared".into()],
+            functions: vec![],
         };
         let options = TaxonomyOptions {
             fallback: "a".into(),
             replace_default_rules: false,
+            functions: Default::default(),
         };
         let check = |cats: Vec<CategoryConfig>| {
             Taxonomy::from_config(&groups, &cats, &options).unwrap_err()

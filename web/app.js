@@ -97,7 +97,7 @@ async function main() {
   Object.assign(page, { popup, feedback, categories, coverage });
 
   function applyFilter() {
-    applyCategories(map, categories.enabled, categories.allIds, archiveUrl ? null : facilitiesUrl, baseFilters);
+    applyCategories(map, categories.enabled, categories.allIds, archiveUrl ? null : facilitiesUrl, baseFilters, categories.planner);
   }
 
   // Device location, used for distances when granted and inside the data's area.

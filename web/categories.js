@@ -15,6 +15,9 @@ import { t, label, onLangChange } from './i18n.js';
 
 export const FACILITY_SOURCE = 'facilities';
 
+/** What planner mode asks the server for (`?status=`). */
+export const PLANNER_STATUSES = 'existing,under_construction,planned';
+
 export class CategoryFilter {
   /**
    * @param {object} catalog  the /catalog answer
@@ -27,6 +30,9 @@ export class CategoryFilter {
     this.container = container;
     this.onChange = onChange;
     this.enabled = new Set(this.categories.map((c) => c.id));
+    // Planner mode: facilities under construction and planned are shown too (drawn hollow or
+    // ringed by the style); residents see existing facilities only.
+    this.planner = false;
     this.footer = el('div', { className: 'category-footer' });
     this.render();
     onLangChange(() => this.render());
@@ -118,6 +124,20 @@ export class CategoryFilter {
         { className: 'category-actions' },
         el('button', { type: 'button', className: 'link-button', id: 'categories-all', onclick: () => this.set(this.allIds) }, t('all')),
         el('button', { type: 'button', className: 'link-button', id: 'categories-none', onclick: () => this.set([]) }, t('none')),
+        el(
+          'label',
+          { className: 'planner-toggle', title: t('planner_hint') },
+          el('input', {
+            type: 'checkbox',
+            id: 'planner-mode',
+            checked: this.planner,
+            onchange: (e) => {
+              this.planner = e.target.checked;
+              this.onChange(this.enabled);
+            },
+          }),
+          t('planner_mode'),
+        ),
       ),
       sections,
       this.footer,
@@ -137,7 +157,7 @@ function getGroupSecondary(group) {
  * filtered on the client only. `baseFilters`: the style's own filters of the facility layers
  * (by layer id).
  */
-export function applyCategories(map, enabled, allIds, baseUrl, baseFilters) {
+export function applyCategories(map, enabled, allIds, baseUrl, baseFilters, planner = false) {
   const source = map.getSource(FACILITY_SOURCE);
   if (!source) return;
   const layers = map.getStyle().layers.filter((l) => l.source === FACILITY_SOURCE);
@@ -151,6 +171,7 @@ export function applyCategories(map, enabled, allIds, baseUrl, baseFilters) {
     if (enabled.size < allIds.length) {
       url.searchParams.set('categories', allIds.filter((id) => enabled.has(id)).join(','));
     }
+    if (planner) url.searchParams.set('status', PLANNER_STATUSES);
     if (source.url !== url.href) source.setUrl(url.href);
   }
   // Single facilities (not clusters) disappear at once, before the filtered tiles arrive.

@@ -90,6 +90,10 @@ export class FacilityPopup {
       otherName ? el('div', { className: 'popup-name-other' }, otherName) : null,
       p.address ? el('div', { className: 'popup-address' }, p.address) : null,
       p.subdistrict ? el('div', { className: 'popup-subdistrict' }, p.subdistrict) : null,
+      p.status && p.status !== 'existing'
+        ? el('div', { className: 'popup-status' }, t(`status_${p.status}`) + (p.year ? ` · ${p.year}` : ''))
+        : null,
+      functionsText(p) ? el('div', { className: 'popup-functions' }, functionsText(p)) : null,
       facility.distance && Number.isFinite(facility.distance.m)
         ? el(
             'div',
@@ -160,4 +164,10 @@ function navArrow() {
   path.setAttribute('d', 'M3 11 21 3 13 21 11 13Z');
   svg.appendChild(path);
   return svg;
+}
+
+/** A facility's functions (a list from /features, or `;`-joined in tiles), as one line. */
+function functionsText(p) {
+  const list = Array.isArray(p.functions) ? p.functions : String(p.functions || '').split(';');
+  return list.filter((f) => f).join('、');
 }

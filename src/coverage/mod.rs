@@ -32,6 +32,7 @@ pub mod clip;
 pub mod field;
 pub mod graph;
 pub mod raster;
+pub mod scenario;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -43,6 +44,7 @@ use crate::area::{AnalysisArea, AreaSource};
 use rayon::prelude::*;
 use rstar::RTree;
 
+use crate::attributes::StatusSet;
 use crate::config::{CoverageConfig, CoverageMode};
 use crate::dataset::{Area, Dataset};
 use crate::taxonomy::{CategoryId, GroupId, Taxonomy};
@@ -275,13 +277,31 @@ pub struct Coverage {
     trees: Vec<RTree<IndexedFacility>>,
     /// Distances beyond this were not searched (network mode) and are stored as [`FAR`].
     cutoff_m: f64,
+    /// The statuses whose facilities serve (the scenario): `existing` for the default.
+    statuses: StatusSet,
 }
 
 impl Coverage {
     /// Builds the fields of every category and the composites of every profile. Blocking and
     /// CPU-heavy (rayon): call from a blocking thread.
     pub fn build(dataset: &Dataset, params: &CoverageParams) -> Result<Coverage, Error> {
+        Self::build_for(dataset, params, StatusSet::EXISTING)
+    }
+
+    /// [`Coverage::build`] counting the facilities whose status is in `statuses` (a scenario:
+    /// existing, + under construction, + planned). A facility serves its category and those
+    /// its functions add ([`Dataset::serving`]).
+    pub fn build_for(
+        dataset: &Dataset,
+        params: &CoverageParams,
+        statuses: StatusSet,
+    ) -> Result<Coverage, Error> {
         let started = std::time::Instant::now();
+        let servers: Vec<Vec<u32>> = dataset
+            .taxonomy
+            .categories()
+            .map(|(id, _)| dataset.serving(id, statuses))
+            .collect();
         let taxonomy = dataset.taxonomy.clone();
         let grid = match dataset.area.source {
             AreaSource::Empty => match data_extent(dataset) {
@@ -354,11 +374,11 @@ impl Coverage {
         let (fields, resident_dist, network, trees) = match graph {
             Some(graph) => {
                 let (fields, resident_dist, network) =
-                    network_fields(dataset, &grid, graph, cutoff_m, reach_box);
+                    network_fields(dataset, &servers, &grid, graph, cutoff_m, reach_box);
                 (fields, resident_dist, Some(network), Vec::new())
             }
             None => {
-                let trees = category_trees(dataset, &grid);
+                let trees = category_trees(dataset, &servers, &grid);
                 let lonlat_of = |idx: u32| {
                     let f = dataset.facility(idx);
                     (f.lon, f.lat)
@@ -401,7 +421,7 @@ impl Coverage {
                 .categories()
                 .map(|(id, _)| id)
                 .filter(|&id| id != fallback)
-                .partition(|&id| !dataset.facilities_of(id).is_empty());
+                .partition(|&id| !servers[id.0 as usize].is_empty());
         let mut coverage = Coverage {
             params: params.clone(),
             mode,
@@ -425,6 +445,7 @@ impl Coverage {
             network,
             trees,
             cutoff_m,
+            statuses,
         };
         phase("areas");
         coverage.composites = (0..params.profiles.len())
@@ -527,6 +548,11 @@ impl Coverage {
 
     pub fn taxonomy(&self) -> &Taxonomy {
         &self.taxonomy
+    }
+
+    /// The statuses whose facilities serve in this coverage (its scenario).
+    pub fn statuses(&self) -> StatusSet {
+        self.statuses
     }
 
     /// The profile named `id`.
@@ -853,15 +879,17 @@ fn area_containing(dataset: &Dataset, lon: f64, lat: f64) -> u16 {
         .map_or(NO_AREA, |idx| idx as u16)
 }
 
-/// One R-tree per category of its facilities' frame positions.
-fn category_trees(dataset: &Dataset, grid: &Grid) -> Vec<RTree<IndexedFacility>> {
-    dataset
-        .taxonomy
-        .categories()
-        .map(|(id, _)| {
+/// One R-tree per category of the frame positions of the facilities serving it.
+fn category_trees(
+    dataset: &Dataset,
+    servers: &[Vec<u32>],
+    grid: &Grid,
+) -> Vec<RTree<IndexedFacility>> {
+    servers
+        .iter()
+        .map(|members| {
             RTree::bulk_load(
-                dataset
-                    .facilities_of(id)
+                members
                     .iter()
                     .map(|&idx| {
                         let f = dataset.facility(idx);
@@ -879,6 +907,7 @@ type NetworkFields = (Vec<Vec<u16>>, Vec<Vec<u16>>, Network);
 /// network with facilities and places attached.
 fn network_fields(
     dataset: &Dataset,
+    servers: &[Vec<u32>],
     grid: &Grid,
     graph: WalkGraph,
     cutoff_m: f64,
@@ -912,7 +941,7 @@ fn network_fields(
         .categories()
         .map(|(id, _)| {
             let mut has = vec![false; n_components];
-            for &idx in dataset.facilities_of(id) {
+            for &idx in &servers[id.0 as usize] {
                 if let Some(snap) = facility_snaps[idx as usize] {
                     has[graph.edge_component(snap.edge) as usize] = true;
                 }
@@ -924,7 +953,7 @@ fn network_fields(
     let per_category: Vec<(Vec<u16>, Vec<u16>)> = category_ids
         .par_iter()
         .map(|&category| {
-            let facilities = dataset.facilities_of(category);
+            let facilities = &servers[category.0 as usize];
             let mut same_edge: HashMap<u32, Vec<(f32, f32)>> = HashMap::new();
             let mut seeds = Vec::with_capacity(facilities.len() * 2);
             for &idx in facilities {

@@ -375,39 +375,32 @@ pub struct Gaps {
     pub gaps: Vec<Gap>,
 }
 
-/// The blind spots of `category` under `profile`.
-pub fn gaps(
+/// Labels the blind spots of `category` under `profile`: per cell, the number of the
+/// edge-connected group of uncovered area cells it belongs to (`u32::MAX`: none), and how many
+/// groups there are. The one definition of a blind spot ([`gaps`], scenario comparisons).
+pub fn gap_labels(
     coverage: &Coverage,
-    dataset: &Dataset,
     category: CategoryId,
     profile: ProfileId,
-) -> Gaps {
+) -> (Vec<u32>, usize) {
     let grid = &coverage.grid;
     let field = coverage.field_m(category);
     let limit = limit_m(coverage, category, profile);
     let uncovered = |cell: usize| coverage.in_area(cell) && field[cell] > limit;
     let (n_cols, n_rows) = (grid.n_cols, grid.n_rows);
     let mut label = vec![u32::MAX; grid.n_cells()];
-    let mut found: Vec<Gap> = Vec::new();
+    let mut n_gaps = 0u32;
     let mut stack = Vec::new();
     for start in 0..grid.n_cells() {
         if label[start] != u32::MAX || !uncovered(start) {
             continue;
         }
-        let id = found.len() as u32;
+        let id = n_gaps;
+        n_gaps += 1;
         label[start] = id;
         stack.push(start);
-        let (mut n, mut sum_x, mut sum_y, mut n_unreachable) = (0u64, 0.0, 0.0, 0u64);
-        let (mut col_min, mut col_max, mut row_min, mut row_max) = (usize::MAX, 0, usize::MAX, 0);
         while let Some(cell) = stack.pop() {
             let (col, row) = (cell % n_cols, cell / n_cols);
-            let [x, y] = grid.centre_xy(col, row);
-            n += 1;
-            sum_x += x;
-            sum_y += y;
-            n_unreachable += u64::from(field[cell] == field::UNREACHABLE);
-            (col_min, col_max) = (col_min.min(col), col_max.max(col));
-            (row_min, row_max) = (row_min.min(row), row_max.max(row));
             let neighbours = [
                 (col > 0).then(|| cell - 1),
                 (col + 1 < n_cols).then(|| cell + 1),
@@ -421,24 +414,74 @@ pub fn gaps(
                 }
             }
         }
-        let half = grid.cell_m / 2.0;
-        let (west, south) = grid.frame.to_lonlat([
-            grid.centre_xy(col_min, row_min)[0] - half,
-            grid.centre_xy(col_min, row_min)[1] - half,
-        ]);
-        let (east, north) = grid.frame.to_lonlat([
-            grid.centre_xy(col_max, row_max)[0] + half,
-            grid.centre_xy(col_max, row_max)[1] + half,
-        ]);
-        found.push(Gap {
-            n_cells: n,
-            area_m2: n as f64 * grid.cell_area_m2(),
-            residents: 0,
-            centroid: grid.frame.to_lonlat([sum_x / n as f64, sum_y / n as f64]),
-            bounds: [west, south, east, north],
-            n_unreachable_cells: n_unreachable,
-        });
     }
+    (label, n_gaps as usize)
+}
+
+/// The blind spots of `category` under `profile`.
+pub fn gaps(
+    coverage: &Coverage,
+    dataset: &Dataset,
+    category: CategoryId,
+    profile: ProfileId,
+) -> Gaps {
+    let grid = &coverage.grid;
+    let field = coverage.field_m(category);
+    let (label, n_gaps) = gap_labels(coverage, category, profile);
+    let n_cols = grid.n_cols;
+    struct Bounds {
+        n: u64,
+        sum: [f64; 2],
+        n_unreachable: u64,
+        cols: (usize, usize),
+        rows: (usize, usize),
+    }
+    let mut acc: Vec<Bounds> = (0..n_gaps)
+        .map(|_| Bounds {
+            n: 0,
+            sum: [0.0; 2],
+            n_unreachable: 0,
+            cols: (usize::MAX, 0),
+            rows: (usize::MAX, 0),
+        })
+        .collect();
+    for (cell, &id) in label.iter().enumerate() {
+        let Some(b) = acc.get_mut(id as usize) else {
+            continue;
+        };
+        let (col, row) = (cell % n_cols, cell / n_cols);
+        let [x, y] = grid.centre_xy(col, row);
+        b.n += 1;
+        b.sum[0] += x;
+        b.sum[1] += y;
+        b.n_unreachable += u64::from(field[cell] == field::UNREACHABLE);
+        b.cols = (b.cols.0.min(col), b.cols.1.max(col));
+        b.rows = (b.rows.0.min(row), b.rows.1.max(row));
+    }
+    let half = grid.cell_m / 2.0;
+    let mut found: Vec<Gap> = acc
+        .iter()
+        .map(|b| {
+            let (west, south) = grid.frame.to_lonlat([
+                grid.centre_xy(b.cols.0, b.rows.0)[0] - half,
+                grid.centre_xy(b.cols.0, b.rows.0)[1] - half,
+            ]);
+            let (east, north) = grid.frame.to_lonlat([
+                grid.centre_xy(b.cols.1, b.rows.1)[0] + half,
+                grid.centre_xy(b.cols.1, b.rows.1)[1] + half,
+            ]);
+            Gap {
+                n_cells: b.n,
+                area_m2: b.n as f64 * grid.cell_area_m2(),
+                residents: 0,
+                centroid: grid
+                    .frame
+                    .to_lonlat([b.sum[0] / b.n as f64, b.sum[1] / b.n as f64]),
+                bounds: [west, south, east, north],
+                n_unreachable_cells: b.n_unreachable,
+            }
+        })
+        .collect();
     for (r, place) in dataset.residents.iter().enumerate() {
         if !coverage.resident_in_area(r) {
             continue;
@@ -790,10 +833,16 @@ pub fn at(
                 let wanted: Vec<usize> = (0..n_categories)
                     .filter(|&c| network.category_components[c][component])
                     .collect();
+                let statuses = coverage.statuses();
                 let offer = |best: &mut Vec<(f64, Option<u32>)>, f: u32, d: f64| {
-                    let c = dataset.facility(f).category.0 as usize;
-                    if d < best[c].0 {
-                        best[c] = (d, Some(f));
+                    if !statuses.contains(dataset.status(f)) {
+                        return;
+                    }
+                    for c in dataset.categories_served(f) {
+                        let c = c.0 as usize;
+                        if d < best[c].0 {
+                            best[c] = (d, Some(f));
+                        }
                     }
                 };
                 for &(f, along_m, off_m) in network.facilities.on(snap.edge) {

@@ -21,6 +21,7 @@ use std::sync::mpsc;
 
 use rayon::prelude::*;
 
+use crate::attributes::{Scenario, StatusSet};
 use crate::cache::CachedTile;
 use crate::config::Config;
 use crate::coverage::{CoverageId, bands};
@@ -122,15 +123,28 @@ impl Tileset {
             Tileset::Facilities(datum) => VectorTileSet::Facilities {
                 filter: CategoryFilter::all(),
                 datum,
+                statuses: StatusSet::EXISTING,
             }
             .render(snapshot, tile, params),
             Tileset::Basemap => VectorTileSet::Basemap.render(snapshot, tile, params),
-            Tileset::Heatmap(id) => {
-                render_coverage_tile(snapshot, id, profile, CoverageFormat::Png, tile, params)
-            }
-            Tileset::Bands(id) => {
-                render_coverage_tile(snapshot, id, profile, CoverageFormat::Mvt, tile, params)
-            }
+            Tileset::Heatmap(id) => render_coverage_tile(
+                snapshot,
+                Scenario::Existing,
+                id,
+                profile,
+                CoverageFormat::Png,
+                tile,
+                params,
+            ),
+            Tileset::Bands(id) => render_coverage_tile(
+                snapshot,
+                Scenario::Existing,
+                id,
+                profile,
+                CoverageFormat::Mvt,
+                tile,
+                params,
+            ),
         }
     }
 

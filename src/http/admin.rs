@@ -364,6 +364,8 @@ fn report_id(path: Result<Path<String>, PathRejection>) -> Result<i64, ApiError>
 fn facility_json(snapshot: &Snapshot, facility_id: u64) -> Option<Value> {
     let dataset = &snapshot.dataset;
     let facility = dataset.facility_by_id(facility_id)?;
+    let idx = dataset.index_of(facility_id)?;
+    let attributes = dataset.attributes(idx);
     Some(json!({
         "id": facility.id,
         "name": facility.name,
@@ -373,6 +375,10 @@ fn facility_json(snapshot: &Snapshot, facility_id: u64) -> Option<Value> {
         "subdistrict": facility.subdistrict,
         "lon": facility.lon,
         "lat": facility.lat,
+        "status": dataset.status(idx).as_str(),
+        "floor_area_m2": attributes.and_then(|a| a.floor_area_m2),
+        "functions": attributes.map_or(&[][..], |a| a.functions.as_slice()),
+        "year": attributes.and_then(|a| a.year),
     }))
 }
 

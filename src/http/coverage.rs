@@ -22,6 +22,8 @@ use super::params::{CATEGORY_PARAMS, Params};
 use super::respond::{self, PublicUrl};
 use super::tiles::{MVT_CONTENT_TYPE, parse_tile_address};
 use crate::analysis_cache::AnalysisKey;
+use crate::attributes::Scenario;
+use crate::coverage::scenario;
 use crate::coverage::stats::{self, AreaStats, Share};
 use crate::coverage::{self, Coverage, CoverageId, ProfileId, bands, raster};
 use crate::snapshot::Snapshot;
@@ -50,6 +52,28 @@ fn one_category<'a>(params: &'a Params, what: &str) -> Result<&'a str, ApiError>
             items.join(", ")
         ))),
     }
+}
+
+/// `?scenario=existing|built|planned` (default: existing).
+fn scenario(params: &Params) -> Result<Scenario, ApiError> {
+    params
+        .one("scenario")?
+        .map_or(Ok(Scenario::Existing), |text| {
+            Scenario::parse(text)
+                .map_err(|message| ApiError::BadRequest(format!("parameter `scenario`: {message}")))
+        })
+}
+
+/// The coverage of `scenario` (built on first use, on the blocking pool).
+async fn scenario_coverage(
+    snapshot: &Arc<Snapshot>,
+    scenario: Scenario,
+) -> Result<Arc<Coverage>, ApiError> {
+    if scenario == Scenario::Existing {
+        return Ok(snapshot.coverage.clone());
+    }
+    let snapshot = snapshot.clone();
+    Ok(tokio::task::spawn_blocking(move || snapshot.scenario_coverage(scenario)).await??)
 }
 
 fn colour_hex(rgba: [u8; 4]) -> String {
@@ -94,14 +118,18 @@ pub async fn get_tile(
     } else {
         (CoverageFormat::Mvt, MVT_CONTENT_TYPE)
     };
-    let profile = profile(&Params::parse(&uri, &["profile"])?, &snapshot.coverage)?;
-    let key = AppState::coverage_tile_key(&snapshot, coverage_id, profile, format, tile);
+    let params = Params::parse(&uri, &["profile", "scenario"])?;
+    let profile = profile(&params, &snapshot.coverage)?;
+    let scenario = scenario(&params)?;
+    let key = AppState::scenario_tile_key(&snapshot, scenario, coverage_id, profile, format, tile);
     let cached = match state.cache.get(&key) {
         Some(hit) => hit,
         None => {
             let renderer = state.clone();
             (state.renders)
-                .run(move || renderer.coverage_tile(&snapshot, coverage_id, profile, format, tile))
+                .run(move || {
+                    renderer.scenario_tile(&snapshot, scenario, coverage_id, profile, format, tile)
+                })
                 .await?
         }
     };
@@ -124,8 +152,9 @@ pub async fn get_tilejson(
     let snapshot = state.snapshot.load_full();
     let coverage = &snapshot.coverage;
     let id = coverage.coverage_id(name)?;
-    let params = Params::parse(&uri, &["profile", "format"])?;
+    let params = Params::parse(&uri, &["profile", "format", "scenario"])?;
     let profile = profile(&params, coverage)?;
+    let scenario = scenario(&params)?;
     let format = match params.one("format")?.unwrap_or("png") {
         "png" => CoverageFormat::Png,
         "mvt" | "pbf" => CoverageFormat::Mvt,
@@ -135,14 +164,15 @@ pub async fn get_tilejson(
             )));
         }
     };
-    Ok(respond::json(&tilejson(
-        &state,
-        &snapshot,
-        id,
-        profile,
-        format,
-        &public_url.0,
-    )))
+    let mut json = tilejson(&state, &snapshot, id, profile, format, &public_url.0);
+    if scenario != Scenario::Existing {
+        let suffix = format!("&scenario={}", scenario.as_str());
+        if let Some(url) = json["tiles"][0].as_str().map(|u| format!("{u}{suffix}")) {
+            json["tiles"][0] = url.into();
+        }
+        json["coverage"]["scenario"] = scenario.as_str().into();
+    }
+    Ok(respond::json(&json))
 }
 
 fn tilejson(
@@ -378,8 +408,9 @@ pub async fn get_legend_png(
 /// `GET /coverage/stats[?profile=&format=json|csv]`
 pub async fn get_stats(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
-    let params = Params::parse(&uri, &["profile", "format"])?;
+    let params = Params::parse(&uri, &["profile", "format", "scenario"])?;
     let profile = profile(&params, &snapshot.coverage)?;
+    let scenario = scenario(&params)?;
     let csv = match params.one("format")?.unwrap_or("json") {
         "json" => false,
         "csv" => true,
@@ -389,6 +420,9 @@ pub async fn get_stats(State(state): State<Arc<AppState>>, uri: Uri) -> Result<R
             )));
         }
     };
+    if scenario != Scenario::Existing {
+        return scenario_stats(&state, &snapshot, scenario, profile, csv).await;
+    }
     let computed = {
         let snapshot = snapshot.clone();
         let key = AnalysisKey::new(&snapshot, "/coverage/stats", profile.0);
@@ -566,7 +600,11 @@ fn stats_csv(coverage: &Coverage, computed: &stats::Stats) -> String {
 pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let coverage = &snapshot.coverage;
-    let params = Params::parse(&uri, &["category", "categories", "profile", "limit"])?;
+    let params = Params::parse(
+        &uri,
+        &["category", "categories", "profile", "limit", "scenario"],
+    )?;
+    let scenario = scenario(&params)?;
     let category = coverage.category_id(one_category(
         &params,
         &format!("one of {}", coverage.taxonomy().id_list()),
@@ -580,15 +618,15 @@ pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Re
     }
     let found = {
         let snapshot = snapshot.clone();
-        let key = AnalysisKey::new(&snapshot, "/coverage/gaps", (category.0, profile.0));
+        let key = AnalysisKey::new(
+            &snapshot,
+            "/coverage/gaps",
+            (category.0, profile.0, scenario as u8),
+        );
         (state.analyses)
             .get_or_compute(key, move |_| {
-                Ok::<_, ApiError>(stats::gaps(
-                    &snapshot.coverage,
-                    &snapshot.dataset,
-                    category,
-                    profile,
-                ))
+                let coverage = snapshot.scenario_coverage(scenario)?;
+                Ok::<_, ApiError>(stats::gaps(&coverage, &snapshot.dataset, category, profile))
             })
             .await?
     };
@@ -616,6 +654,7 @@ pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Re
         "category": coverage.taxonomy().category(category).id,
         "profile": profile_json(coverage, profile),
         "mode": coverage.mode.as_str(),
+        "scenario": scenario.as_str(),
         "threshold_min": found.threshold_min,
         "n_gaps": found.gaps.len(),
         "total_area_km2": total_area_m2 / 1e6,
@@ -631,7 +670,11 @@ pub async fn get_suggest(
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let coverage = &snapshot.coverage;
-    let params = Params::parse(&uri, &["category", "categories", "profile", "k"])?;
+    let params = Params::parse(
+        &uri,
+        &["category", "categories", "profile", "k", "scenario"],
+    )?;
+    let scenario = scenario(&params)?;
     let category = coverage.category_id(one_category(
         &params,
         &format!("one of {}", coverage.taxonomy().id_list()),
@@ -644,11 +687,24 @@ pub async fn get_suggest(
     )?;
     let result = {
         let snapshot = snapshot.clone();
-        let key = AnalysisKey::new(&snapshot, "/coverage/suggest", (category.0, profile.0, k));
+        let key = AnalysisKey::new(
+            &snapshot,
+            "/coverage/suggest",
+            (category.0, profile.0, k, scenario as u8),
+        );
         (state.analyses)
             .get_or_compute(key, move |cancel| {
-                let (coverage, dataset) = (&snapshot.coverage, &snapshot.dataset);
-                stats::suggest_cancellable(coverage, dataset, category, k, profile, cancel)
+                // Sites are suggested for what the scenario still leaves uncovered.
+                let coverage = snapshot.scenario_coverage(scenario)?;
+                stats::suggest_cancellable(
+                    &coverage,
+                    &snapshot.dataset,
+                    category,
+                    k,
+                    profile,
+                    cancel,
+                )
+                .map_err(ApiError::from)
             })
             .await?
     };
@@ -675,6 +731,7 @@ pub async fn get_suggest(
         "category": coverage.taxonomy().category(category).id,
         "profile": profile_json(coverage, profile),
         "mode": coverage.mode.as_str(),
+        "scenario": scenario.as_str(),
         "threshold_min": result.threshold_min,
         "population": result.population,
         "uncovered_before": result.uncovered_before,
@@ -682,7 +739,9 @@ pub async fn get_suggest(
         "n_candidates": result.n_candidates,
         "reason": result.empty_reason.map(|r| r.code()),
         "message": result.empty_reason.map(|r| r.message()),
-        "category_has_facilities": !dataset.facilities_of(category).is_empty(),
+        "category_has_facilities": !dataset
+            .serving(category, scenario.statuses())
+            .is_empty(),
         "method": "greedy: each site is the residential place that brings the most not-yet-covered residents within the threshold",
         "suggestions": suggestions,
     })))
@@ -691,7 +750,8 @@ pub async fn get_suggest(
 /// `GET /coverage/at?lon=&lat=&profile=`
 pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
-    let params = Params::parse(&uri, &["lon", "lat", "profile"])?;
+    let params = Params::parse(&uri, &["lon", "lat", "profile", "scenario"])?;
+    let scenario = scenario(&params)?;
     let lon: f64 = params.number("lon", None, "a longitude in degrees (WGS84)")?;
     let lat: f64 = params.number("lat", None, "a latitude in degrees (WGS84)")?;
     if !crate::geom::is_valid_lonlat(lon, lat) {
@@ -700,14 +760,15 @@ pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Resp
         )));
     }
     let profile = profile(&params, &snapshot.coverage)?;
+    let scenario_coverage = scenario_coverage(&snapshot, scenario).await?;
     let report = {
-        let snapshot = snapshot.clone();
+        let (snapshot, coverage) = (snapshot.clone(), scenario_coverage.clone());
         tokio::task::spawn_blocking(move || {
-            stats::at(&snapshot.coverage, &snapshot.dataset, lon, lat, profile)
+            stats::at(&coverage, &snapshot.dataset, lon, lat, profile)
         })
         .await??
     };
-    let coverage = &snapshot.coverage;
+    let coverage = &*scenario_coverage;
     let taxonomy = coverage.taxonomy();
     let walk = coverage.profile(profile);
     let categories: Vec<serde_json::Value> = report
@@ -749,6 +810,7 @@ pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Resp
         "lat": report.lat,
         "profile": profile_json(coverage, profile),
         "mode": coverage.mode.as_str(),
+        "scenario": scenario.as_str(),
         "snapped": report.snapped.map(|((lon, lat), off_m)| {
             serde_json::json!({ "lon": lon, "lat": lat, "off_network_m": off_m })
         }),
@@ -760,5 +822,149 @@ pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Resp
         },
         "groups": groups,
         "essential_within": report.essential_within,
+    })))
+}
+
+/// `GET /coverage/stats?scenario=built|planned`: the scenario beside `existing`, per
+/// subdistrict and category.
+async fn scenario_stats(
+    state: &Arc<AppState>,
+    snapshot: &Arc<Snapshot>,
+    scenario: Scenario,
+    profile: ProfileId,
+    csv: bool,
+) -> Result<Response, ApiError> {
+    let computed = {
+        let snapshot = snapshot.clone();
+        let key = AnalysisKey::new(
+            &snapshot,
+            "/coverage/stats?scenario",
+            (profile.0, scenario as u8),
+        );
+        (state.analyses)
+            .get_or_compute(key, move |_| {
+                let planned = snapshot.scenario_coverage(scenario)?;
+                Ok::<_, ApiError>(scenario::compare(
+                    &snapshot.coverage,
+                    &planned,
+                    &snapshot.dataset,
+                    profile,
+                ))
+            })
+            .await?
+    };
+    let coverage = &snapshot.coverage;
+    let taxonomy = coverage.taxonomy();
+    let cell_km2 = coverage.grid.cell_area_m2() / 1e6;
+    let share = |within: u64, total: u64| (total > 0).then(|| within as f64 / total as f64);
+    if csv {
+        let header = [
+            "area",
+            "area_en",
+            "category",
+            "scenario",
+            "profile",
+            "walk_min",
+            "area_km2",
+            "population",
+            "area_share_existing",
+            "area_share_scenario",
+            "population_share_existing",
+            "population_share_scenario",
+            "cells_newly_covered",
+            "area_newly_covered_km2",
+            "residents_newly_covered",
+            "blind_spots",
+            "blind_spots_closed",
+        ];
+        let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+        let mut rows = vec![header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>()];
+        for a in computed
+            .areas
+            .iter()
+            .chain(computed.outside_areas.as_ref())
+            .chain(std::iter::once(&computed.total))
+        {
+            for (id, c) in taxonomy.categories() {
+                let x = &a.categories[id.0 as usize];
+                rows.push(vec![
+                    a.name.clone(),
+                    a.name_en.clone().unwrap_or_default(),
+                    c.id.clone(),
+                    scenario.as_str().to_owned(),
+                    coverage.profile(profile).id.clone(),
+                    c.walk_min.to_string(),
+                    format!("{:.4}", x.n_cells as f64 * cell_km2),
+                    x.population.to_string(),
+                    opt(share(x.cells_within_existing, x.n_cells)),
+                    opt(share(x.cells_within_scenario, x.n_cells)),
+                    opt(share(x.population_within_existing, x.population)),
+                    opt(share(x.population_within_scenario, x.population)),
+                    x.cells_newly_covered.to_string(),
+                    format!("{:.4}", x.cells_newly_covered as f64 * cell_km2),
+                    x.residents_newly_covered.to_string(),
+                    x.blind_spots.to_string(),
+                    x.blind_spots_closed.to_string(),
+                ]);
+            }
+        }
+        return Ok(super::csv_table::response(rows));
+    }
+    let area_json = |a: &scenario::AreaChange| {
+        let categories: serde_json::Map<String, serde_json::Value> = taxonomy
+            .categories()
+            .map(|(id, c)| {
+                let x = &a.categories[id.0 as usize];
+                let v = serde_json::json!({
+                    "walk_min": c.walk_min,
+                    "n_cells": x.n_cells,
+                    "population": x.population,
+                    "existing": {
+                        "area_share": share(x.cells_within_existing, x.n_cells),
+                        "population_share": share(x.population_within_existing, x.population),
+                        "population_within": x.population_within_existing,
+                        "cells_within": x.cells_within_existing,
+                    },
+                    "scenario": {
+                        "area_share": share(x.cells_within_scenario, x.n_cells),
+                        "population_share": share(x.population_within_scenario, x.population),
+                        "population_within": x.population_within_scenario,
+                        "cells_within": x.cells_within_scenario,
+                    },
+                    "cells_newly_covered": x.cells_newly_covered,
+                    "area_newly_covered_km2": x.cells_newly_covered as f64 * cell_km2,
+                    "residents_newly_covered": x.residents_newly_covered,
+                    "blind_spots": x.blind_spots,
+                    "blind_spots_closed": x.blind_spots_closed,
+                });
+                (c.id.clone(), v)
+            })
+            .collect();
+        serde_json::json!({
+            "name": a.name,
+            "name_en": a.name_en,
+            "categories": categories,
+        })
+    };
+    let dataset = &snapshot.dataset;
+    let added: serde_json::Map<String, serde_json::Value> = scenario
+        .statuses()
+        .iter()
+        .filter(|s| *s != crate::attributes::Status::Existing)
+        .map(|s| (s.as_str().to_owned(), dataset.status_count(s).into()))
+        .collect();
+    Ok(respond::json(&serde_json::json!({
+        "data_version": snapshot.version,
+        "scenario": scenario.as_str(),
+        "compared_with": "existing",
+        "facilities_added": added,
+        "mode": coverage.mode.as_str(),
+        "profile": profile_json(coverage, profile),
+        "cell_m": coverage.params.cell_m,
+        "area": analysis_area_json(coverage),
+        "description": "per subdistrict and category: shares within the walking threshold today (existing) and in the scenario; cells and residents newly covered; blind spots of existing (edge-connected uncovered cells) and how many the scenario closes (none of their cells remains uncovered)",
+        "total": area_json(&computed.total),
+        "subdistricts": computed.areas.iter().map(area_json).collect::<Vec<_>>(),
+        "outside_subdistricts": computed.outside_areas.as_ref().map(area_json),
     })))
 }

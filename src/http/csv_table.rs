@@ -53,6 +53,34 @@ impl CsvTable {
     }
 }
 
+/// A CSV answer of `rows`, the first being the header. A cell that reads as a number (`-3.5`)
+/// is written as it is; any other is text, formulas defused.
+pub fn response(rows: impl IntoIterator<Item = Vec<String>>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let mut rows = rows.into_iter();
+    let header: Vec<String> = rows.next().unwrap_or_default();
+    let mut table = CsvTable::new(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    for row in rows {
+        let cells: Vec<Cell<'_>> = row
+            .iter()
+            .map(|cell| match cell.parse::<f64>() {
+                Ok(_) => Cell::Number(cell.clone()),
+                Err(_) => Cell::Text(cell),
+            })
+            .collect();
+        table.row(&cells);
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        table.finish(),
+    )
+        .into_response()
+}
+
 /// `text` with a leading `'` when a spreadsheet would take it for a formula.
 pub fn defuse(text: &str) -> Cow<'_, str> {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {

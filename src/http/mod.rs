@@ -10,6 +10,7 @@ mod admin;
 mod coverage;
 mod csv_table;
 mod error;
+mod evaluation;
 mod feedback;
 mod json_body;
 mod limits;
@@ -89,6 +90,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/search", get(search::get_search))
         .route("/search/suggest", get(search::get_suggest))
         .route("/features/{id}", get(search::get_feature))
+        .route("/evaluation/baselines", get(evaluation::get_baselines))
+        .route("/evaluation/diff", get(evaluation::get_diff))
+        .route("/evaluation/diff.csv", get(evaluation::get_diff_csv))
         .route("/health", get(meta::get_health))
         .route("/ready", get(meta::get_ready))
         .route("/metrics", get(meta::get_metrics))

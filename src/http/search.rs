@@ -12,7 +12,9 @@
 //! `category`, `category_label_zh`, `category_label_en`, `color`, `group`, `address`,
 //! `subdistrict`, `label`/`label_en` (what to show for an unnamed facility: 公园, 体育场地, …),
 //! `source`, `provider`, `updated` (the source's as-of date), `source_ids` (every
-//! `source:source_id` it is listed under), and `links` (`amap`,
+//! `source:source_id` it is listed under), `status` (`existing`, `under_construction`,
+//! `planned`, `closed`), `floor_area_m2`, `functions` (a list), `year`, `serves` (the categories
+//! its functions add besides its own), and `links` (`amap`,
 //! `baidu`, `tencent`, `apple`, `osm`: URLs that open the facility in each map app, with the
 //! coordinates converted to the app's datum). Search results add `distance_m` (straight-line
 //! ground distance from `near`, haversine, metres; walking routes are longer), `walk_minutes`
@@ -44,6 +46,7 @@ impl RouteParams for SearchParams {
         "bbox",
         "category",
         "categories",
+        "status",
         "limit",
         "offset",
     ];
@@ -62,7 +65,8 @@ impl RouteParams for SuggestParams {
     }
 }
 
-/// `GET /search?q=&near=lon,lat&radius=&bbox=&category=&limit=&offset=`.
+/// `GET /search?q=&near=lon,lat&radius=&bbox=&category=&status=&limit=&offset=`; `status`
+/// defaults to `existing`.
 pub async fn get_search(
     State(state): State<Arc<AppState>>,
     Query(SearchParams(params)): Query<SearchParams>,
@@ -109,6 +113,7 @@ pub async fn get_search(
             near: query.near.map(|(lon, lat)| [lon, lat]),
             q: &query.text,
             radius_m: query.radius_m,
+            status: query.statuses.list(),
             terms: &results.terms,
         },
         total: results.total,
@@ -138,6 +143,7 @@ struct QueryJson<'a> {
     near: Option<[f64; 2]>,
     q: &'a str,
     radius_m: Option<f64>,
+    status: String,
     terms: &'a [String],
 }
 
@@ -164,6 +170,8 @@ struct PropertiesJson<'a> {
     color: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     distance_m: Option<Option<f64>>,
+    floor_area_m2: Option<f64>,
+    functions: &'a [String],
     group: &'a str,
     id: u64,
     label: &'a str,
@@ -176,12 +184,16 @@ struct PropertiesJson<'a> {
     provider: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     relevance: Option<Option<f64>>,
+    serves: Vec<&'a str>,
     source: Option<&'a str>,
+    source_id: &'a str,
     source_ids: Vec<String>,
+    status: &'static str,
     subdistrict: Option<&'a str>,
     updated: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     walk_minutes: Option<Option<f64>>,
+    year: Option<i32>,
 }
 
 #[derive(serde::Serialize)]
@@ -288,6 +300,15 @@ fn facility_feature<'a>(
     );
     let (label_zh, label_en) = dataset.label(facility);
     let source = dataset.source_of(facility);
+    let attributes = dataset
+        .index_of(facility.id)
+        .and_then(|idx| dataset.attributes(idx));
+    let serves: Vec<&str> = attributes.map_or(Vec::new(), |a| {
+        a.serves
+            .iter()
+            .map(|&c| taxonomy.category(c).id.as_str())
+            .collect()
+    });
     FeatureJson {
         geometry: PointJson {
             coordinates: [facility.lon, facility.lat],
@@ -301,6 +322,8 @@ fn facility_feature<'a>(
             category_label_zh: &category.label_zh,
             color: &category.color,
             distance_m: None,
+            floor_area_m2: attributes.and_then(|a| a.floor_area_m2),
+            functions: attributes.map_or(&[][..], |a| a.functions.as_slice()),
             group: &taxonomy.group(category.group).id,
             id: facility.id,
             label: label_zh,
@@ -319,13 +342,17 @@ fn facility_feature<'a>(
                 .map(|s| s.provider.as_str())
                 .filter(|p| !p.is_empty()),
             relevance: None,
+            serves,
             source: source.map(|s| s.name.as_str()),
+            source_id: &facility.source_id,
             source_ids: dataset.source_keys(facility),
+            status: attributes.map_or("existing", |a| a.status.as_str()),
             subdistrict: facility.subdistrict.as_deref(),
             updated: source
                 .and_then(|s| s.as_of.as_ref())
                 .map(|d| d.text.as_str()),
             walk_minutes: None,
+            year: attributes.and_then(|a| a.year),
         },
         r#type: "Feature",
     }

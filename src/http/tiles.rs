@@ -13,6 +13,7 @@ use axum::response::Response;
 use super::error::ApiError;
 use super::params::{CATEGORY_PARAMS, Params, Query, RouteParams};
 use super::respond::{self, PublicUrl};
+use crate::attributes::StatusSet;
 use crate::cache::CachedTile;
 use crate::geom::TileKey;
 use crate::snapshot::Snapshot;
@@ -29,13 +30,22 @@ pub struct TileQuery {
     /// Datum of the positions: `wgs84` (default) or `gcj02`, to overlay Amap or Tencent basemaps
     /// (facilities only).
     crs: Option<String>,
+    /// Comma-separated statuses to show (facilities only): default `existing`; `all`, or e.g.
+    /// `existing,under_construction,planned` for the planner's view.
+    status: Option<String>,
 }
 
 impl RouteParams for TileQuery {
-    const ACCEPTED: &'static [&'static str] = &["category", "categories", "crs"];
+    const ACCEPTED: &'static [&'static str] = &["category", "categories", "crs", "status"];
     fn from_params(params: Params) -> Result<Self, ApiError> {
         let crs = params.one("crs")?.map(str::to_owned);
-        Ok(TileQuery { params, crs })
+        // A list parameter: `status=a,b` and `status=a&status=b` alike.
+        let status = params.list(&["status"]).map(|items| items.join(","));
+        Ok(TileQuery {
+            params,
+            crs,
+            status,
+        })
     }
 }
 
@@ -82,16 +92,30 @@ fn parse_source(
         FACILITIES_SOURCE => Ok(VectorTileSet::Facilities {
             filter: parse_filter(snapshot, query)?,
             datum: parse_datum(query)?,
+            statuses: parse_statuses(query.status.as_deref())?,
         }),
-        BASEMAP_SOURCE if query.params.list(&CATEGORY_PARAMS).is_some() || query.crs.is_some() => {
+        BASEMAP_SOURCE
+            if query.params.list(&CATEGORY_PARAMS).is_some()
+                || query.crs.is_some()
+                || query.status.is_some() =>
+        {
             Err(ApiError::BadRequest(format!(
-                "`categories` and `crs` apply to {FACILITIES_SOURCE} tiles; {BASEMAP_SOURCE} takes neither"
+                "`categories`, `crs` and `status` apply to {FACILITIES_SOURCE} tiles; {BASEMAP_SOURCE} takes none of them"
             )))
         }
         BASEMAP_SOURCE => Ok(VectorTileSet::Basemap),
         _ => Err(ApiError::NotFound(format!(
             "unknown tile source `{source}`; available: {FACILITIES_SOURCE}, {BASEMAP_SOURCE}"
         ))),
+    }
+}
+
+/// `?status=`: which statuses to show (default: existing only).
+pub fn parse_statuses(text: Option<&str>) -> Result<StatusSet, ApiError> {
+    match text {
+        None => Ok(StatusSet::EXISTING),
+        Some(text) => StatusSet::parse_list(text)
+            .map_err(|message| ApiError::BadRequest(format!("parameter `status`: {message}"))),
     }
 }
 
@@ -170,8 +194,14 @@ fn archive_for(
 ) -> Option<Arc<crate::archive::Archive>> {
     let archive = state.archives.get(set.source_id())?;
     let holds_variant = match set {
-        VectorTileSet::Facilities { filter, datum } => {
-            filter.categories().is_none() && archive.datum() == datum.as_str()
+        VectorTileSet::Facilities {
+            filter,
+            datum,
+            statuses,
+        } => {
+            filter.categories().is_none()
+                && archive.datum() == datum.as_str()
+                && *statuses == StatusSet::EXISTING
         }
         VectorTileSet::Basemap => true,
     };

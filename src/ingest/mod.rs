@@ -113,6 +113,15 @@ pub struct FileReport {
     pub n_unnamed: usize,
     /// Other facts worth a line (datum conversion).
     pub notes: Vec<String>,
+    /// Raw status value not understood → facilities with it (taken as `existing`).
+    pub unknown_statuses: BTreeMap<String, usize>,
+    /// Function values no category takes → facilities with it (kept, serve nothing more).
+    pub unmapped_functions: BTreeMap<String, usize>,
+    /// `floor_area` / `year` values that are not a number or a year: field → (count, first
+    /// value); left out.
+    pub unreadable_attributes: BTreeMap<&'static str, (usize, String)>,
+    /// Facilities per status (those with a status column).
+    pub statuses: BTreeMap<crate::attributes::Status, usize>,
 }
 
 impl FileReport {
@@ -236,6 +245,43 @@ impl std::fmt::Display for IngestReport {
                     file.n_fallback
                 )?;
             }
+            if file
+                .statuses
+                .keys()
+                .any(|s| *s != crate::attributes::Status::Existing)
+            {
+                let counts: Vec<String> = file
+                    .statuses
+                    .iter()
+                    .map(|(s, n)| format!("{} {n}", s.as_str()))
+                    .collect();
+                writeln!(f, "  status: {}", counts.join(", "))?;
+            }
+            for (value, n) in &file.unknown_statuses {
+                writeln!(
+                    f,
+                    "  {n} with status {value:?}, not understood: taken as existing (use existing, under_construction, planned, closed, or 已建/在建/规划/关闭)"
+                )?;
+            }
+            for (field, (n, first)) in &file.unreadable_attributes {
+                writeln!(
+                    f,
+                    "  {n} with an unreadable {field} (first: {first:?}), left out"
+                )?;
+            }
+            if !file.unmapped_functions.is_empty() {
+                let shown: Vec<String> = file
+                    .unmapped_functions
+                    .iter()
+                    .take(MAX_UNMATCHED_SHOWN)
+                    .map(|(v, n)| format!("{v:?} ×{n}"))
+                    .collect();
+                writeln!(
+                    f,
+                    "  functions no category takes (add them to a category's `functions` or [taxonomy.functions]): {}",
+                    shown.join(", ")
+                )?;
+            }
         }
         if !self.region.is_empty() {
             writeln!(f, "region: {}", self.region)?;
@@ -307,6 +353,8 @@ pub fn suggest_rule(value: &UnmatchedValue) -> String {
 /// Everything read from the configured files.
 pub struct Layers {
     pub facilities: Vec<Facility>,
+    /// Per facility id, its attributes, for the facilities that have any.
+    pub attributes: HashMap<u64, crate::attributes::Attributes>,
     /// Per facility id, its source and rule.
     pub origins: HashMap<u64, FacilityOrigin>,
     pub sources: Vec<SourceInfo>,
@@ -390,6 +438,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
     let (roads, areas, residents, mut context_reports) = context_read?;
     let mut layers = Layers {
         facilities: Vec::new(),
+        attributes: HashMap::new(),
         origins: HashMap::new(),
         sources,
         roads,
@@ -459,6 +508,9 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
     let (kept, merges) = sources::merge_duplicates(sourced, &source_names, data.dedupe_distance_m);
     report.merges = merges;
     for f in kept {
+        if !f.attributes.is_empty() {
+            layers.attributes.insert(f.facility.id, f.attributes);
+        }
         layers.origins.insert(f.facility.id, f.origin);
         layers.facilities.push(f.facility);
     }

@@ -17,6 +17,7 @@ use std::path::Path;
 
 use super::formats::{Column, FeatureNames, LayerReader, Prop};
 use super::{Error, FileReport, representative_lonlat, stable_feature_id};
+use crate::attributes::{self, Attributes, Status};
 use crate::config::FileOptions;
 use crate::dataset::{Facility, FacilityOrigin};
 use crate::geom;
@@ -24,13 +25,17 @@ use crate::geom::datum::Datum;
 use crate::taxonomy::Taxonomy;
 
 /// The facility fields a source maps to its columns.
-pub const FACILITY_FIELDS: [&str; 6] = [
+pub const FACILITY_FIELDS: [&str; 10] = [
     "id",
     "name",
     "name_en",
     "category",
     "address",
     "subdistrict",
+    "floor_area",
+    "functions",
+    "status",
+    "year",
 ];
 
 /// How ids are made for one source.
@@ -58,6 +63,8 @@ pub struct SourceSpec<'a> {
 pub struct SourcedFacility {
     pub facility: Facility,
     pub origin: FacilityOrigin,
+    /// Floor area, functions, status, year (empty for most real facilities).
+    pub attributes: Attributes,
     /// Feature index in its file, for messages.
     pub feature_idx: usize,
 }
@@ -114,6 +121,12 @@ pub fn read_source(
     let (id_slot, name_slot) = (slot("id"), slot("name"));
     let (name_en_slot, address_slot, subdistrict_slot) =
         (slot("name_en"), slot("address"), slot("subdistrict"));
+    let attribute_slots = [
+        slot("floor_area"),
+        slot("functions"),
+        slot("status"),
+        slot("year"),
+    ];
     reader.for_each(|feature_idx, geometry, props| {
         report.n_read += 1;
         let texts: Vec<Option<String>> = props
@@ -171,6 +184,18 @@ pub fn read_source(
         if name.is_empty() {
             report.n_unnamed += 1;
         }
+        let [floor_area, functions, status, year] = attribute_slots.map(text);
+        let attributes = read_attributes(
+            AttributeTexts {
+                floor_area,
+                functions,
+                status,
+                year,
+            },
+            category,
+            taxonomy,
+            &mut report,
+        );
         out.push(SourcedFacility {
             facility: Facility {
                 id,
@@ -189,6 +214,7 @@ pub fn read_source(
                 rule,
                 also: Vec::new(),
             },
+            attributes,
             feature_idx,
         });
     })?;
@@ -200,6 +226,77 @@ pub fn read_source(
         ));
     }
     Ok((out, report, feature_names))
+}
+
+/// The raw attribute values of one row.
+struct AttributeTexts<'a> {
+    floor_area: Option<&'a str>,
+    functions: Option<&'a str>,
+    status: Option<&'a str>,
+    year: Option<&'a str>,
+}
+
+/// Typed attributes of one row; what cannot be read is counted in `report` and left out (an
+/// unknown status is taken as existing).
+fn read_attributes(
+    raw: AttributeTexts<'_>,
+    primary: crate::taxonomy::CategoryId,
+    taxonomy: &Taxonomy,
+    report: &mut FileReport,
+) -> Attributes {
+    let mut out = Attributes::default();
+    let mut unreadable = |field: &'static str, value: &str| {
+        let entry = report
+            .unreadable_attributes
+            .entry(field)
+            .or_insert_with(|| (0, value.to_owned()));
+        entry.0 += 1;
+    };
+    if let Some(text) = raw.floor_area.map(str::trim).filter(|t| !t.is_empty()) {
+        match attributes::parse_floor_area(text) {
+            Some(m2) => out.floor_area_m2 = Some(m2),
+            None => unreadable("floor_area", text),
+        }
+    }
+    if let Some(text) = raw.year.map(str::trim).filter(|t| !t.is_empty()) {
+        match attributes::parse_year(text) {
+            Some(year) => out.year = Some(year),
+            None => unreadable("year", text),
+        }
+    }
+    if let Some(text) = raw.status {
+        let trimmed = text.trim();
+        if !trimmed.is_empty() {
+            out.status = Status::parse(trimmed).unwrap_or_else(|| {
+                *report
+                    .unknown_statuses
+                    .entry(trimmed.to_owned())
+                    .or_default() += 1;
+                Status::Existing
+            });
+        }
+        *report.statuses.entry(out.status).or_default() += 1;
+    }
+    if let Some(text) = raw.functions {
+        out.functions = attributes::split_functions(text);
+        for function in &out.functions {
+            match taxonomy.function_category(function) {
+                Some(category) if category != primary => {
+                    if let Err(at) = out.serves.binary_search(&category) {
+                        out.serves.insert(at, category);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    *report
+                        .unmapped_functions
+                        .entry(function.clone())
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Skip reason of a row at (0, 0).
@@ -331,8 +428,78 @@ mod tests {
                 source,
                 ..FacilityOrigin::default()
             },
+            attributes: Attributes::default(),
             feature_idx: 0,
         }
+    }
+
+    #[test]
+    fn attributes_are_read_and_unreadable_values_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        std::fs::write(
+            &path,
+            "id,name,category,lon,lat,status,functions,floor_area,year\n\
+             1,甲中心,community_service,121.40,31.20,待定,\"助餐、停车场，阅览室\",约1000,近期\n\
+             2,乙之家,elderly,121.41,31.20,在建,,\"1,200㎡\",2025年\n\
+             3,丙站,elderly,121.42,31.20,,,,\n",
+        )
+        .unwrap();
+        let config = crate::config::Config::embedded().unwrap();
+        let taxonomy = config.taxonomy().unwrap();
+        let options = config.data.fields.file_options(&path);
+        let spec = SourceSpec {
+            idx: 0,
+            name: "f",
+            path: &path,
+            options: &options,
+            ids: IdScheme::Qualified,
+            required: Vec::new(),
+        };
+        let (read, report, _) =
+            read_source(&spec, &taxonomy, &mut HashSet::new(), &mut BTreeMap::new()).unwrap();
+        let by_id = |id: &str| {
+            &read
+                .iter()
+                .find(|f| f.facility.source_id == id)
+                .unwrap()
+                .attributes
+        };
+        let centre = by_id("1");
+        assert_eq!(
+            centre.status,
+            Status::Existing,
+            "unknown: taken as existing"
+        );
+        assert_eq!(centre.functions, ["助餐", "停车场", "阅览室"]);
+        let serves: Vec<&str> = centre
+            .serves
+            .iter()
+            .map(|&c| taxonomy.category(c).id.as_str())
+            .collect();
+        assert_eq!(serves, ["elderly", "culture"]);
+        assert_eq!((centre.floor_area_m2, centre.year), (None, None));
+        let home = by_id("2");
+        assert_eq!(home.status, Status::UnderConstruction);
+        assert_eq!((home.floor_area_m2, home.year), (Some(1200.0), Some(2025)));
+        assert!(by_id("3").is_empty());
+        assert_eq!(report.unknown_statuses.get("待定"), Some(&1));
+        assert_eq!(report.unmapped_functions.get("停车场"), Some(&1));
+        assert_eq!(
+            report.unreadable_attributes["floor_area"],
+            (1, "约1000".into())
+        );
+        assert_eq!(report.unreadable_attributes["year"], (1, "近期".into()));
+        let shown = super::super::IngestReport {
+            files: vec![report],
+            ..Default::default()
+        }
+        .to_string();
+        assert!(
+            shown.contains("status \"待定\", not understood: taken as existing"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"停车场\" ×1"), "{shown}");
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod vocab;
 
 use std::ops::Range;
 
+use crate::attributes::{Status, StatusSet};
 use crate::dataset::{Dataset, Facility};
 use crate::geom;
 use grid::Grid;
@@ -103,8 +104,13 @@ pub struct SearchIndex {
     doc_tokens: Csr,
     /// Token → documents holding it, ascending.
     postings: Csr,
-    /// Category → its documents, ascending.
+    /// Category → its documents, ascending: those of the category and those whose functions
+    /// add it.
     category_docs: Vec<Vec<u32>>,
+    /// Documents of facilities with attributes, ascending, and theirs (parallel): most
+    /// facilities have none (existing, their own category only), so this stays small.
+    attr_docs: Vec<u32>,
+    attr: Vec<DocAttributes>,
     grid: Grid,
     vocab: Vocabulary,
     keywords: Keywords,
@@ -167,6 +173,31 @@ impl SearchIndex {
         for (doc, &category) in doc_category.iter().enumerate() {
             category_docs[category as usize].push(doc as u32);
         }
+        let mut attributed: Vec<(u32, DocAttributes)> = order
+            .iter()
+            .enumerate()
+            .filter_map(|(doc, &idx)| {
+                let a = dataset.attributes(idx)?;
+                Some((
+                    doc as u32,
+                    DocAttributes {
+                        status: a.status,
+                        serves: a.serves.iter().map(|c| c.0).collect(),
+                    },
+                ))
+            })
+            .collect();
+        attributed.sort_by_key(|(doc, _)| *doc);
+        for (doc, a) in &attributed {
+            for &c in &a.serves {
+                category_docs[c as usize].push(*doc);
+            }
+        }
+        for docs in &mut category_docs {
+            docs.sort_unstable();
+            docs.dedup();
+        }
+        let (attr_docs, attr): (Vec<u32>, Vec<DocAttributes>) = attributed.into_iter().unzip();
         let keywords = Keywords::new(taxonomy);
         let suggester = suggest::Suggester::build(
             &vocab,
@@ -182,6 +213,8 @@ impl SearchIndex {
                 .collect(),
             doc_facility: order,
             doc_category,
+            attr_docs,
+            attr,
             doc_tokens,
             postings,
             category_docs,
@@ -216,6 +249,12 @@ impl SearchIndex {
                 .category_docs
                 .iter()
                 .map(|v| 24 + v.capacity() * 4)
+                .sum::<usize>()
+            + self.attr_docs.capacity() * 4
+            + self
+                .attr
+                .iter()
+                .map(|a| std::mem::size_of::<DocAttributes>() + a.serves.capacity())
                 .sum::<usize>()
             + self.grid.memory_bytes()
             + self.vocab.memory_bytes()
@@ -269,6 +308,7 @@ impl SearchIndex {
             bbox: query.bbox,
             near: near.as_ref(),
             query_compact: &query_compact,
+            statuses: query.statuses,
         };
         let mut hits: Vec<Hit> = Vec::new();
         let total;
@@ -485,8 +525,19 @@ impl SearchIndex {
     fn consider(&self, doc: u32, filter: &Filter, hits: &mut Vec<Hit>) {
         let d = doc as usize;
         let category = self.doc_category[d];
+        let attributes = self
+            .attr_docs
+            .binary_search(&doc)
+            .ok()
+            .map(|at| &self.attr[at]);
+        let status = attributes.map_or(Status::Existing, |a| a.status);
+        if !filter.statuses.contains(status) {
+            return;
+        }
+        let serves = attributes.map_or(&[][..], |a| a.serves.as_slice());
         if let Some(mask) = filter.categories
             && !mask[category as usize]
+            && !serves.iter().any(|&c| mask[c as usize])
         {
             return;
         }
@@ -499,7 +550,12 @@ impl SearchIndex {
         let tagged = self.doc_tokens.row(doc);
         let mut score = 0u32;
         for term in filter.terms {
-            let level = term.level(category, tagged);
+            // A facility is found by the words of every category it serves.
+            let level = std::iter::once(category)
+                .chain(serves.iter().copied())
+                .map(|c| term.level(c, tagged))
+                .max()
+                .unwrap_or(0);
             if level == 0 {
                 return;
             }
@@ -574,6 +630,15 @@ struct Filter<'a> {
     bbox: Option<[f64; 4]>,
     near: Option<&'a Near>,
     query_compact: &'a str,
+    statuses: StatusSet,
+}
+
+/// What the index keeps of a facility's attributes.
+#[derive(Debug, Clone)]
+struct DocAttributes {
+    status: Status,
+    /// Categories its functions add (ids).
+    serves: Vec<u8>,
 }
 
 /// The unit vector of a lon/lat position on the sphere.

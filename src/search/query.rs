@@ -7,6 +7,7 @@
 use super::Error;
 use super::rank::NameBonus;
 use super::tokenize;
+use crate::attributes::StatusSet;
 use crate::geom;
 use crate::taxonomy::{CategoryId, Taxonomy};
 
@@ -30,6 +31,8 @@ pub struct SearchQuery {
     pub offset: usize,
     /// What a name match is worth when ranking by distance.
     pub name_bonus: NameBonus,
+    /// Only facilities of these statuses (default: existing).
+    pub statuses: StatusSet,
 }
 
 impl SearchQuery {
@@ -44,6 +47,7 @@ impl SearchQuery {
             limit,
             offset: 0,
             name_bonus: NameBonus::default(),
+            statuses: StatusSet::EXISTING,
         }
     }
 }
@@ -55,7 +59,8 @@ pub struct SuggestQuery {
     pub limit: usize,
 }
 
-const SEARCH_PARAMS: &str = "q, near, radius, bbox, category (or categories), limit, offset";
+const SEARCH_PARAMS: &str =
+    "q, near, radius, bbox, category (or categories), status, limit, offset";
 const SUGGEST_PARAMS: &str = "q, limit";
 
 /// Validates the parameters of `GET /search`.
@@ -66,12 +71,13 @@ pub fn parse_search(
 ) -> Result<SearchQuery, Error> {
     let mut seen: Vec<&str> = Vec::new();
     let mut query = SearchQuery::text("", limits.default_limit);
+    let mut status_given = false;
     query.name_bonus = NameBonus::from_config(limits);
     let mut radius: Option<&str> = None;
     for (name, value) in pairs {
         let name = name.as_str();
-        let is_category = matches!(name, "category" | "categories");
-        if !is_category {
+        let is_list = matches!(name, "category" | "categories" | "status");
+        if !is_list {
             if seen.contains(&name) {
                 return Err(Error::Repeated { name: name.into() });
             }
@@ -90,6 +96,18 @@ pub fn parse_search(
             }
             "limit" => query.limit = parse_count("limit", value, 1, limits.max_limit)?,
             "offset" => query.offset = parse_count("offset", value, 0, limits.max_offset)?,
+            "status" => {
+                let statuses = StatusSet::parse_list(value).map_err(|message| Error::Invalid {
+                    name: "status",
+                    message,
+                })?;
+                // A list parameter: repetitions add up, as comma lists do.
+                query.statuses = match status_given {
+                    false => statuses,
+                    true => query.statuses.union(statuses),
+                };
+                status_given = true;
+            }
             _ => {
                 return Err(Error::UnknownParameter {
                     name: name.into(),

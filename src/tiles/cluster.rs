@@ -161,14 +161,32 @@ impl ClusterPyramid {
         cell_px: u32,
         extent: u32,
     ) -> ClusterPyramid {
+        Self::with_indices(
+            facilities
+                .enumerate()
+                .map(|(idx, (merc, category))| (idx as u32, merc, category)),
+            n_categories,
+            base_zoom,
+            cell_px,
+            extent,
+        )
+    }
+
+    /// [`ClusterPyramid::new`] for a subset of the facilities, each with its dataset index.
+    pub fn with_indices(
+        facilities: impl Iterator<Item = (u32, MercPoint, CategoryId)>,
+        n_categories: usize,
+        base_zoom: u8,
+        cell_px: u32,
+        extent: u32,
+    ) -> ClusterPyramid {
         let cell_shift = cell_px.trailing_zeros();
         let units_per_axis = f64::from(extent) * f64::from(1u32 << base_zoom);
         // Cells per world axis at the base zoom: 2^(base_zoom + 8 - cell_shift).
         let cells_shift = u32::from(base_zoom) + 8 - cell_shift;
         let units_per_cell = units_per_axis as i64 >> cells_shift;
         let mut base: Vec<Record> = facilities
-            .enumerate()
-            .map(|(idx, (merc, category))| {
+            .map(|(idx, merc, category)| {
                 let gx = (merc.x * units_per_axis).floor() as i64;
                 let gy = (merc.y * units_per_axis).floor() as i64;
                 Record {
@@ -178,7 +196,7 @@ impl ClusterPyramid {
                     n_points: 1,
                     sum_x: gx,
                     sum_y: gy,
-                    min_idx: idx as u32,
+                    min_idx: idx,
                 }
             })
             .collect();

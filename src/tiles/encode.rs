@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use super::cluster::Cell;
 use super::profile::{self, FACILITY_LAYER};
 use crate::dataset::{Dataset, Facility};
+use crate::taxonomy::CategoryId;
 
 type FastMap<K, V> = HashMap<K, V, xxhash_rust::xxh3::Xxh3DefaultBuilder>;
 
 /// The keys a facility tile can hold, in a fixed order; `n_<category>` keys follow them.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 18] = [
     "id",
     "name",
     "label",
@@ -32,6 +33,11 @@ const KEYS: [&str; 13] = [
     "point_count",
     "point_count_abbreviated",
     "expansion_zoom",
+    "status",
+    "floor_area_m2",
+    "functions",
+    "year",
+    "serves",
 ];
 const K_ID: usize = 0;
 const K_NAME: usize = 1;
@@ -46,6 +52,11 @@ const K_CLUSTER: usize = 9;
 const K_POINT_COUNT: usize = 10;
 const K_POINT_COUNT_ABBREVIATED: usize = 11;
 const K_EXPANSION_ZOOM: usize = 12;
+const K_STATUS: usize = 13;
+const K_FLOOR_AREA: usize = 14;
+const K_FUNCTIONS: usize = 15;
+const K_YEAR: usize = 16;
+const K_SERVES: usize = 17;
 
 /// One value of the layer's value table, borrowed from the dataset or the writer.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +65,13 @@ enum Value<'a> {
     /// `point_count_abbreviated` of this count, written out when the tile is finished.
     Abbreviated(u32),
     UInt(u64),
+    SInt(i64),
+    /// A double, by its bits (so values hash and compare exactly).
+    Double(u64),
+    /// A facility's functions, written `;`-joined.
+    Functions(&'a [String]),
+    /// The categories a facility also serves, written as their ids `,`-joined.
+    Serves(&'a [CategoryId]),
     Bool(bool),
 }
 
@@ -217,6 +235,26 @@ impl<'a> LayerWriter<'a> {
         if let Some(address) = &facility.address {
             self.tag(K_ADDRESS, Value::String(address));
         }
+        // Attributes only for the facilities that have any, so plain data's tiles are unchanged.
+        if let Some(attributes) = self
+            .dataset
+            .index_of(facility.id)
+            .and_then(|idx| self.dataset.attributes(idx))
+        {
+            self.tag(K_STATUS, Value::String(attributes.status.as_str()));
+            if let Some(m2) = attributes.floor_area_m2 {
+                self.tag(K_FLOOR_AREA, Value::Double(m2.to_bits()));
+            }
+            if !attributes.functions.is_empty() {
+                self.tag(K_FUNCTIONS, Value::Functions(&attributes.functions));
+            }
+            if let Some(year) = attributes.year {
+                self.tag(K_YEAR, Value::SInt(i64::from(year)));
+            }
+            if !attributes.serves.is_empty() {
+                self.tag(K_SERVES, Value::Serves(&attributes.serves));
+            }
+        }
         self.push_feature(facility.id, x, y)
     }
 
@@ -270,6 +308,25 @@ impl<'a> LayerWriter<'a> {
                     value.push(0x28);
                     varint(&mut value, n);
                 }
+                Value::SInt(n) => {
+                    value.push(0x30);
+                    varint(&mut value, zigzag64(n));
+                }
+                Value::Double(bits) => {
+                    value.push(0x19);
+                    value.extend_from_slice(&bits.to_le_bytes());
+                }
+                Value::Functions(functions) => {
+                    bytes_field(&mut value, 0x0a, functions.join(";").as_bytes());
+                }
+                Value::Serves(serves) => {
+                    let taxonomy = &self.dataset.taxonomy;
+                    let ids: Vec<&str> = serves
+                        .iter()
+                        .map(|&c| taxonomy.category(c).id.as_str())
+                        .collect();
+                    bytes_field(&mut value, 0x0a, ids.join(",").as_bytes());
+                }
                 Value::Bool(b) => value.extend([0x38, u8::from(b)]),
             }
             bytes_field(&mut layer, 0x22, &value);
@@ -299,6 +356,10 @@ fn varint_len(n: u64) -> usize {
 
 fn zigzag(n: i32) -> u64 {
     u64::from(((n << 1) ^ (n >> 31)) as u32)
+}
+
+fn zigzag64(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
 }
 
 fn bytes_field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {

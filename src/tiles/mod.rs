@@ -278,7 +278,12 @@ mod tests {
     }
 
     fn wgs84_points(data: &Dataset) -> FacilityPoints {
-        FacilityPoints::new(data, Datum::Wgs84, &params())
+        FacilityPoints::new(
+            data,
+            Datum::Wgs84,
+            &params(),
+            crate::attributes::StatusSet::EXISTING,
+        )
     }
 
     fn params() -> TileParams {

@@ -9,6 +9,7 @@
 use rstar::{AABB, RTree, primitives::GeomWithData};
 
 use super::{ClusterPyramid, TileParams};
+use crate::attributes::StatusSet;
 use crate::dataset::Dataset;
 use crate::geom::{self, MercPoint};
 use crate::taxonomy::CategoryId;
@@ -58,26 +59,32 @@ pub struct FacilityPoints {
 }
 
 impl FacilityPoints {
-    pub fn new(dataset: &Dataset, datum: Datum, params: &TileParams) -> FacilityPoints {
-        let positions: Vec<MercPoint> = dataset
+    /// Indexes the facilities whose status is in `statuses` (tiles show only those, and the
+    /// pyramid counts only those).
+    pub fn new(
+        dataset: &Dataset,
+        datum: Datum,
+        params: &TileParams,
+        statuses: StatusSet,
+    ) -> FacilityPoints {
+        let shown: Vec<(u32, MercPoint, CategoryId)> = dataset
             .facilities()
             .iter()
-            .map(|f| {
+            .enumerate()
+            .filter(|&(idx, _)| statuses.contains(dataset.status(idx as u32)))
+            .map(|(idx, f)| {
                 let (lon, lat) = datum.from_wgs84(f.lon, f.lat);
-                geom::lonlat_to_merc(lon, lat)
+                (idx as u32, geom::lonlat_to_merc(lon, lat), f.category)
             })
             .collect();
         let index = RTree::bulk_load(
-            positions
+            shown
                 .iter()
-                .zip(dataset.facilities())
-                .enumerate()
-                .map(|(idx, (p, f))| GeomWithData::new([p.x, p.y], (idx as u32, f.category)))
+                .map(|&(idx, p, category)| GeomWithData::new([p.x, p.y], (idx, category)))
                 .collect(),
         );
-        let categories = dataset.facilities().iter().map(|f| f.category);
-        let pyramid = ClusterPyramid::new(
-            positions.iter().copied().zip(categories),
+        let pyramid = ClusterPyramid::with_indices(
+            shown.iter().copied(),
             dataset.taxonomy.len(),
             params.cluster_max_zoom,
             params.cluster_cell_px,

@@ -27,6 +27,12 @@ pub const FACILITY_FIELDS: &[(&str, &str)] = &[
     ("color", "String"),
     ("group", "String"),
     ("address", "String"),
+    // Only on facilities with attributes (absent: existing, none known).
+    ("status", "String"),
+    ("floor_area_m2", "Number"),
+    ("functions", "String"),
+    ("year", "Number"),
+    ("serves", "String"),
 ];
 
 /// Attribute names written for a cluster, besides `category`, `color` and `group` of its

@@ -200,15 +200,21 @@ fn mvt_bands_nest() {
 fn python_nearest(server: &TestServer, points: &[(f64, f64)]) -> serde_json::Value {
     let snapshot = server.state.snapshot.load_full();
     let dataset = &snapshot.dataset;
+    // Coverage counts existing facilities, each in its category and in those its functions
+    // add (a centre offering 托育点 serves kindergartens too).
     let facilities: Vec<serde_json::Value> = dataset
         .facilities()
         .iter()
-        .map(|f| {
-            serde_json::json!({
-                "id": f.id,
-                "category": dataset.taxonomy.category(f.category).id,
-                "lon": f.lon,
-                "lat": f.lat,
+        .enumerate()
+        .filter(|&(idx, _)| dataset.status(idx as u32) == lifecircle::attributes::Status::Existing)
+        .flat_map(|(idx, f)| {
+            dataset.categories_served(idx as u32).map(move |c| {
+                serde_json::json!({
+                    "id": f.id,
+                    "category": dataset.taxonomy.category(c).id,
+                    "lon": f.lon,
+                    "lat": f.lat,
+                })
             })
         })
         .collect();

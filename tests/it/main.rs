@@ -5,6 +5,7 @@ mod admin;
 mod archives;
 mod coverage;
 mod edge;
+mod evaluation;
 mod feedback;
 mod feedback_postgres;
 mod ingest;

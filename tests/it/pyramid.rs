@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use geo::Geometry;
+use lifecircle::attributes::StatusSet;
 use lifecircle::config::Config;
 use lifecircle::geom::TileKey;
 use lifecircle::state::{AppState, CoverageFormat, VectorTileSet, tiles_covering};
@@ -170,6 +171,7 @@ fn pyramid_digest() -> String {
             VectorTileSet::Facilities {
                 filter: CategoryFilter::all(),
                 datum: Datum::Wgs84,
+                statuses: StatusSet::EXISTING,
             },
         ),
         (
@@ -177,6 +179,7 @@ fn pyramid_digest() -> String {
             VectorTileSet::Facilities {
                 filter: CategoryFilter::all(),
                 datum: Datum::Gcj02,
+                statuses: StatusSet::EXISTING,
             },
         ),
         ("basemap", VectorTileSet::Basemap),

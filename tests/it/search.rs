@@ -352,10 +352,15 @@ fn radius_and_bbox_bound_the_results() {
         check_invariants(&answer, &params, &positions);
         if q.is_empty() {
             let radius_m: f64 = radius.parse().unwrap();
+            // Residents' search shows existing facilities only.
             let inside = dataset
                 .facilities()
                 .iter()
-                .filter(|f| haversine_m((121.42, 31.222), (f.lon, f.lat)) <= radius_m)
+                .enumerate()
+                .filter(|&(idx, f)| {
+                    dataset.status(idx as u32) == lifecircle::attributes::Status::Existing
+                        && haversine_m((121.42, 31.222), (f.lon, f.lat)) <= radius_m
+                })
                 .count();
             assert_eq!(
                 answer["total"].as_u64().unwrap() as usize,

@@ -160,7 +160,9 @@ pub struct SourceFacility {
     pub lat: f64,
 }
 
-/// Every facility of `data/changning/facilities.fgb`, in file order.
+/// The facilities of `data/changning/facilities.fgb` residents see by default (`status` empty
+/// or 现状, i.e. existing; not the sample's closed, planned and under-construction ones), in
+/// file order.
 pub fn sample_source_facilities() -> Vec<SourceFacility> {
     use flatgeobuf::{FallibleStreamingIterator, FgbReader};
     use geozero::{FeatureProperties, ToGeo};
@@ -172,6 +174,10 @@ pub fn sample_source_facilities() -> Vec<SourceFacility> {
         .unwrap();
     let mut out = Vec::new();
     while let Some(feature) = features.next().unwrap() {
+        let status: String = feature.property("status").unwrap_or_default();
+        if !matches!(status.as_str(), "" | "现状") {
+            continue;
+        }
         let point = match feature.to_geo().unwrap() {
             geo::Geometry::Point(p) => p,
             // A few parks are polygons, placed at an interior point.

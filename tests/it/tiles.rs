@@ -53,21 +53,21 @@ fn source_facilities(server: &support::TestServer) -> Vec<SourceFacility> {
 
 /// A decoded feature: id, position in tile units, string properties, point_count (1 for a
 /// single facility).
-struct Decoded {
-    id: u64,
-    x: f32,
-    y: f32,
-    props: HashMap<String, String>,
-    point_count: u64,
+pub(crate) struct Decoded {
+    pub id: u64,
+    pub x: f32,
+    pub y: f32,
+    pub props: HashMap<String, String>,
+    pub point_count: u64,
 }
 
 impl Decoded {
-    fn inside(&self) -> bool {
+    pub fn inside(&self) -> bool {
         (0.0..4096.0).contains(&self.x) && (0.0..4096.0).contains(&self.y)
     }
 }
 
-fn fetch_tile(server: &support::TestServer, key: TileKey, query: &str) -> Vec<Decoded> {
+pub(crate) fn fetch_tile(server: &support::TestServer, key: TileKey, query: &str) -> Vec<Decoded> {
     let url = server.url(&format!(
         "/tiles/facilities/{}/{}/{}.mvt{query}",
         key.z, key.x, key.y

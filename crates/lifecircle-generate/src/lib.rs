@@ -26,6 +26,7 @@
 //! - facility density is higher in the older eastern subdistricts (Changning) or toward the city
 //!   centre (Shanghai preset: about 10,000 facilities in a downtown z14 tile per million).
 
+mod evaluation;
 mod layout;
 mod names;
 mod roads;
@@ -141,6 +142,7 @@ pub fn write_dataset(opts: &GenerateOptions, out_dir: &Path) -> Result<GenerateS
         .iter()
         .map(|n| out_dir.join(format!("{n}.fgb")))
         .collect();
+    let mut sample = evaluation::Sample::new(stream(opts.seed, 7), opts.n_facilities);
     let n_facilities = write_facilities(
         &spec,
         &world,
@@ -148,6 +150,7 @@ pub fn write_dataset(opts: &GenerateOptions, out_dir: &Path) -> Result<GenerateS
         &files[0],
         &meta,
         &mut stream(opts.seed, 3),
+        &mut sample,
     )?;
     let n_road_segments = write_roads(&world, &files[1], &meta)?;
     let n_subdistricts = write_subdistricts(&world, &files[2], &meta)?;
@@ -1429,21 +1432,19 @@ fn write_facilities(
     path: &Path,
     meta: &Meta,
     rng: &mut ChaCha8Rng,
+    sample: &mut evaluation::Sample,
 ) -> Result<usize, Error> {
-    let mut layer = FgbLayer::create(
-        path,
-        GeometryType::Unknown,
-        &[
-            ("id", ColumnType::ULong, false),
-            ("name", ColumnType::String, false),
-            ("name_en", ColumnType::String, true),
-            ("category", ColumnType::String, false),
-            ("address", ColumnType::String, true),
-            ("subdistrict", ColumnType::String, false),
-            ("phone", ColumnType::String, true),
-        ],
-        &meta.description,
-    )?;
+    let mut columns = vec![
+        ("id", ColumnType::ULong, false),
+        ("name", ColumnType::String, false),
+        ("name_en", ColumnType::String, true),
+        ("category", ColumnType::String, false),
+        ("address", ColumnType::String, true),
+        ("subdistrict", ColumnType::String, false),
+        ("phone", ColumnType::String, true),
+    ];
+    columns.extend(evaluation::COLUMNS);
+    let mut layer = FgbLayer::create(path, GeometryType::Unknown, &columns, &meta.description)?;
     let sampler = Sampler::new(world, &spec.hotspots, spec.facility_hot_share, rng);
     let mut maker = FacilityMaker {
         spec,
@@ -1458,7 +1459,9 @@ fn write_facilities(
     }
     let kind_cum = cumulative(names::KIND_WEIGHTS.iter().map(|(_, w)| *w));
     let mut landmarks = landmarks.into_iter();
-    for i in 0..n {
+    // The last rows are planning projects (see `evaluation`), so the count stays `n`.
+    let n_generated = n - sample.n_projects(n);
+    for i in 0..n_generated {
         let f = match landmarks.next() {
             Some(lm) => maker.landmark(rng, lm),
             None => {
@@ -1468,6 +1471,8 @@ fn write_facilities(
         };
         let id = 100_001 + i as u64;
         let subdistrict = &world.region_of(&f.spot).name;
+        let attrs = sample.attributes(id, &f.name, f.category, &f.geom, subdistrict);
+        let [floor_area, functions, status, year] = attrs.values();
         layer.add(
             f.geom,
             &[
@@ -1478,10 +1483,51 @@ fn write_facilities(
                 f.address.as_deref().and_then(text),
                 text(subdistrict),
                 f.phone.as_deref().and_then(text),
+                floor_area,
+                functions,
+                status,
+                year,
             ],
         )?;
     }
-    Ok(layer.finish()?.1)
+    // Planned and under-construction projects, after the generated facilities.
+    let projects = sample.projects(n - n_generated);
+    let mut written = Vec::new();
+    for (k, (name, category, at, subdistrict, attrs)) in projects.iter().enumerate() {
+        let id = 100_001 + (n_generated + k) as u64;
+        let [floor_area, functions, status, year] = attrs.values();
+        layer.add(
+            point(*at),
+            &[
+                Some(ColumnValue::ULong(id)),
+                text(name),
+                None,
+                text(category),
+                None,
+                text(subdistrict),
+                None,
+                floor_area,
+                functions,
+                status,
+                year,
+            ],
+        )?;
+        let status = if attrs.is_building() {
+            "在建"
+        } else {
+            "规划"
+        };
+        written.push((id, name.as_str(), *category, *at, status));
+    }
+    let n_written = layer.finish()?.1;
+    if let Some(dir) = path.parent() {
+        sample.write_baseline(
+            &dir.join(evaluation::BASELINE_FILE),
+            &meta.description,
+            &written,
+        )?;
+    }
+    Ok(n_written)
 }
 
 // ---------------------------------------------------------------------------------------------

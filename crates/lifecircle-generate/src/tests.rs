@@ -214,7 +214,7 @@ fn changning_preset_is_deterministic_and_valid() {
         assert_eq!(r.header_count, Some(n as u64));
         assert_eq!(r.features.len(), n);
     }
-    assert_eq!(s1.n_facilities, 4000);
+    assert_eq!(s1.n_facilities, 4000, "the last 12 are planning projects");
     assert!(
         (600..=1200).contains(&s1.n_residential),
         "{}",
