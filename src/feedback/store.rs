@@ -360,6 +360,14 @@ impl Pending {
 }
 
 impl Command {
+    /// The order a batch writes commands in: reports by client_id (none first), then updates.
+    fn insert_key(&self) -> (bool, Option<&str>) {
+        match self {
+            Command::Insert { report, .. } => (false, report.client_id.as_deref()),
+            Command::Update { .. } => (true, None),
+        }
+    }
+
     fn unanswered(self) -> Pending {
         match self {
             Command::Insert { reply, .. } => Pending::Insert(reply, Err(Error::Closed)),
@@ -376,6 +384,10 @@ fn write_batch(db: &mut impl Writes, batch: &mut Vec<Command>) {
         batch.drain(..).for_each(|c| c.unanswered().fail(&message));
         return;
     }
+    // Reports go in in client_id order: two replicas whose batches hold the same client_ids
+    // (a client retrying on another replica) then wait on each other's keys in one order, never
+    // in a cycle, so PostgreSQL has no deadlock to break by failing one of them.
+    batch.sort_by(|a, b| a.insert_key().cmp(&b.insert_key()));
     let now_ms = time::now_ms();
     let mut pending = Vec::with_capacity(n_commands);
     for command in batch.drain(..) {

@@ -116,12 +116,13 @@ pub fn get_json(url: &str) -> serde_json::Value {
     response.json().unwrap()
 }
 
-/// The bundled sample's four files.
-pub const SAMPLE_FILES: [&str; 4] = [
+/// The bundled sample's files (the data and the 2021 baseline).
+pub const SAMPLE_FILES: [&str; 5] = [
     "facilities.fgb",
     "roads.fgb",
     "subdistricts.fgb",
     "residents.fgb",
+    "baseline_2021.fgb",
 ];
 
 /// Copies the bundled sample's files into `dir` (created when missing).
