@@ -9,6 +9,7 @@ mod feedback;
 mod ingest;
 mod osm;
 mod search;
+mod service_load;
 mod sources;
 mod support;
 mod tiles;
