@@ -1564,4 +1564,26 @@ mod tests {
             "data.max_skipped_share",
         );
     }
+
+    #[test]
+    fn service_load_overrides_name_real_categories_and_decays() {
+        check_err(
+            "[service_load.categories.hospitals]\ndecay = \"linear\"\n",
+            "[service_load.categories.hospitals]: no category has the id `hospitals`",
+        );
+        check_err("[service_load]\ndecay = \"cubic\"\n", "cubic");
+        let config = Config::from_toml_str(
+            "[service_load]\ndecay = \"none\"\n[service_load.categories.elderly]\ncapacity = \"count\"\nbelow = 0.2\n",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            config.service_load.for_category("elderly"),
+            (Decay::None, CapacitySource::Count, Some(0.2))
+        );
+        assert_eq!(
+            config.service_load.for_category("market"),
+            (Decay::None, CapacitySource::FloorArea, None)
+        );
+    }
 }

@@ -400,3 +400,69 @@ fn per_category_overrides_and_bad_requests() {
         assert!(body.contains(fragment), "{query}: {body}");
     }
 }
+
+/// The bundled sample, in its default network mode, for each decay: R_j of every elderly-care
+/// facility (its floor area, the median, as served) and A_i of every residential place equal the
+/// reference, which reads the sample's streets and residential places (FlatGeobuf) itself.
+#[test]
+fn sample_service_load_matches_networkx_for_each_decay() {
+    let enforced = std::env::var("LIFECIRCLE_JS_TESTS").as_deref() == Ok("1");
+    let Some(python) = python_with_networkx() else {
+        assert!(
+            !enforced,
+            "networkx is missing; scripts/test.sh installs it (Debian package python3-networkx)"
+        );
+        eprintln!("note: sample service load test skipped: python3-networkx is missing");
+        return;
+    };
+    let root = support::repo_root();
+    for decay in ["none", "linear", "gaussian"] {
+        let server = support::spawn(&format!("[service_load]\ndecay = \"{decay}\"\n"));
+        let snapshot = server.state.snapshot.load_full();
+        assert_eq!(snapshot.coverage.mode.as_str(), "network");
+        let answer = get_json(&server.url("/service-load/elderly/facilities"));
+        assert_eq!(answer["decay"], decay);
+        let facilities = answer["facilities"].as_array().unwrap();
+        assert!(facilities.len() >= 20, "the sample has elderly care");
+        let input = serde_json::json!({
+            "mode": "network",
+            "roads": root.join("data/changning/roads.fgb"),
+            "residents": root.join("data/changning/residents.fgb"),
+            "exclude_highways": snapshot.coverage.params.exclude_highways,
+            "d0": answer["threshold_m"],
+            "decay": decay,
+            "facilities": facilities
+                .iter()
+                .map(|f| serde_json::json!({
+                    "key": f["id"].to_string(), "lon": f["lon"], "lat": f["lat"],
+                    "capacity": f["capacity"],
+                }))
+                .collect::<Vec<_>>(),
+        });
+        let expected = oracle(python, &input);
+        for f in facilities {
+            let reference = &expected["facilities"][f["id"].to_string()];
+            assert!(
+                close(f["ratio"].as_f64(), reference["ratio"].as_f64()),
+                "R_j differs ({decay}): {f} vs {reference}"
+            );
+        }
+        let places = get_json(&server.url("/service-load/elderly/places"));
+        let served = places["places"].as_array().unwrap();
+        let read = expected["places"].as_array().unwrap();
+        let access = expected["access"].as_array().unwrap();
+        assert_eq!(
+            served.len(),
+            read.len(),
+            "every residential place is served"
+        );
+        for ((place, own), reference) in served.iter().zip(read).zip(access) {
+            assert_eq!(place["lon"], own["lon"]);
+            assert_eq!(place["population"], own["population"]);
+            assert!(
+                close(place["access"].as_f64(), reference.as_f64()),
+                "A_i differs ({decay}): {place} vs {reference}"
+            );
+        }
+    }
+}

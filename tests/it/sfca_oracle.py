@@ -2,12 +2,15 @@
 lifecircle.
 
 Reads JSON from stdin:
-  {"mode": "euclidean" | "network", "roads": "PATH.geojson" (network mode), "d0": metres,
+  {"mode": "euclidean" | "network", "roads": "PATH.geojson" or "PATH.fgb" (network mode),
+   "exclude_highways": [classes not walked], "d0": metres,
    "decay": "none" | "linear" | "gaussian",
-   "facilities": [{"name", "lon", "lat", "capacity"}...],
-   "places": [{"lon", "lat", "population"}...]}
-and writes {"facilities": {name: {"ratio": R_j or null, "within": residents within d0,
-"demand": weighted demand}}, "access": [A_i per place]}.
+   "facilities": [{"key" or "name", "lon", "lat", "capacity"}...],
+   "places": [{"lon", "lat", "population"}...] or "residents": "PATH.fgb" (points, `population`)}
+and writes {"facilities": {key: {"ratio": R_j or null, "within": residents within d0,
+"demand": weighted demand}}, "access": [A_i per place], "places": the places read}.
+FlatGeobuf files are read by the small reader below (the format's FlatBuffers header and
+features, no GIS library).
 
 Distances: euclidean mode is the haversine (mean Earth radius). Network mode reads the street
 file itself (a GeoJSON FeatureCollection of LineStrings; consecutive vertices are segments
@@ -24,6 +27,7 @@ both share it.
 
 import json
 import math
+import struct
 import sys
 
 EARTH_RADIUS_M = 6371008.8
@@ -55,16 +59,139 @@ def straight_distances(facility, places, d0):
     return out
 
 
+def _table(buf, pos):
+    """(start, vtable fields) of the FlatBuffers table at `pos`."""
+    vt = pos - struct.unpack_from("<i", buf, pos)[0]
+    vt_len = struct.unpack_from("<H", buf, vt)[0]
+    fields = [struct.unpack_from("<H", buf, vt + 4 + 2 * i)[0] for i in range((vt_len - 4) // 2)]
+    return pos, fields
+
+
+def _field(buf, table, i):
+    pos, fields = table
+    return pos + fields[i] if i < len(fields) and fields[i] else None
+
+
+def _ref(buf, at):
+    return at + struct.unpack_from("<I", buf, at)[0]
+
+
+def _vector(buf, table, i):
+    at = _field(buf, table, i)
+    if at is None:
+        return None, 0
+    start = _ref(buf, at)
+    return start + 4, struct.unpack_from("<I", buf, start)[0]
+
+
+def _string(buf, table, i):
+    start, n = _vector(buf, table, i)
+    return None if start is None else buf[start:start + n].decode("utf-8")
+
+
+# FlatGeobuf column types and their fixed sizes (None: u32 length + bytes).
+_SIZES = {0: ("b", 1), 1: ("B", 1), 2: ("?", 1), 3: ("h", 2), 4: ("H", 2), 5: ("i", 4), 6: ("I", 4),
+          7: ("q", 8), 8: ("Q", 8), 9: ("f", 4), 10: ("d", 8)}
+
+
+def read_fgb(path):
+    """Features of a FlatGeobuf file as (geometry parts: lists of (x, y), properties dict).
+    Reads the format itself (magic, header, optional packed R-tree, size-prefixed features)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    assert buf[:3] == b"fgb", f"{path} is not FlatGeobuf"
+    header_len = struct.unpack_from("<I", buf, 8)[0]
+    hstart = 12
+    header = _table(buf, _ref(buf, hstart))
+    columns = []
+    cstart, ncols = _vector(buf, header, 7)
+    for c in range(ncols or 0):
+        col = _table(buf, _ref(buf, cstart + 4 * c))
+        at = _field(buf, col, 1)
+        columns.append((_string(buf, col, 0), buf[at] if at else 0))
+    at = _field(buf, header, 8)
+    n_features = struct.unpack_from("<Q", buf, at)[0] if at else 0
+    at = _field(buf, header, 9)
+    node_size = struct.unpack_from("<H", buf, at)[0] if at else 16
+    pos = hstart + header_len
+    if node_size > 0 and n_features > 0:
+        n, nodes = n_features, n_features
+        while n != 1:
+            n = (n + node_size - 1) // node_size
+            nodes += n
+        pos += nodes * 40
+    out = []
+    while pos < len(buf):
+        size = struct.unpack_from("<I", buf, pos)[0]
+        feature = _table(buf, _ref(buf, pos + 4))
+        pos += 4 + size
+        parts = []
+        gat = _field(buf, feature, 0)
+        if gat is not None:
+            geometry = _table(buf, _ref(buf, gat))
+            xy_start, n_xy = _vector(buf, geometry, 1)
+            xy = struct.unpack_from(f"<{n_xy}d", buf, xy_start) if xy_start else ()
+            points = [(xy[2 * i], xy[2 * i + 1]) for i in range(n_xy // 2)]
+            ends_start, n_ends = _vector(buf, geometry, 0)
+            ends = list(struct.unpack_from(f"<{n_ends}I", buf, ends_start)) if ends_start else [len(points)]
+            begin = 0
+            for end in ends:
+                parts.append(points[begin:end])
+                begin = end
+        props = {}
+        pstart, plen = _vector(buf, feature, 1)
+        i = 0
+        while pstart is not None and i < plen:
+            col = struct.unpack_from("<H", buf, pstart + i)[0]
+            i += 2
+            name, kind = columns[col]
+            if kind in _SIZES:
+                fmt, n = _SIZES[kind]
+                props[name] = struct.unpack_from("<" + fmt, buf, pstart + i)[0]
+                i += n
+            else:
+                n = struct.unpack_from("<I", buf, pstart + i)[0]
+                props[name] = buf[pstart + i + 4:pstart + i + 4 + n].decode("utf-8", "replace")
+                i += 4 + n
+        out.append((parts, props))
+    return out
+
+
+def read_lines(path, excluded):
+    """Street lines (lists of (lon, lat)) of a GeoJSON or FlatGeobuf file, without the
+    `highway` classes in `excluded`."""
+    if path.endswith(".fgb"):
+        features = read_fgb(path)
+    else:
+        with open(path, encoding="utf-8") as f:
+            features = [
+                ([[tuple(c[:2]) for c in feature["geometry"]["coordinates"]]], feature.get("properties") or {})
+                for feature in json.load(f)["features"]
+            ]
+    lines = []
+    for parts, props in features:
+        if str(props.get("highway") or "").lower() in excluded:
+            continue
+        lines.extend(parts)
+    return lines
+
+
+def read_places(path, population_field="population"):
+    """Residential points of a FlatGeobuf file: {lon, lat, population}."""
+    return [
+        {"lon": parts[0][0][0], "lat": parts[0][0][1], "population": int(props.get(population_field) or 0)}
+        for parts, props in read_fgb(path)
+        if parts and parts[0]
+    ]
+
+
 class Network:
-    def __init__(self, path, places):
+    def __init__(self, path, places, excluded=()):
         import networkx as nx
 
         self.nx = nx
-        with open(path, encoding="utf-8") as f:
-            roads = json.load(f)
         self.segments = []
-        for feature in roads["features"]:
-            coords = [tuple(c[:2]) for c in feature["geometry"]["coordinates"]]
+        for coords in read_lines(path, {e.lower() for e in excluded}):
             for a, b in zip(coords, coords[1:]):
                 if a != b:
                     self.segments.append((a, b))
@@ -124,9 +251,10 @@ class Network:
 def main():
     data = json.load(sys.stdin)
     d0, decay = data["d0"], data["decay"]
-    places, facilities = data["places"], data["facilities"]
+    facilities = data["facilities"]
+    places = data["places"] if "places" in data else read_places(data["residents"])
     if data["mode"] == "network":
-        network = Network(data["roads"], places)
+        network = Network(data["roads"], places, data.get("exclude_highways", ()))
         reach = [network.distances(f, d0) for f in facilities]
     else:
         reach = [straight_distances(f, places, d0) for f in facilities]
@@ -137,7 +265,7 @@ def main():
         demand = sum(places[k]["population"] * weight(decay, d, d0) for k, d in within.items())
         ratio = f["capacity"] / demand if demand > 0 else None
         ratios.append(ratio)
-        out_facilities[f["name"]] = {
+        out_facilities[f.get("key", f.get("name"))] = {
             "ratio": ratio,
             "within": sum(places[k]["population"] for k in within),
             "demand": demand,
@@ -147,7 +275,7 @@ def main():
             continue
         for k, d in within.items():
             access[k] += ratio * weight(decay, d, d0)
-    json.dump({"facilities": out_facilities, "access": access}, sys.stdout)
+    json.dump({"facilities": out_facilities, "access": access, "places": places}, sys.stdout)
 
 
 if __name__ == "__main__":
