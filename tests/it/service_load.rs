@@ -416,52 +416,61 @@ fn sample_service_load_matches_networkx_for_each_decay() {
         return;
     };
     let root = support::repo_root();
-    for decay in ["none", "linear", "gaussian"] {
-        let server = support::spawn(&format!("[service_load]\ndecay = \"{decay}\"\n"));
-        let snapshot = server.state.snapshot.load_full();
-        assert_eq!(snapshot.coverage.mode.as_str(), "network");
-        let answer = get_json(&server.url("/service-load/elderly/facilities"));
-        assert_eq!(answer["decay"], decay);
-        let facilities = answer["facilities"].as_array().unwrap();
-        assert!(facilities.len() >= 20, "the sample has elderly care");
-        let input = serde_json::json!({
-            "mode": "network",
-            "roads": root.join("data/changning/roads.fgb"),
-            "residents": root.join("data/changning/residents.fgb"),
-            "exclude_highways": snapshot.coverage.params.exclude_highways,
-            "d0": answer["threshold_m"],
-            "decay": decay,
-            "facilities": facilities
-                .iter()
-                .map(|f| serde_json::json!({
-                    "key": f["id"].to_string(), "lon": f["lon"], "lat": f["lat"],
-                    "capacity": f["capacity"],
-                }))
-                .collect::<Vec<_>>(),
-        });
-        let expected = oracle(python, &input);
-        for f in facilities {
-            let reference = &expected["facilities"][f["id"].to_string()];
+    let decays = ["none", "linear", "gaussian"];
+    // One server per decay; the facilities and threshold are the same in each.
+    let servers: Vec<TestServer> = decays
+        .iter()
+        .map(|decay| support::spawn(&format!("[service_load]\ndecay = \"{decay}\"\n")))
+        .collect();
+    let snapshot = servers[0].state.snapshot.load_full();
+    assert_eq!(snapshot.coverage.mode.as_str(), "network");
+    let answers: Vec<serde_json::Value> = servers
+        .iter()
+        .map(|s| get_json(&s.url("/service-load/elderly/facilities")))
+        .collect();
+    let facilities = answers[0]["facilities"].as_array().unwrap();
+    assert!(facilities.len() >= 20, "the sample has elderly care");
+    let input = serde_json::json!({
+        "mode": "network",
+        "roads": root.join("data/changning/roads.fgb"),
+        "residents": root.join("data/changning/residents.fgb"),
+        "exclude_highways": snapshot.coverage.params.exclude_highways,
+        "d0": answers[0]["threshold_m"],
+        "decays": decays,
+        "facilities": facilities
+            .iter()
+            .map(|f| serde_json::json!({
+                "key": f["id"].to_string(), "lon": f["lon"], "lat": f["lat"],
+                "capacity": f["capacity"],
+            }))
+            .collect::<Vec<_>>(),
+    });
+    let expected = oracle(python, &input);
+    let read = expected["places"].as_array().unwrap();
+    for ((decay, server), answer) in decays.iter().zip(&servers).zip(&answers) {
+        assert_eq!(answer["decay"], *decay);
+        let reference = &expected["by_decay"][*decay];
+        for f in answer["facilities"].as_array().unwrap() {
+            let own = &reference["facilities"][f["id"].to_string()];
             assert!(
-                close(f["ratio"].as_f64(), reference["ratio"].as_f64()),
-                "R_j differs ({decay}): {f} vs {reference}"
+                close(f["ratio"].as_f64(), own["ratio"].as_f64()),
+                "R_j differs ({decay}): {f} vs {own}"
             );
         }
         let places = get_json(&server.url("/service-load/elderly/places"));
         let served = places["places"].as_array().unwrap();
-        let read = expected["places"].as_array().unwrap();
-        let access = expected["access"].as_array().unwrap();
+        let access = reference["access"].as_array().unwrap();
         assert_eq!(
             served.len(),
             read.len(),
             "every residential place is served"
         );
-        for ((place, own), reference) in served.iter().zip(read).zip(access) {
+        for ((place, own), a) in served.iter().zip(read).zip(access) {
             assert_eq!(place["lon"], own["lon"]);
             assert_eq!(place["population"], own["population"]);
             assert!(
-                close(place["access"].as_f64(), reference.as_f64()),
-                "A_i differs ({decay}): {place} vs {reference}"
+                close(place["access"].as_f64(), a.as_f64()),
+                "A_i differs ({decay}): {place} vs {a}"
             );
         }
     }

@@ -4,7 +4,7 @@ lifecircle.
 Reads JSON from stdin:
   {"mode": "euclidean" | "network", "roads": "PATH.geojson" or "PATH.fgb" (network mode),
    "exclude_highways": [classes not walked], "d0": metres,
-   "decay": "none" | "linear" | "gaussian",
+   "decay": "none" | "linear" | "gaussian" (or "decays": [...], answered under "by_decay"),
    "facilities": [{"key" or "name", "lon", "lat", "capacity"}...],
    "places": [{"lon", "lat", "population"}...] or "residents": "PATH.fgb" (points, `population`)}
 and writes {"facilities": {key: {"ratio": R_j or null, "within": residents within d0,
@@ -248,16 +248,8 @@ class Network:
         return out
 
 
-def main():
-    data = json.load(sys.stdin)
-    d0, decay = data["d0"], data["decay"]
-    facilities = data["facilities"]
-    places = data["places"] if "places" in data else read_places(data["residents"])
-    if data["mode"] == "network":
-        network = Network(data["roads"], places, data.get("exclude_highways", ()))
-        reach = [network.distances(f, d0) for f in facilities]
-    else:
-        reach = [straight_distances(f, places, d0) for f in facilities]
+def sfca(decay, d0, facilities, places, reach):
+    """(per facility {ratio, within, demand}, A_i per place) for one decay."""
     out_facilities = {}
     access = [0.0] * len(places)
     ratios = []
@@ -275,7 +267,28 @@ def main():
             continue
         for k, d in within.items():
             access[k] += ratio * weight(decay, d, d0)
-    json.dump({"facilities": out_facilities, "access": access, "places": places}, sys.stdout)
+    return out_facilities, access
+
+
+def main():
+    data = json.load(sys.stdin)
+    d0 = data["d0"]
+    facilities = data["facilities"]
+    places = data["places"] if "places" in data else read_places(data["residents"])
+    if data["mode"] == "network":
+        network = Network(data["roads"], places, data.get("exclude_highways", ()))
+        reach = [network.distances(f, d0) for f in facilities]
+    else:
+        reach = [straight_distances(f, places, d0) for f in facilities]
+    if "decays" in data:
+        by_decay = {}
+        for decay in data["decays"]:
+            out_facilities, access = sfca(decay, d0, facilities, places, reach)
+            by_decay[decay] = {"facilities": out_facilities, "access": access}
+        json.dump({"by_decay": by_decay, "places": places}, sys.stdout)
+    else:
+        out_facilities, access = sfca(data["decay"], d0, facilities, places, reach)
+        json.dump({"facilities": out_facilities, "access": access, "places": places}, sys.stdout)
 
 
 if __name__ == "__main__":
