@@ -60,6 +60,9 @@ pub struct Config {
     /// facilities and no baselines drops the default's.
     #[serde(default)]
     pub baselines: Vec<BaselineConfig>,
+    /// `[service_load]`: two-step floating catchment (2SFCA) settings.
+    #[serde(default)]
+    pub service_load: ServiceLoadConfig,
     /// Where relative paths are resolved from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -377,6 +380,87 @@ impl Default for EvaluationConfig {
 
 fn default_moved_distance_m() -> f64 {
     30.0
+}
+
+/// Distance decay of the 2SFCA ([`crate::service_load`]): how much a place at distance `d`
+/// within the threshold `d0` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decay {
+    /// W = 1.
+    None,
+    /// W = 1 − d/d0.
+    Linear,
+    /// W = (e^(−½(d/d0)²) − e^(−½)) / (1 − e^(−½)).
+    #[default]
+    Gaussian,
+}
+
+/// What a facility's supply S_j is in the 2SFCA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacitySource {
+    /// The facility's floor area (m²); see `crate::service_load` for facilities without one.
+    #[default]
+    FloorArea,
+    /// 1 per facility.
+    Count,
+}
+
+/// `[service_load]`, with per-category overrides in `[service_load.categories.ID]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLoadConfig {
+    #[serde(default)]
+    pub decay: Decay,
+    #[serde(default)]
+    pub capacity: CapacitySource,
+    /// Accessibility A_i below which residents count as under-served (`share_below`); none:
+    /// not reported unless a request gives `?below=`.
+    #[serde(default)]
+    pub below: Option<f64>,
+    /// How many of the most overloaded facilities an answer lists.
+    #[serde(default = "default_top_overloaded")]
+    pub top_overloaded: usize,
+    #[serde(default)]
+    pub categories: std::collections::BTreeMap<String, ServiceLoadCategoryConfig>,
+}
+
+impl Default for ServiceLoadConfig {
+    fn default() -> Self {
+        ServiceLoadConfig {
+            decay: Decay::default(),
+            capacity: CapacitySource::default(),
+            below: None,
+            top_overloaded: default_top_overloaded(),
+            categories: Default::default(),
+        }
+    }
+}
+
+fn default_top_overloaded() -> usize {
+    10
+}
+
+/// `[service_load.categories.ID]`: overrides for one category.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLoadCategoryConfig {
+    pub decay: Option<Decay>,
+    pub capacity: Option<CapacitySource>,
+    pub below: Option<f64>,
+}
+
+impl ServiceLoadConfig {
+    /// `(decay, capacity, below)` of the category `id`.
+    pub fn for_category(&self, id: &str) -> (Decay, CapacitySource, Option<f64>) {
+        let own = self.categories.get(id);
+        (
+            own.and_then(|c| c.decay).unwrap_or(self.decay),
+            own.and_then(|c| c.capacity).unwrap_or(self.capacity),
+            own.and_then(|c| c.below).or(self.below),
+        )
+    }
 }
 
 /// One `[[baselines]]` entry: a name and its facility files, each read like a
@@ -869,6 +953,13 @@ impl Config {
             origin: self.origin.clone(),
             message,
         };
+        if let Some(unknown) = (self.service_load.categories.keys())
+            .find(|id| !self.categories.iter().any(|c| &c.id == *id))
+        {
+            return Err(invalid(format!(
+                "[service_load.categories.{unknown}]: no category has the id `{unknown}`; use an id of [[categories]]"
+            )));
+        }
         let t = &self.tiles;
         if t.minzoom > t.maxzoom || t.maxzoom > crate::geom::MAX_ZOOM {
             return Err(invalid(format!(
@@ -1642,6 +1733,28 @@ mod tests {
         check_err(
             "[data]\nmax_skipped_share = 2.0\n",
             "data.max_skipped_share",
+        );
+    }
+
+    #[test]
+    fn service_load_overrides_name_real_categories_and_decays() {
+        check_err(
+            "[service_load.categories.hospitals]\ndecay = \"linear\"\n",
+            "[service_load.categories.hospitals]: no category has the id `hospitals`",
+        );
+        check_err("[service_load]\ndecay = \"cubic\"\n", "cubic");
+        let config = Config::from_toml_str(
+            "[service_load]\ndecay = \"none\"\n[service_load.categories.elderly]\ncapacity = \"count\"\nbelow = 0.2\n",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            config.service_load.for_category("elderly"),
+            (Decay::None, CapacitySource::Count, Some(0.2))
+        );
+        assert_eq!(
+            config.service_load.for_category("market"),
+            (Decay::None, CapacitySource::FloorArea, None)
         );
     }
 }

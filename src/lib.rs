@@ -27,6 +27,7 @@ pub mod ingest;
 pub mod navigation;
 pub mod osm;
 pub mod search;
+pub mod service_load;
 pub mod snapshot;
 pub mod state;
 pub mod taxonomy;

@@ -737,6 +737,12 @@ impl Coverage {
         self.residents.in_area[r]
     }
 
+    /// The walking graph (network mode), for analyses that walk from single facilities
+    /// (`service_load`).
+    pub fn walk_graph(&self) -> Option<&WalkGraph> {
+        self.network.as_ref().map(|n| &n.graph)
+    }
+
     /// Area index of a cell, or [`NO_AREA`].
     pub fn cell_area(&self, cell: usize) -> u16 {
         self.cell_area[cell]

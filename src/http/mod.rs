@@ -20,6 +20,7 @@ pub mod proxy;
 mod respond;
 mod search;
 pub mod server;
+mod service;
 mod tiles;
 pub mod web;
 
@@ -93,6 +94,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/evaluation/baselines", get(evaluation::get_baselines))
         .route("/evaluation/diff", get(evaluation::get_diff))
         .route("/evaluation/diff.csv", get(evaluation::get_diff_csv))
+        .route("/service-load/{category}", get(service::get_summary))
+        .route(
+            "/service-load/{category}/facilities",
+            get(service::get_facilities),
+        )
+        .route("/service-load/{category}/places", get(service::get_places))
         .route("/health", get(meta::get_health))
         .route("/ready", get(meta::get_ready))
         .route("/metrics", get(meta::get_metrics))

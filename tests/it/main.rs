@@ -13,6 +13,7 @@ mod osm;
 mod params;
 mod pyramid;
 mod search;
+mod service_load;
 mod sources;
 mod support;
 mod tiles;
