@@ -8,6 +8,10 @@
 //! reported as ignored (skipped), with the reason printed once, never as passed.
 //! `cargo test --test browser -- --include-ignored` runs them anyway.
 
+#[allow(dead_code)]
+#[path = "../it/archive_support.rs"]
+mod archive_support;
+mod archives;
 mod page;
 #[allow(dead_code)]
 #[path = "../it/support.rs"]
@@ -47,6 +51,14 @@ const CHECKS: &[(&str, fn())] = &[
     (
         "page::copied_binary_alone_draws_the_map",
         page::copied_binary_alone_draws_the_map,
+    ),
+    (
+        "archives::pmtiles_js_reads_every_tile_as_served",
+        archives::pmtiles_js_reads_every_tile_as_served,
+    ),
+    (
+        "archives::page_reads_a_static_pmtiles_copy_through_the_pmtiles_protocol",
+        archives::page_reads_a_static_pmtiles_copy_through_the_pmtiles_protocol,
     ),
 ];
 

@@ -2,6 +2,7 @@
 //! per area.
 
 mod admin;
+mod archive_support;
 mod archives;
 mod coverage;
 mod edge;
