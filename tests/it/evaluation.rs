@@ -16,18 +16,9 @@ use std::process::Command;
 use lifecircle::geom::{self, TileKey};
 use rand::{Rng, SeedableRng};
 
+use crate::grid_world::{N_LINES, SPACING_M, at, write, write_streets};
 use crate::support::{self, TestServer, get, get_json};
 use crate::tiles::fetch_tile;
-
-const ORIGIN: (f64, f64) = (121.40, 31.20);
-const SPACING_M: f64 = 200.0;
-const N_LINES: usize = 9;
-
-/// lon/lat `x` metres east and `y` north of [`ORIGIN`].
-fn at(x: f64, y: f64) -> (f64, f64) {
-    let (m_lon, m_lat) = geom::metres_per_degree(ORIGIN.1);
-    (ORIGIN.0 + x / m_lon, ORIGIN.1 + y / m_lat)
-}
 
 /// One facility row of the fixture.
 #[derive(Clone)]
@@ -100,13 +91,6 @@ fn facilities() -> Vec<Fac> {
     ]
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::File::create(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-}
-
 fn write_facilities(path: &Path, facilities: &[Fac]) {
     let mut csv = String::from("id,name,category,lon,lat,status,functions,floor_area,year\n");
     for f in facilities {
@@ -121,32 +105,7 @@ fn write_facilities(path: &Path, facilities: &[Fac]) {
 
 /// Writes streets, subdistricts, residents and `facilities` into `dir`; gives the config.
 fn write_world(dir: &Path, facilities: &[Fac], mode: &str, extra: &str) -> String {
-    let line = |a: (f64, f64), b: (f64, f64)| {
-        let (a, b) = (at(a.0, a.1), at(b.0, b.1));
-        format!(
-            r#"{{"type":"Feature","properties":{{"highway":"residential"}},"geometry":{{"type":"LineString","coordinates":[[{},{}],[{},{}]]}}}}"#,
-            a.0, a.1, b.0, b.1
-        )
-    };
-    let mut roads = Vec::new();
-    for i in 0..N_LINES {
-        for j in 0..N_LINES - 1 {
-            let (c, s0, s1) = (
-                i as f64 * SPACING_M,
-                j as f64 * SPACING_M,
-                (j + 1) as f64 * SPACING_M,
-            );
-            roads.push(line((s0, c), (s1, c)));
-            roads.push(line((c, s0), (c, s1)));
-        }
-    }
-    write(
-        &dir.join("roads.geojson"),
-        &format!(
-            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
-            roads.join(",")
-        ),
-    );
+    write_streets(dir);
     let side = SPACING_M * (N_LINES - 1) as f64;
     let polygon = |name: &str, x0: f64, x1: f64| {
         let ring: Vec<String> = [(x0, 0.0), (x1, 0.0), (x1, side), (x0, side), (x0, 0.0)]

@@ -9,6 +9,7 @@ mod edge;
 mod evaluation;
 mod feedback;
 mod feedback_postgres;
+mod grid_world;
 mod ingest;
 mod osm;
 mod params;

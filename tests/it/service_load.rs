@@ -13,21 +13,13 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use lifecircle::geom;
 use rand::{Rng, SeedableRng};
 
+use crate::grid_world::{N_LINES, SPACING_M, at, write, write_streets};
 use crate::support::{self, TestServer, get, get_json};
 
-const ORIGIN: (f64, f64) = (121.40, 31.20);
-const SPACING_M: f64 = 200.0;
-const N_LINES: usize = 9;
 const SIDE_M: f64 = SPACING_M * (N_LINES - 1) as f64;
 const BELOW: f64 = 0.05;
-
-fn at(x: f64, y: f64) -> (f64, f64) {
-    let (m_lon, m_lat) = geom::metres_per_degree(ORIGIN.1);
-    (ORIGIN.0 + x / m_lon, ORIGIN.1 + y / m_lat)
-}
 
 /// `(name, category, x, y, floor area)`.
 const FACILITIES: [(&str, &str, f64, f64, Option<f64>); 7] = [
@@ -47,41 +39,9 @@ struct Place {
     west: bool,
 }
 
-fn write(path: &Path, text: &str) {
-    std::fs::File::create(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-}
-
 /// Writes the world into `dir`; gives the config (with `extra` appended) and the places.
 fn write_world(dir: &Path, mode: &str, extra: &str) -> (String, Vec<Place>) {
-    let line = |a: (f64, f64), b: (f64, f64)| {
-        let (a, b) = (at(a.0, a.1), at(b.0, b.1));
-        format!(
-            r#"{{"type":"Feature","properties":{{"highway":"residential"}},"geometry":{{"type":"LineString","coordinates":[[{},{}],[{},{}]]}}}}"#,
-            a.0, a.1, b.0, b.1
-        )
-    };
-    let mut roads = Vec::new();
-    for i in 0..N_LINES {
-        for j in 0..N_LINES - 1 {
-            let (c, s0, s1) = (
-                i as f64 * SPACING_M,
-                j as f64 * SPACING_M,
-                (j + 1) as f64 * SPACING_M,
-            );
-            roads.push(line((s0, c), (s1, c)));
-            roads.push(line((c, s0), (c, s1)));
-        }
-    }
-    write(
-        &dir.join("roads.geojson"),
-        &format!(
-            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
-            roads.join(",")
-        ),
-    );
+    write_streets(dir);
     let polygon = |name: &str, x0: f64, x1: f64| {
         let ring: Vec<String> = [(x0, 0.0), (x1, 0.0), (x1, SIDE_M), (x0, SIDE_M), (x0, 0.0)]
             .iter()
