@@ -54,8 +54,8 @@ fn one_category<'a>(params: &'a Params, what: &str) -> Result<&'a str, ApiError>
     }
 }
 
-/// `?scenario=existing|built|planned` (default: existing).
-fn scenario(params: &Params) -> Result<Scenario, ApiError> {
+/// `?scenario=existing|built|planned` (default: existing); the service-load routes take it too.
+pub(super) fn scenario(params: &Params) -> Result<Scenario, ApiError> {
     params
         .one("scenario")?
         .map_or(Ok(Scenario::Existing), |text| {

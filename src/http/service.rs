@@ -16,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::coverage::scenario;
 use super::error::ApiError;
 use super::params::{Params, Query, RouteParams};
 use super::respond;
@@ -24,16 +25,6 @@ use crate::attributes::Scenario;
 use crate::service_load::{self, AccessSummary, FacilityLoad, ServiceLoad};
 use crate::snapshot::Snapshot;
 use crate::state::AppState;
-
-/// `?scenario=existing|built|planned` (default: existing).
-fn scenario(params: &Params) -> Result<Scenario, ApiError> {
-    params
-        .one("scenario")?
-        .map_or(Ok(Scenario::Existing), |text| {
-            Scenario::parse(text)
-                .map_err(|message| ApiError::BadRequest(format!("parameter `scenario`: {message}")))
-        })
-}
 
 /// `?below=&top=&scenario=` of `/service-load/{category}`.
 pub struct SummaryParams(Params);

@@ -16,7 +16,7 @@ use std::process::Command;
 use lifecircle::geom::{self, TileKey};
 use rand::{Rng, SeedableRng};
 
-use crate::grid_world::{N_LINES, SPACING_M, at, write, write_streets};
+use crate::grid_world::{SIDE_M, at, write, write_streets_and_subdistricts};
 use crate::support::{self, TestServer, get, get_json};
 use crate::tiles::fetch_tile;
 
@@ -105,35 +105,13 @@ fn write_facilities(path: &Path, facilities: &[Fac]) {
 
 /// Writes streets, subdistricts, residents and `facilities` into `dir`; gives the config.
 fn write_world(dir: &Path, facilities: &[Fac], mode: &str, extra: &str) -> String {
-    write_streets(dir);
-    let side = SPACING_M * (N_LINES - 1) as f64;
-    let polygon = |name: &str, x0: f64, x1: f64| {
-        let ring: Vec<String> = [(x0, 0.0), (x1, 0.0), (x1, side), (x0, side), (x0, 0.0)]
-            .iter()
-            .map(|&(x, y)| {
-                let (lon, lat) = at(x, y);
-                format!("[{lon},{lat}]")
-            })
-            .collect();
-        format!(
-            r#"{{"type":"Feature","properties":{{"name":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}"#,
-            ring.join(",")
-        )
-    };
-    write(
-        &dir.join("subdistricts.geojson"),
-        &format!(
-            r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
-            polygon("西片", 0.0, side / 2.0),
-            polygon("东片", side / 2.0, side)
-        ),
-    );
+    write_streets_and_subdistricts(dir);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(16);
     let residents: Vec<String> = (0..120)
         .map(|i| {
             let (lon, lat) = at(
-                rng.random_range(10.0..side - 10.0),
-                rng.random_range(10.0..side - 10.0),
+                rng.random_range(10.0..SIDE_M - 10.0),
+                rng.random_range(10.0..SIDE_M - 10.0),
             );
             let population: u32 = rng.random_range(10..400);
             format!(
@@ -445,9 +423,8 @@ fn id_of(server: &TestServer, source_id: &str) -> u64 {
 /// Facilities per category over the tiles covering the fixture at zoom `z`: clusters' counts
 /// and single facilities, inside each tile proper.
 fn tile_counts(server: &TestServer, z: u8, query: &str) -> BTreeMap<String, u64> {
-    let side = SPACING_M * (N_LINES - 1) as f64;
     let (w, s) = at(0.0, 0.0);
-    let (e, n) = at(side, side);
+    let (e, n) = at(SIDE_M, SIDE_M);
     let mut counts = BTreeMap::new();
     for key in lifecircle::state::tiles_covering([w, s, e, n], z, z) {
         for f in fetch_tile(server, key, query).iter().filter(|f| f.inside()) {

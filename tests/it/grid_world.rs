@@ -9,6 +9,8 @@ use lifecircle::geom;
 pub const ORIGIN: (f64, f64) = (121.40, 31.20);
 pub const SPACING_M: f64 = 200.0;
 pub const N_LINES: usize = 9;
+/// Length of the grid's side.
+pub const SIDE_M: f64 = SPACING_M * (N_LINES - 1) as f64;
 
 /// lon/lat `x` metres east and `y` north of [`ORIGIN`].
 pub fn at(x: f64, y: f64) -> (f64, f64) {
@@ -23,8 +25,9 @@ pub fn write(path: &Path, text: &str) {
         .unwrap();
 }
 
-/// Writes the street grid as `roads.geojson` in `dir`: one feature per block side.
-pub fn write_streets(dir: &Path) {
+/// Writes the street grid as `roads.geojson` in `dir` (one feature per block side) and the
+/// square's two halves as subdistricts 西片 and 东片 in `subdistricts.geojson`.
+pub fn write_streets_and_subdistricts(dir: &Path) {
     let line = |a: (f64, f64), b: (f64, f64)| {
         let (a, b) = (at(a.0, a.1), at(b.0, b.1));
         format!(
@@ -49,6 +52,27 @@ pub fn write_streets(dir: &Path) {
         &format!(
             r#"{{"type":"FeatureCollection","features":[{}]}}"#,
             roads.join(",")
+        ),
+    );
+    let polygon = |name: &str, x0: f64, x1: f64| {
+        let ring: Vec<String> = [(x0, 0.0), (x1, 0.0), (x1, SIDE_M), (x0, SIDE_M), (x0, 0.0)]
+            .iter()
+            .map(|&(x, y)| {
+                let (lon, lat) = at(x, y);
+                format!("[{lon},{lat}]")
+            })
+            .collect();
+        format!(
+            r#"{{"type":"Feature","properties":{{"name":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}"#,
+            ring.join(",")
+        )
+    };
+    write(
+        &dir.join("subdistricts.geojson"),
+        &format!(
+            r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
+            polygon("西片", 0.0, SIDE_M / 2.0),
+            polygon("东片", SIDE_M / 2.0, SIDE_M)
         ),
     );
 }

@@ -15,10 +15,9 @@ use std::process::Command;
 
 use rand::{Rng, SeedableRng};
 
-use crate::grid_world::{N_LINES, SPACING_M, at, write, write_streets};
+use crate::grid_world::{SIDE_M, at, write, write_streets_and_subdistricts};
 use crate::support::{self, TestServer, get, get_json};
 
-const SIDE_M: f64 = SPACING_M * (N_LINES - 1) as f64;
 const BELOW: f64 = 0.05;
 
 /// `(name, category, x, y, floor area)`.
@@ -41,28 +40,7 @@ struct Place {
 
 /// Writes the world into `dir`; gives the config (with `extra` appended) and the places.
 fn write_world(dir: &Path, mode: &str, extra: &str) -> (String, Vec<Place>) {
-    write_streets(dir);
-    let polygon = |name: &str, x0: f64, x1: f64| {
-        let ring: Vec<String> = [(x0, 0.0), (x1, 0.0), (x1, SIDE_M), (x0, SIDE_M), (x0, 0.0)]
-            .iter()
-            .map(|&(x, y)| {
-                let (lon, lat) = at(x, y);
-                format!("[{lon},{lat}]")
-            })
-            .collect();
-        format!(
-            r#"{{"type":"Feature","properties":{{"name":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}"#,
-            ring.join(",")
-        )
-    };
-    write(
-        &dir.join("subdistricts.geojson"),
-        &format!(
-            r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
-            polygon("西片", 0.0, SIDE_M / 2.0),
-            polygon("东片", SIDE_M / 2.0, SIDE_M)
-        ),
-    );
+    write_streets_and_subdistricts(dir);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
     let places: Vec<Place> = (0..150)
         .map(|_| {
