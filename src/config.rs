@@ -63,6 +63,9 @@ pub struct Config {
     /// `[service_load]`: two-step floating catchment (2SFCA) settings.
     #[serde(default)]
     pub service_load: ServiceLoadConfig,
+    /// `[report]`: what the evaluation report (`/report`) lists.
+    #[serde(default)]
+    pub report: ReportConfig,
     /// Where relative paths are resolved from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -358,6 +361,35 @@ impl<'de> Deserialize<'de> for LayerConfig {
         }
         deserializer.deserialize_any(Visitor)
     }
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Blind spots listed per category, largest first.
+    #[serde(default = "default_report_blind_spots")]
+    pub blind_spots: usize,
+    /// Most overloaded facilities listed per category.
+    #[serde(default = "default_report_overloaded")]
+    pub overloaded: usize,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            blind_spots: default_report_blind_spots(),
+            overloaded: default_report_overloaded(),
+        }
+    }
+}
+
+fn default_report_blind_spots() -> usize {
+    3
+}
+
+fn default_report_overloaded() -> usize {
+    5
 }
 
 /// `[evaluation]`.

@@ -26,6 +26,7 @@ pub mod http;
 pub mod ingest;
 pub mod navigation;
 pub mod osm;
+pub mod report;
 pub mod search;
 pub mod service_load;
 pub mod snapshot;

@@ -616,20 +616,7 @@ pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Re
             "parameter `limit` must be from 1 to 1000, not {limit}"
         )));
     }
-    let found = {
-        let snapshot = snapshot.clone();
-        let key = AnalysisKey::new(
-            &snapshot,
-            "/coverage/gaps",
-            (category.0, profile.0, scenario as u8),
-        );
-        (state.analyses)
-            .get_or_compute(key, move |_| {
-                let coverage = snapshot.scenario_coverage(scenario)?;
-                Ok::<_, ApiError>(stats::gaps(&coverage, &snapshot.dataset, category, profile))
-            })
-            .await?
-    };
+    let found = category_gaps(&state, &snapshot, category, profile, scenario).await?;
     let total_area_m2: f64 = found.gaps.iter().map(|g| g.area_m2).sum();
     let total_residents: u64 = found.gaps.iter().map(|g| g.residents).sum();
     let gaps: Vec<serde_json::Value> = found
@@ -661,6 +648,29 @@ pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Re
         "total_residents": total_residents,
         "gaps": gaps,
     })))
+}
+
+/// The blind spots of `category` in `scenario`, computed on first use and cached (shared by
+/// `/coverage/gaps` and the report).
+pub(super) async fn category_gaps(
+    state: &Arc<AppState>,
+    snapshot: &Arc<Snapshot>,
+    category: crate::taxonomy::CategoryId,
+    profile: ProfileId,
+    scenario: Scenario,
+) -> Result<Arc<stats::Gaps>, ApiError> {
+    let snapshot = snapshot.clone();
+    let key = AnalysisKey::new(
+        &snapshot,
+        "/coverage/gaps",
+        (category.0, profile.0, scenario as u8),
+    );
+    Ok((state.analyses)
+        .get_or_compute(key, move |_| {
+            let coverage = snapshot.scenario_coverage(scenario)?;
+            Ok::<_, ApiError>(stats::gaps(&coverage, &snapshot.dataset, category, profile))
+        })
+        .await?)
 }
 
 /// `GET /coverage/suggest?category=&k=&profile=`
@@ -825,6 +835,33 @@ pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Resp
     })))
 }
 
+/// `scenario` beside `existing`, computed on first use and cached (shared by
+/// `/coverage/stats?scenario=` and the report).
+pub(super) async fn scenario_change(
+    state: &Arc<AppState>,
+    snapshot: &Arc<Snapshot>,
+    scenario: Scenario,
+    profile: ProfileId,
+) -> Result<Arc<scenario::ScenarioChange>, ApiError> {
+    let snapshot = snapshot.clone();
+    let key = AnalysisKey::new(
+        &snapshot,
+        "/coverage/stats?scenario",
+        (profile.0, scenario as u8),
+    );
+    Ok((state.analyses)
+        .get_or_compute(key, move |_| {
+            let planned = snapshot.scenario_coverage(scenario)?;
+            Ok::<_, ApiError>(scenario::compare(
+                &snapshot.coverage,
+                &planned,
+                &snapshot.dataset,
+                profile,
+            ))
+        })
+        .await?)
+}
+
 /// `GET /coverage/stats?scenario=built|planned`: the scenario beside `existing`, per
 /// subdistrict and category.
 async fn scenario_stats(
@@ -834,25 +871,7 @@ async fn scenario_stats(
     profile: ProfileId,
     csv: bool,
 ) -> Result<Response, ApiError> {
-    let computed = {
-        let snapshot = snapshot.clone();
-        let key = AnalysisKey::new(
-            &snapshot,
-            "/coverage/stats?scenario",
-            (profile.0, scenario as u8),
-        );
-        (state.analyses)
-            .get_or_compute(key, move |_| {
-                let planned = snapshot.scenario_coverage(scenario)?;
-                Ok::<_, ApiError>(scenario::compare(
-                    &snapshot.coverage,
-                    &planned,
-                    &snapshot.dataset,
-                    profile,
-                ))
-            })
-            .await?
-    };
+    let computed = scenario_change(state, snapshot, scenario, profile).await?;
     let coverage = &snapshot.coverage;
     let taxonomy = coverage.taxonomy();
     let cell_km2 = coverage.grid.cell_area_m2() / 1e6;

@@ -62,7 +62,9 @@ fn baseline_index(snapshot: &Snapshot, query: &HashMap<String, String>) -> Resul
         .ok_or_else(|| ApiError::BadRequest(format!("unknown baseline `{name}`; {listed}")))
 }
 
-async fn compute(
+/// The diff against baseline `baseline` (its index), computed on first use (shared with the
+/// report).
+pub(super) async fn compute(
     state: &Arc<AppState>,
     snapshot: &Arc<Snapshot>,
     baseline: usize,

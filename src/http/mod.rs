@@ -17,6 +17,7 @@ mod limits;
 mod meta;
 pub mod params;
 pub mod proxy;
+mod report;
 mod respond;
 mod search;
 pub mod server;
@@ -100,6 +101,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(service::get_facilities),
         )
         .route("/service-load/{category}/places", get(service::get_places))
+        .route("/report", get(report::get_page))
+        .route("/report.json", get(report::get_json))
+        .route("/report.xlsx", get(report::get_workbook))
+        .route("/report/tables/{file}", get(report::get_table))
         .route("/health", get(meta::get_health))
         .route("/ready", get(meta::get_ready))
         .route("/metrics", get(meta::get_metrics))

@@ -46,8 +46,9 @@ impl RouteParams for ListingParams {
     }
 }
 
-/// The service load of `category` in `scenario`, computed on first use.
-async fn load(
+/// The service load of `category` in `scenario`, computed on first use (shared with the
+/// report).
+pub(super) async fn load(
     state: &Arc<AppState>,
     snapshot: &Arc<Snapshot>,
     category: &str,
