@@ -8,6 +8,7 @@
 # - Chromium (Debian package) for the browser tests, when it is missing and apt is usable, and a
 #   Chinese font for the page screenshots.
 # - osmium-tool and python3-networkx (Debian packages) for the OpenStreetMap import test.
+# - python3-openpyxl (Debian package) to read the report's XLSX workbooks back.
 # - PostgreSQL (Debian package) for the shared feedback store's tests: a throwaway server on
 #   127.0.0.1, stopped and removed at exit.
 # - (MapLibre GL JS for the map page is installed by the build itself, see build.rs.)
@@ -52,6 +53,18 @@ if ! command -v osmium >/dev/null 2>&1 \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq osmium-tool python3-networkx >/dev/null
   else
     echo "osmium or networkx is missing and cannot be installed here; install Debian's 'osmium-tool' and 'python3-networkx'" >&2
+    exit 1
+  fi
+fi
+
+# The report's XLSX downloads are read back with openpyxl (Debian's python3-openpyxl).
+if ! { python3 -c 'import openpyxl' 2>/dev/null || /usr/bin/python3 -c 'import openpyxl' 2>/dev/null; }; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    log "installing python3-openpyxl (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-openpyxl >/dev/null
+  else
+    echo "openpyxl is missing and cannot be installed here; install Debian's 'python3-openpyxl'" >&2
     exit 1
   fi
 fi

@@ -670,7 +670,7 @@ fn overloaded_chart(out: &mut String, report: &Report, label: &str, rows: &[usiz
         let name: String = r.name.chars().take(12).collect();
         let _ = write!(
             out,
-            r#"<g><title>{full}</title>{name}<rect class="load" x="{label_w}" y="{y}" width="{width:.1}" height="{h}"/>{value}</g>"#,
+            r#"<g><title data-name="">{full}</title>{name}<rect class="load" x="{label_w}" y="{y}" width="{width:.1}" height="{h}"/>{value}</g>"#,
             full = escape(&r.name),
             name = if name.chars().count() < r.name.chars().count() {
                 // Shortened: the full name is in the row's title and the table.

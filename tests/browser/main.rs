@@ -13,6 +13,7 @@
 mod archive_support;
 mod archives;
 mod page;
+mod report;
 #[allow(dead_code)]
 #[path = "../it/support.rs"]
 mod support;
@@ -51,6 +52,10 @@ const CHECKS: &[(&str, fn())] = &[
     (
         "page::copied_binary_alone_draws_the_map",
         page::copied_binary_alone_draws_the_map,
+    ),
+    (
+        "report::report_matches_its_json_in_a_real_browser",
+        report::report_matches_its_json_in_a_real_browser,
     ),
     (
         "archives::pmtiles_js_reads_every_tile_as_served",

@@ -14,6 +14,7 @@ mod ingest;
 mod osm;
 mod params;
 mod pyramid;
+mod report;
 mod search;
 mod service_load;
 mod sources;
