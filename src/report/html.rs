@@ -47,6 +47,9 @@ svg .load { fill: var(--warn); }
   section { break-before: page; }
   section:first-of-type { break-before: auto; }
   .scroll { overflow: visible; }
+  /* Tables fit the paper: fixed columns, long figures and names wrap. */
+  table { table-layout: fixed; }
+  th, td, td.n, th.n { white-space: normal; overflow-wrap: anywhere; }
   tr, img { break-inside: avoid; }
   thead { display: table-header-group; }
 }
