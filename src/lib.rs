@@ -24,6 +24,7 @@ pub mod fgb_write;
 pub mod geom;
 pub mod http;
 pub mod ingest;
+pub mod maps;
 pub mod navigation;
 pub mod osm;
 pub mod report;

@@ -47,7 +47,8 @@ const VIRIDIS: [[u8; 3]; 11] = [
     [0xfd, 0xe7, 0x25],
 ];
 
-fn viridis(t: f64) -> [u8; 4] {
+/// Viridis at `t` (0 dark … 1 light), with the heatmap's opacity.
+pub fn viridis(t: f64) -> [u8; 4] {
     let t = t.clamp(0.0, 1.0) * (VIRIDIS.len() - 1) as f64;
     let i = (t.floor() as usize).min(VIRIDIS.len() - 2);
     let f = t - i as f64;
@@ -265,7 +266,8 @@ pub fn sample_dist(grid: &Grid, field: &[u16], gx: f64, gy: f64, far_m: f32) -> 
     Some(bilinear(grid, gx, gy, |cell| as_m(field[cell])))
 }
 
-fn encode_png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Error> {
+/// An RGBA image as PNG (fast compression: heatmaps are made on request).
+pub fn encode_png(rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(png::ColorType::Rgba);

@@ -14,6 +14,7 @@ mod evaluation;
 mod feedback;
 mod json_body;
 mod limits;
+mod maps;
 mod meta;
 pub mod params;
 pub mod proxy;
@@ -62,6 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             header::ETAG,
             header::RETRY_AFTER,
             HeaderName::from_static("x-data-version"),
+            HeaderName::from_static("x-map-bounds"),
         ])
         .max_age(Duration::from_secs(3600));
     let server = &state.config.server;
@@ -105,6 +107,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/report.json", get(report::get_json))
         .route("/report.xlsx", get(report::get_workbook))
         .route("/report/tables/{file}", get(report::get_table))
+        .route(
+            "/service-load/{category}/legend",
+            get(maps::get_access_legend),
+        )
+        .route(
+            "/service-load/{category}/{z}/{x}/{y}",
+            get(maps::get_access_tile),
+        )
+        .route("/report/map.png", get(maps::get_small_map))
         .route("/health", get(meta::get_health))
         .route("/ready", get(meta::get_ready))
         .route("/metrics", get(meta::get_metrics))

@@ -12,14 +12,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::coverage::scenario;
 use super::error::ApiError;
 use super::params::{Params, Query, RouteParams};
-use super::respond;
+use super::respond::{self, PublicUrl};
 use crate::analysis_cache::AnalysisKey;
 use crate::attributes::Scenario;
 use crate::service_load::{self, AccessSummary, FacilityLoad, ServiceLoad};
@@ -159,12 +159,23 @@ fn settings_json(snapshot: &Snapshot, load: &ServiceLoad) -> serde_json::Map<Str
     map
 }
 
-/// `GET /service-load/{category}`.
+/// `GET /service-load/{category}`; `GET /service-load/{category}.json` is the TileJSON of the
+/// A_i heatmap (`maps::access_tilejson`), which shares the path segment.
 pub async fn get_summary(
     State(state): State<Arc<AppState>>,
     Path(category): Path<String>,
-    Query(SummaryParams(params)): Query<SummaryParams>,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
+    let (mut parts, _) = request.into_parts();
+    if let Some(category) = category.strip_suffix(".json") {
+        let params = Params::parse(&parts.uri, super::maps::ScenarioParams::ACCEPTED)?;
+        let PublicUrl(base) = PublicUrl::from_request_parts(&mut parts, &state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        return super::maps::access_tilejson(&state, category, &params, &base);
+    }
+    let SummaryParams(params) =
+        SummaryParams::from_params(Params::parse(&parts.uri, SummaryParams::ACCEPTED)?)?;
     let scenario = scenario(&params)?;
     let below = match params.one("below")? {
         Some(_) => Some(params.number::<f64>("below", None, "a number")?),

@@ -11,6 +11,7 @@ mod feedback;
 mod feedback_postgres;
 mod grid_world;
 mod ingest;
+mod maps;
 mod osm;
 mod params;
 mod pyramid;
