@@ -26,12 +26,15 @@ pub mod http;
 pub mod ingest;
 pub mod navigation;
 pub mod osm;
+pub mod road_classes;
 pub mod search;
 pub mod service_load;
 pub mod snapshot;
 pub mod state;
 pub mod taxonomy;
+pub mod tilejson_doc;
 pub mod tiles;
+pub mod time;
 
 use std::sync::Arc;
 
