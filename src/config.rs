@@ -66,6 +66,8 @@ pub struct Config {
     /// `[report]`: what the evaluation report (`/report`) lists.
     #[serde(default)]
     pub report: ReportConfig,
+    /// `[basemap]`: the basemap's street classes.
+    pub basemap: BasemapConfig,
     /// Where relative paths are resolved from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -102,6 +104,11 @@ pub struct ServerConfig {
     /// Tile renders on a cache miss run at once, and how many more may wait for a turn.
     pub max_concurrent_renders: usize,
     pub max_queued_renders: usize,
+    /// IANA name of the time zone people read times in (exports, the report).
+    pub time_zone: String,
+    /// `time_zone`, resolved when the configuration is loaded.
+    #[serde(skip, default = "crate::time::LocalTime::utc")]
+    pub local_time: crate::time::LocalTime,
 }
 
 impl ServerConfig {
@@ -598,22 +605,10 @@ impl AsOf {
         if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
             return None;
         }
-        let year: i64 = text[0..4].parse().ok()?;
-        let month: i64 = text[5..7].parse().ok()?;
-        let day: i64 = text[8..10].parse().ok()?;
-        let days_in_month = match month {
-            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            1..=12 => 31,
-            _ => return None,
-        };
-        if !(1..=days_in_month).contains(&day) {
-            return None;
-        }
+        let date: jiff::civil::Date = text.parse().ok()?;
         Some(AsOf {
             text: text.to_owned(),
-            days: crate::feedback::time::days_from_civil(year, month, day),
+            days: crate::time::days_since_epoch(date),
         })
     }
 }
@@ -636,6 +631,19 @@ impl<'de> Deserialize<'de> for AsOf {
             ))
         })
     }
+}
+
+/// `[basemap]`: which streets the basemap tiles carry from which zoom, and how the bundled style
+/// draws them (`road_classes`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasemapConfig {
+    /// `[basemap.road_classes.ID]`, by class id; tables, so an override file adds or changes
+    /// one class and keeps the others.
+    pub road_classes: std::collections::BTreeMap<String, crate::road_classes::RoadClassConfig>,
+    /// `road_classes`, checked when the configuration is loaded.
+    #[serde(skip)]
+    pub roads: crate::road_classes::RoadClasses,
 }
 
 /// `[area]`: the analysis area (see `area`). Both empty: the subdistricts, or the data's extent.
@@ -975,6 +983,18 @@ impl Config {
                     message: e.message().to_owned(),
                 })?;
         config.base_dir = base_dir;
+        config.server.local_time =
+            crate::time::LocalTime::new(&config.server.time_zone).map_err(|message| {
+                Error::Invalid {
+                    origin: origin.clone(),
+                    message: format!("server.time_zone: {message}"),
+                }
+            })?;
+        config.basemap.roads = crate::road_classes::RoadClasses::new(&config.basemap.road_classes)
+            .map_err(|message| Error::Invalid {
+                origin: origin.clone(),
+                message,
+            })?;
         config.origin = origin;
         config.validate()?;
         Ok(config)

@@ -28,12 +28,15 @@ pub mod maps;
 pub mod navigation;
 pub mod osm;
 pub mod report;
+pub mod road_classes;
 pub mod search;
 pub mod service_load;
 pub mod snapshot;
 pub mod state;
 pub mod taxonomy;
+pub mod tilejson_doc;
 pub mod tiles;
+pub mod time;
 
 use std::sync::Arc;
 

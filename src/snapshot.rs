@@ -111,7 +111,7 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
     let ((basemap, points), (coverage, search)) = rayon::join(
         || {
             rayon::join(
-                || Basemap::new(&dataset),
+                || Basemap::new(&dataset, &config.basemap.roads),
                 || FacilityPoints::new(&dataset, Datum::Wgs84, &tile_params, StatusSet::EXISTING),
             )
         },

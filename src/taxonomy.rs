@@ -457,7 +457,7 @@ fn check_id(kind: &'static str, id: &str) -> Result<(), Error> {
     }
 }
 
-fn is_hex_color(color: &str) -> bool {
+pub(crate) fn is_hex_color(color: &str) -> bool {
     color.len() == 7 && color.starts_with('#') && color[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 

@@ -49,18 +49,17 @@ struct Level<'a> {
 }
 
 /// TileJSON `vector_layers` of the band tiles.
-pub fn vector_layers(minzoom: u8, maxzoom: u8) -> serde_json::Value {
-    let fields: serde_json::Map<String, serde_json::Value> = BAND_FIELDS
-        .iter()
-        .map(|(n, t)| ((*n).to_owned(), (*t).into()))
-        .collect();
-    serde_json::json!([{
-        "id": BANDS_LAYER,
-        "description": "Isochrone bands: for a category, one polygon per band limit (`minutes`: the area within that many minutes; they nest) and one `beyond` polygon; for a composite, one polygon per `score` (at least that many categories within their threshold)",
-        "minzoom": minzoom,
-        "maxzoom": maxzoom,
-        "fields": fields,
-    }])
+pub fn vector_layers(minzoom: u8, maxzoom: u8) -> Vec<crate::tilejson_doc::VectorLayer> {
+    vec![crate::tilejson_doc::vector_layer(
+        (
+            BANDS_LAYER,
+            "Isochrone bands: for a category, one polygon per band limit (`minutes`: the area within that many minutes; they nest) and one `beyond` polygon; for a composite, one polygon per `score` (at least that many categories within their threshold)",
+            BAND_FIELDS,
+        ),
+        [],
+        minzoom,
+        maxzoom,
+    )]
 }
 
 /// Renders the band tile `tile` of coverage `id` under `profile`. Empty bytes when the tile holds

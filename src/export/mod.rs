@@ -30,6 +30,7 @@ use crate::snapshot::Snapshot;
 use crate::state::{
     CoverageFormat, TileError, VectorTileSet, render_coverage_tile, tiles_covering,
 };
+use crate::tilejson_doc::{self, TileJSON, TileSetDoc};
 use crate::tiles::basemap;
 use crate::tiles::{CategoryFilter, Datum, TileParams, profile};
 
@@ -171,7 +172,7 @@ pub fn metadata(
     config: &Config,
     (minzoom, maxzoom): (u8, u8),
     bounds: [f64; 4],
-) -> serde_json::Value {
+) -> TileJSON {
     let coverage = &snapshot.coverage;
     let profile = coverage.profile(coverage.params.default_profile);
     let (name, description, layers) = match tileset {
@@ -209,28 +210,41 @@ pub fn metadata(
         ),
     };
     let [west, south, east, north] = bounds;
-    let center = [(west + east) / 2.0, (south + north) / 2.0];
-    let mut json = serde_json::json!({
-        "tilejson": "3.0.0",
-        "name": name,
-        "description": description,
-        "version": format!("1.0.{}", snapshot.version),
-        "attribution": config.data.attribution,
-        "scheme": "xyz",
-        "minzoom": minzoom,
-        "maxzoom": maxzoom,
-        "bounds": bounds,
-        "center": [center[0], center[1], maxzoom.min(13)],
-        "format": match tileset.format() { TileFormat::Mvt => "pbf", TileFormat::Png => "png" },
-        "lifecircle": {
-            "tileset": tileset.name(snapshot),
-            "datum": match tileset { Tileset::Facilities(d) => d.as_str(), _ => Datum::Wgs84.as_str() },
-            "profile": profile.id,
-            "category_filter": false,
-        },
+    let mut document = TileSetDoc {
+        name,
+        description,
+        data_version: snapshot.version,
+        attribution: &config.data.attribution,
+        // An archive's host decides its tile URLs.
+        tiles: Vec::new(),
+        minzoom,
+        maxzoom,
+        bounds,
+        center: ((west + east) / 2.0, (south + north) / 2.0, maxzoom.min(13)),
+        vector_layers: layers,
+    }
+    .build();
+    let format = match tileset.format() {
+        TileFormat::Mvt => "pbf",
+        TileFormat::Png => "png",
+    };
+    tilejson_doc::with_extra(&mut document, "format", format.into());
+    let about = serde_json::json!({
+        "tileset": tileset.name(snapshot),
+        "datum": match tileset { Tileset::Facilities(d) => d.as_str(), _ => Datum::Wgs84.as_str() },
+        "profile": profile.id,
+        "category_filter": false,
     });
-    if let Some(layers) = layers {
-        json["vector_layers"] = layers;
+    tilejson_doc::with_extra(&mut document, "lifecircle", about);
+    document
+}
+
+/// An archive's metadata as JSON: the TileJSON document without `tiles`, which an archive
+/// cannot know (PMTiles readers and `pmtiles serve` add their own).
+fn metadata_json(document: &TileJSON) -> serde_json::Value {
+    let mut json = serde_json::to_value(document).unwrap_or_default();
+    if let Some(fields) = json.as_object_mut() {
+        fields.remove("tiles");
     }
     json
 }
@@ -439,7 +453,7 @@ fn write_tileset(
 ) -> Result<(Vec<PathBuf>, u64, u64, u64), Error> {
     let bounds = area_bounds(snapshot, options, tileset);
     let zooms = (options.minzoom, options.maxzoom);
-    let meta = metadata(tileset, snapshot, config, zooms, bounds);
+    let meta = metadata_json(&metadata(tileset, snapshot, config, zooms, bounds));
     let mut writers: Vec<Box<dyn ArchiveWriter>> = Vec::new();
     for (format, path) in options.formats.iter().zip(paths) {
         writers.push(match format {

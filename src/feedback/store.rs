@@ -25,9 +25,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Error, FacilityRef, Filter, Kind, Listing, NewReport, Page, Patch, Report, Stats, Status, time,
+    Error, FacilityRef, Filter, Kind, Listing, NewReport, Page, Patch, Report, Stats, Status,
 };
 use crate::config::{FeedbackConfig, FeedbackStoreKind, Synchronous};
+use crate::time;
 
 /// Most commands committed in one transaction.
 const MAX_BATCH: usize = 256;

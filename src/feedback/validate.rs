@@ -10,7 +10,8 @@ use crate::dataset::Dataset;
 use crate::geom;
 use crate::taxonomy::Taxonomy;
 
-use super::{Error, FacilityRef, Filter, Kind, NewReport, Page, Patch, Status, Submission, time};
+use super::{Error, FacilityRef, Filter, Kind, NewReport, Page, Patch, Status, Submission};
+use crate::time;
 
 /// How far, in degrees, a reported location may lie outside the data's bounds (about 10 km).
 const LOCATION_MARGIN_DEG: f64 = 0.1;

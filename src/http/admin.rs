@@ -3,7 +3,8 @@
 //!
 //! - `GET /admin/feedback` — reports, newest first; filters `status`, `kind`, `category`
 //!   (comma lists), `facility`, `since`/`until` (RFC 3339), `bbox` (w,s,e,n); paging `limit`,
-//!   `offset`; `format` = `json` (default), `csv` or `geojson`.
+//!   `offset`; `format` = `json` (default), `csv` or `geojson`. JSON times are UTC; CSV and
+//!   GeoJSON times are local time with its offset (`server.time_zone`).
 //! - `GET /admin/feedback/stats` — counts by status; open reports by kind, category, facility.
 //! - `GET /admin/feedback/{id}`, `PATCH /admin/feedback/{id}` (`{"status"?, "note"?}`).
 //! - `GET /admin/facilities/{id}` — a facility of the current data with its report counts.
@@ -32,9 +33,10 @@ use super::csv_table::{Cell, CsvTable};
 use super::error::ApiError;
 use super::json_body::JsonBody;
 use super::params::{CATEGORY_PARAMS, NoParams, Params, Query, RouteParams};
-use crate::feedback::{FilterText, Limits, Patch, Report, Status, time};
+use crate::feedback::{FilterText, Limits, Patch, Report, Status};
 use crate::snapshot::Snapshot;
 use crate::state::AppState;
+use crate::time::{self, LocalTime};
 
 /// The `/admin` routes behind the token check.
 pub fn routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
@@ -169,6 +171,8 @@ async fn get_feedback_list(
     }
     .parse(&snapshot.dataset.taxonomy)?;
     let listing = state.feedback.list(filter, page).await?;
+    // Exports are read by people: local time. The JSON listing stays in UTC for programs.
+    let local = &state.config.server.local_time;
     let mut response = match format {
         "csv" => (
             [
@@ -178,14 +182,14 @@ async fn get_feedback_list(
                     "attachment; filename=\"feedback.csv\"",
                 ),
             ],
-            reports_csv(&listing.reports),
+            reports_csv(&listing.reports, local),
         )
             .into_response(),
         "geojson" => (
             [(header::CONTENT_TYPE, "application/geo+json")],
             json!({
                 "type": "FeatureCollection",
-                "features": listing.reports.iter().map(report_feature).collect::<Vec<_>>(),
+                "features": listing.reports.iter().map(|r| report_feature(r, local)).collect::<Vec<_>>(),
             })
             .to_string(),
         )
@@ -405,7 +409,7 @@ fn report_json(report: &Report) -> Value {
     })
 }
 
-/// The flat columns of a report, shared by CSV and GeoJSON properties.
+/// The flat columns of a report, shared by CSV and GeoJSON properties; times in local time.
 const FLAT_COLUMNS: [&str; 16] = [
     "id",
     "created_at",
@@ -425,12 +429,12 @@ const FLAT_COLUMNS: [&str; 16] = [
     "client_id",
 ];
 
-fn report_flat(report: &Report) -> [Value; 16] {
+fn report_flat(report: &Report, local: &LocalTime) -> [Value; 16] {
     let facility = report.facility.as_ref();
     [
         report.id.into(),
-        time::format_rfc3339_ms(report.created_at_ms).into(),
-        time::format_rfc3339_ms(report.updated_at_ms).into(),
+        local.format_ms(report.created_at_ms).into(),
+        local.format_ms(report.updated_at_ms).into(),
         report.status.as_str().into(),
         report.kind.as_str().into(),
         facility.map(|f| f.id).into(),
@@ -447,11 +451,11 @@ fn report_flat(report: &Report) -> [Value; 16] {
     ]
 }
 
-fn report_feature(report: &Report) -> Value {
+fn report_feature(report: &Report, local: &LocalTime) -> Value {
     let properties: serde_json::Map<String, Value> = FLAT_COLUMNS
         .iter()
         .map(|c| c.to_string())
-        .zip(report_flat(report))
+        .zip(report_flat(report, local))
         .collect();
     json!({
         "type": "Feature",
@@ -463,10 +467,10 @@ fn report_feature(report: &Report) -> Value {
 
 /// The reports as CSV (`http::csv_table`: a byte order mark, formulas defused); the stored text
 /// is unchanged.
-fn reports_csv(reports: &[Report]) -> String {
+fn reports_csv(reports: &[Report], local: &LocalTime) -> String {
     let mut table = CsvTable::new(&FLAT_COLUMNS);
     for report in reports {
-        let values = report_flat(report);
+        let values = report_flat(report, local);
         let cells: Vec<Cell<'_>> = values
             .iter()
             .map(|value| match value {

@@ -28,6 +28,7 @@ use crate::coverage::stats::{self, AreaStats, Share};
 use crate::coverage::{self, Coverage, CoverageId, ProfileId, bands, raster};
 use crate::snapshot::Snapshot;
 use crate::state::{AppState, CoverageFormat};
+use crate::tilejson_doc::{self, TileJSON, TileSetDoc};
 
 const PNG_CONTENT_TYPE: &str = "image/png";
 
@@ -164,15 +165,16 @@ pub async fn get_tilejson(
             )));
         }
     };
-    let mut json = tilejson(&state, &snapshot, id, profile, format, &public_url.0);
+    let mut document = tilejson(&state, &snapshot, id, profile, format, &public_url.0);
     if scenario != Scenario::Existing {
-        let suffix = format!("&scenario={}", scenario.as_str());
-        if let Some(url) = json["tiles"][0].as_str().map(|u| format!("{u}{suffix}")) {
-            json["tiles"][0] = url.into();
+        for url in &mut document.tiles {
+            url.push_str(&format!("&scenario={}", scenario.as_str()));
         }
-        json["coverage"]["scenario"] = scenario.as_str().into();
+        if let Some(coverage) = document.other.get_mut("coverage") {
+            coverage["scenario"] = scenario.as_str().into();
+        }
     }
-    Ok(respond::json(&json))
+    Ok(respond::json(&document))
 }
 
 fn tilejson(
@@ -182,7 +184,7 @@ fn tilejson(
     profile: ProfileId,
     format: CoverageFormat,
     base: &str,
-) -> serde_json::Value {
+) -> TileJSON {
     let coverage = &snapshot.coverage;
     let taxonomy = coverage.taxonomy();
     let name = coverage.id_name(id);
@@ -223,38 +225,46 @@ fn tilejson(
         snapshot.dataset.bounds
     };
     let [lon, lat] = snapshot.dataset.center();
-    let mut json = serde_json::json!({
-        "tilejson": "3.0.0",
-        "name": format!("lifecircle coverage: {name} ({}, {})", walk.label_en, coverage.mode.as_str()),
-        "description": format!(
-            "15-minute life circle: {what}, {} ({} m/s), {} distances on a {} m grid",
-            walk.label_en, walk.speed_m_s, coverage.mode.as_str(), coverage.params.cell_m
+    let mut document = TileSetDoc {
+        name: format!(
+            "lifecircle coverage: {name} ({}, {})",
+            walk.label_en,
+            coverage.mode.as_str()
         ),
-        "version": format!("1.0.{}", snapshot.version),
-        "attribution": state.config.data.attribution,
-        "scheme": "xyz",
-        "tiles": [tiles_url],
-        "minzoom": tiles.minzoom,
-        "maxzoom": tiles.maxzoom,
-        "bounds": bounds,
-        "center": [lon, lat, 13],
-        "format": ext,
-        "coverage": {
-            "id": name,
-            "kind": if matches!(id, CoverageId::Category(_)) { "category" } else { "composite" },
-            "threshold_min": threshold,
-            "profile": profile_json(coverage, profile),
-            "mode": coverage.mode.as_str(),
-            "cell_m": coverage.params.cell_m,
-            "legend": format!("{base}/coverage/legend?id={name}&profile={}", walk.id),
-        },
-    });
-    if format == CoverageFormat::Png {
-        json["tileSize"] = 256.into();
-    } else {
-        json["vector_layers"] = bands::vector_layers(tiles.minzoom, tiles.maxzoom);
+        description: format!(
+            "15-minute life circle: {what}, {} ({} m/s), {} distances on a {} m grid",
+            walk.label_en,
+            walk.speed_m_s,
+            coverage.mode.as_str(),
+            coverage.params.cell_m
+        ),
+        data_version: snapshot.version,
+        attribution: &state.config.data.attribution,
+        tiles: vec![tiles_url],
+        minzoom: tiles.minzoom,
+        maxzoom: tiles.maxzoom,
+        bounds,
+        center: (lon, lat, 13),
+        vector_layers: (format == CoverageFormat::Mvt)
+            .then(|| bands::vector_layers(tiles.minzoom, tiles.maxzoom)),
     }
-    json
+    .build();
+    tilejson_doc::with_extra(&mut document, "format", ext.into());
+    let about = serde_json::json!({
+        "id": name,
+        "kind": if matches!(id, CoverageId::Category(_)) { "category" } else { "composite" },
+        "threshold_min": threshold,
+        "profile": profile_json(coverage, profile),
+        "mode": coverage.mode.as_str(),
+        "cell_m": coverage.params.cell_m,
+        "legend": format!("{base}/coverage/legend?id={name}&profile={}", walk.id),
+    });
+    tilejson_doc::with_extra(&mut document, "coverage", about);
+    if format == CoverageFormat::Png {
+        // Not in TileJSON 3.0.0, but MapLibre reads it for raster sources.
+        tilejson_doc::with_extra(&mut document, "tileSize", 256.into());
+    }
+    document
 }
 
 /// The `coverage` entry of `/catalog`.

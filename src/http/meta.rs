@@ -33,7 +33,7 @@ pub async fn get_catalog(
     let dataset = &snapshot.dataset;
     let taxonomy = &dataset.taxonomy;
     let base = &public_url.0;
-    let today = crate::feedback::time::now_ms().div_euclid(86_400_000);
+    let today = crate::time::now_ms().div_euclid(86_400_000);
     let stale_after_days = i64::from(state.config.data.stale_after_days);
     let categories: Vec<_> = taxonomy
         .categories()
@@ -165,6 +165,7 @@ pub async fn get_style(
     let mut style: serde_json::Value = serde_json::from_str(LIFECIRCLE_STYLE)
         .map_err(|e| ApiError::Internal(format!("bundled style: {e}")))?;
     fill_base_url(&mut style, &public_url.0);
+    state.config.basemap.roads.style(&mut style);
     let snapshot = state.snapshot.load_full();
     let [lon, lat] = snapshot.dataset.center();
     style["center"] = serde_json::json!([lon, lat]);

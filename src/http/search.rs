@@ -28,7 +28,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::params::{NoParams, Params, Query, RouteParams};
+use super::params::{CATEGORY_PARAMS, NoParams, Params, Query, RouteParams};
 use super::respond;
 use crate::dataset::{Dataset, Facility};
 use crate::navigation::{self, NavTarget};
@@ -73,7 +73,17 @@ pub async fn get_search(
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let limits = &state.config.search;
-    let query = search::parse_search(params.pairs(), &snapshot.dataset.taxonomy, limits)?;
+    let text = search::SearchText {
+        q: params.one("q")?,
+        near: params.one("near")?,
+        radius: params.one("radius")?,
+        bbox: params.one("bbox")?,
+        categories: params.list(&CATEGORY_PARAMS).map(|items| items.join(",")),
+        status: params.list(&["status"]).map(|items| items.join(",")),
+        limit: params.one("limit")?,
+        offset: params.one("offset")?,
+    };
+    let query = search::parse_search(&text, &snapshot.dataset.taxonomy, limits)?;
     let index = snapshot.search.clone();
     let request = query.clone();
     let results = tokio::task::spawn_blocking(move || index.search(&request)).await?;
@@ -221,7 +231,11 @@ pub async fn get_suggest(
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let limits = &state.config.search;
-    let query = search::parse_suggest(params.pairs(), limits)?;
+    let text = search::SuggestText {
+        q: params.one("q")?,
+        limit: params.one("limit")?,
+    };
+    let query = search::parse_suggest(&text, limits)?;
     let taxonomy = &snapshot.dataset.taxonomy;
     let suggestions: Vec<Value> = snapshot
         .search

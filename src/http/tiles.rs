@@ -1,4 +1,4 @@
-//! Facility tile routes: `GET /tiles/{source}.json` (TileJSON) and
+//! Facility tile routes: `GET /tiles/{source}.json` (TileJSON, built by `tilejson_doc`) and
 //! `GET /tiles/{source}/{z}/{x}/{y}.mvt|.pbf`.
 //!
 //! Statuses: 200 (tile), 204 (empty tile in range), 304 (ETag matches), 400 (malformed address
@@ -18,6 +18,7 @@ use crate::cache::CachedTile;
 use crate::geom::TileKey;
 use crate::snapshot::Snapshot;
 use crate::state::{AppState, FACILITIES_SOURCE, VectorTileSet};
+use crate::tilejson_doc::{self, TileJSON, TileSetDoc, VectorLayer};
 use crate::tiles::basemap::{self, BASEMAP_SOURCE};
 use crate::tiles::{CategoryFilter, Datum, profile};
 
@@ -236,7 +237,7 @@ pub async fn get_tilejson(
     if let Some(archive) = state.archives.get(set.source_id()) {
         // Says which tiles come from an archive: the unfiltered variant in its datum, within
         // its zooms and area; filtered variants are still rendered.
-        tilejson["archive"] = serde_json::json!({
+        let archive = serde_json::json!({
             "file": archive.path.file_name().map(|n| n.to_string_lossy()),
             "datum": archive.datum(),
             "minzoom": archive.minzoom,
@@ -244,15 +245,12 @@ pub async fn get_tilejson(
             "bounds": archive.bounds,
             "category_filter": false,
         });
+        tilejson_doc::with_extra(&mut tilejson, "archive", archive);
     }
     Ok(respond::json(&tilejson))
 }
 
-fn facility_tilejson(
-    state: &AppState,
-    snapshot: &Snapshot,
-    tiles_url: String,
-) -> serde_json::Value {
+fn facility_tilejson(state: &AppState, snapshot: &Snapshot, tiles_url: String) -> TileJSON {
     let tiles = &state.config.tiles;
     let layers =
         profile::facility_vector_layers(&snapshot.dataset.taxonomy, tiles.minzoom, tiles.maxzoom);
@@ -267,7 +265,7 @@ fn facility_tilejson(
     )
 }
 
-fn basemap_tilejson(state: &AppState, snapshot: &Snapshot, tiles_url: String) -> serde_json::Value {
+fn basemap_tilejson(state: &AppState, snapshot: &Snapshot, tiles_url: String) -> TileJSON {
     let tiles = &state.config.tiles;
     let layers = basemap::vector_layers(tiles.minzoom, tiles.maxzoom);
     let description = "Subdistrict areas, outlines and labels and the street network of the data, for maps that need no external basemap";
@@ -287,22 +285,21 @@ fn tilejson(
     name: &str,
     description: &str,
     tiles_url: String,
-    vector_layers: serde_json::Value,
-) -> serde_json::Value {
+    vector_layers: Vec<VectorLayer>,
+) -> TileJSON {
     let tiles = &state.config.tiles;
     let [lon, lat] = snapshot.dataset.center();
-    serde_json::json!({
-        "tilejson": "3.0.0",
-        "name": name,
-        "description": description,
-        "version": format!("1.0.{}", snapshot.version),
-        "attribution": state.config.data.attribution,
-        "scheme": "xyz",
-        "tiles": [tiles_url],
-        "minzoom": tiles.minzoom,
-        "maxzoom": tiles.maxzoom,
-        "bounds": snapshot.dataset.bounds,
-        "center": [lon, lat, 13],
-        "vector_layers": vector_layers,
-    })
+    TileSetDoc {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        data_version: snapshot.version,
+        attribution: &state.config.data.attribution,
+        tiles: vec![tiles_url],
+        minzoom: tiles.minzoom,
+        maxzoom: tiles.maxzoom,
+        bounds: snapshot.dataset.bounds,
+        center: (lon, lat, 13),
+        vector_layers: Some(vector_layers),
+    }
+    .build()
 }

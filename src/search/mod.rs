@@ -37,21 +37,15 @@ use keywords::Keywords;
 use rank::{FIELD_SHIFT, Hit, Ranking, TermMatch};
 use vocab::{Csr, Field, VocabBuilder, Vocabulary};
 
-pub use query::{SearchLimits, SearchQuery, SuggestQuery, parse_search, parse_suggest};
+pub use query::{
+    SearchLimits, SearchQuery, SearchText, SuggestQuery, SuggestText, parse_search, parse_suggest,
+};
 pub use rank::{NameBonus, NameMatch};
 pub use suggest::{Suggestion, SuggestionKind};
 
 /// Why a search request is not valid. Every message names the parameter.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
-    #[error("unknown parameter `{name}`; {route} accepts {allowed}")]
-    UnknownParameter {
-        name: String,
-        route: &'static str,
-        allowed: &'static str,
-    },
-    #[error("parameter `{name}` is given more than once")]
-    Repeated { name: String },
     #[error("`{name}` {message}")]
     Invalid { name: &'static str, message: String },
     #[error("`category`: {message}")]

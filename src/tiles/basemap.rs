@@ -3,8 +3,8 @@
 //!
 //! Takes the context layers of a [`Dataset`] once, projected to Web Mercator and indexed
 //! ([`Basemap::new`]); gives one tile at a time ([`Basemap::render`]): geometry clipped to the
-//! tile plus its buffer, simplified to the tile's resolution, streets shown from a zoom that
-//! depends on their class.
+//! tile plus its buffer, simplified to the tile's resolution, streets shown from the zoom of
+//! their class (`road_classes`, from `[basemap.road_classes]`).
 
 use geo::{
     BooleanOps, Coord, InteriorPoint, LineString, MultiLineString, MultiPolygon, Orient, Polygon,
@@ -16,16 +16,11 @@ use rstar::{AABB, Envelope, RTree, primitives::GeomWithData, primitives::Rectang
 use super::{EncodeError, TileParams};
 use crate::dataset::Dataset;
 use crate::geom::{self, TileKey};
+use crate::road_classes::RoadClasses;
+use crate::tilejson_doc::{LayerSpec, VectorLayer};
 
 /// Tile set id of the basemap tiles.
 pub const BASEMAP_SOURCE: &str = "basemap";
-
-/// A layer's id, description and fields with their TileJSON types.
-pub type LayerSpec = (
-    &'static str,
-    &'static str,
-    &'static [(&'static str, &'static str)],
-);
 
 /// The layers of a basemap tile.
 pub const BASEMAP_LAYERS: &[LayerSpec] = &[
@@ -37,7 +32,7 @@ pub const BASEMAP_LAYERS: &[LayerSpec] = &[
     ("boundaries", "Subdistrict outlines", &[("name", "String")]),
     (
         "roads",
-        "Streets by class, from zoom 9 (main roads) to 14 (footways)",
+        "Streets with their `highway` value, each class from its zoom in `[basemap.road_classes]`",
         &[("highway", "String"), ("name", "String")],
     ),
     (
@@ -48,28 +43,11 @@ pub const BASEMAP_LAYERS: &[LayerSpec] = &[
 ];
 
 /// TileJSON `vector_layers` of the basemap tiles.
-pub fn vector_layers(minzoom: u8, maxzoom: u8) -> serde_json::Value {
+pub fn vector_layers(minzoom: u8, maxzoom: u8) -> Vec<VectorLayer> {
     BASEMAP_LAYERS
         .iter()
-        .map(|(id, description, fields)| {
-            let fields: serde_json::Map<_, _> = fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).into()))
-                .collect();
-            serde_json::json!({ "id": id, "description": description, "minzoom": minzoom, "maxzoom": maxzoom, "fields": fields })
-        })
+        .map(|&layer| crate::tilejson_doc::vector_layer(layer, [], minzoom, maxzoom))
         .collect()
-}
-
-/// The lowest zoom at which a street of this class is drawn.
-fn road_minzoom(highway: &str) -> u8 {
-    match highway {
-        "motorway" | "trunk" | "primary" => 9,
-        "secondary" => 11,
-        "tertiary" => 12,
-        "footway" | "path" | "pedestrian" | "cycleway" | "steps" | "track" => 14,
-        _ => 13,
-    }
 }
 
 struct Road {
@@ -99,14 +77,15 @@ fn to_merc(lon: f64, lat: f64) -> Coord<f64> {
 }
 
 impl Basemap {
-    pub fn new(dataset: &Dataset) -> Basemap {
+    /// `road_classes` says from which zoom each street is drawn.
+    pub fn new(dataset: &Dataset, road_classes: &RoadClasses) -> Basemap {
         let roads: Vec<Road> = dataset
             .roads
             .iter()
             .map(|r| Road {
                 highway: r.highway.clone(),
                 name: r.name.clone(),
-                minzoom: road_minzoom(&r.highway),
+                minzoom: road_classes.minzoom(&r.highway),
                 merc: r
                     .coords
                     .iter()

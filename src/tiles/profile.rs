@@ -49,21 +49,23 @@ pub fn facility_vector_layers(
     taxonomy: &crate::taxonomy::Taxonomy,
     minzoom: u8,
     maxzoom: u8,
-) -> serde_json::Value {
-    let mut fields = serde_json::Map::new();
-    for (name, kind) in FACILITY_FIELDS.iter().chain(CLUSTER_FIELDS) {
-        fields.insert((*name).into(), (*kind).into());
-    }
-    for (_, category) in taxonomy.categories() {
-        fields.insert(format!("n_{}", category.id), "Number".into());
-    }
-    serde_json::json!([{
-        "id": FACILITY_LAYER,
-        "description": "One point per facility; at low zoom, clusters (`cluster` = true) with `point_count` and `n_<category>` counts",
-        "minzoom": minzoom,
-        "maxzoom": maxzoom,
-        "fields": fields,
-    }])
+) -> Vec<crate::tilejson_doc::VectorLayer> {
+    let counts = taxonomy
+        .categories()
+        .map(|(_, category)| (format!("n_{}", category.id), "Number".to_owned()));
+    let clusters = CLUSTER_FIELDS
+        .iter()
+        .map(|(name, kind)| ((*name).to_owned(), (*kind).to_owned()));
+    vec![crate::tilejson_doc::vector_layer(
+        (
+            FACILITY_LAYER,
+            "One point per facility; at low zoom, clusters (`cluster` = true) with `point_count` and `n_<category>` counts",
+            FACILITY_FIELDS,
+        ),
+        clusters.chain(counts),
+        minzoom,
+        maxzoom,
+    )]
 }
 
 /// The tile settings the renderer reads: the `[tiles]` section itself.
