@@ -1,5 +1,6 @@
-//! Facility tile benchmarks: cold render + encode of dense z14 and clustered z10 tiles, for the
-//! bundled sample and (when generated) the 1M-facility city set, and the sample's precompute.
+//! Facility tile benchmarks: cold render + encode of dense z14 and clustered z10 tiles, and the
+//! whole cold answer (render, encode, gzip, ETag: what a cache miss costs), for the bundled
+//! sample and (when generated) the 1M-facility city set, and the sample's precompute.
 //!
 //! cargo bench --bench tiles
 //! City set: cargo run --release -p lifecircle-generate -- --preset shanghai --facilities 1000000 --out data/city
@@ -7,11 +8,12 @@
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use lifecircle::attributes::StatusSet;
 use lifecircle::config::Config;
 use lifecircle::dataset::Dataset;
 use lifecircle::geom::TileKey;
 use lifecircle::snapshot::Snapshot;
-use lifecircle::state::{AppState, tiles_covering};
+use lifecircle::state::{AppState, VectorTileSet, tiles_covering};
 use lifecircle::tiles::{self, CategoryFilter, Datum};
 
 fn load(config: &Config) -> Snapshot {
@@ -54,6 +56,19 @@ fn bench_dataset(c: &mut Criterion, label: &str, config: &Config) {
             rendered.bytes.len(),
             rendered.density
         );
+        let set = VectorTileSet::Facilities {
+            filter: CategoryFilter::all(),
+            datum: Datum::Wgs84,
+            statuses: StatusSet::EXISTING,
+        };
+        let served = set.render(&snapshot, key, params).unwrap();
+        eprintln!(
+            "{label}: densest z{z} tile gzip {} bytes",
+            served.gzip.as_ref().map_or(0, |g| g.len())
+        );
+        group.bench_function(format!("cold_answer_z{z}_densest"), |b| {
+            b.iter(|| set.render(&snapshot, key, params).unwrap())
+        });
         group.bench_function(format!("render_z{z}_densest"), |b| {
             b.iter(|| {
                 tiles::render(

@@ -7,6 +7,8 @@
 //! Each URL is the app's documented "show a marker" web entry point, which offers directions
 //! from there; names are percent-encoded. Pure functions: no IO.
 
+use std::fmt;
+
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::geom::datum::{wgs84_to_bd09, wgs84_to_gcj02};
@@ -47,37 +49,131 @@ pub struct NavLinks {
 /// Builds every app's link for `target`; `source` names this application to the apps that
 /// ask (Amap and Baidu `src`, Tencent `referer`).
 pub fn links(target: &NavTarget, source: &str) -> NavLinks {
-    let NavTarget {
-        lon,
-        lat,
-        name,
-        address,
-    } = *target;
-    let (gcj_lon, gcj_lat) = wgs84_to_gcj02(lon, lat);
-    let (bd_lon, bd_lat) = wgs84_to_bd09(lon, lat);
-    let name_q = encode_query_value(name);
-    let source_q = encode_query_value(source);
-    let content_q = encode_query_value(address.unwrap_or(name));
-    // Tencent's marker value separates its fields with ';' and ':'; keep them out of the text.
-    let tencent_text = |text: &str| encode_query_value(&text.replace(';', "；").replace(':', "："));
-    let tencent_addr = address
-        .map(|a| format!(";addr:{}", tencent_text(a)))
-        .unwrap_or_default();
+    let links = LinkWriter::new(target, source);
     NavLinks {
-        amap: format!(
-            "https://uri.amap.com/marker?position={gcj_lon:.6},{gcj_lat:.6}&name={name_q}&src={source_q}&coordinate=gaode&callnative=1"
-        ),
-        baidu: format!(
-            "https://api.map.baidu.com/marker?location={bd_lat:.6},{bd_lon:.6}&title={name_q}&content={content_q}&output=html&coord_type=bd09ll&src={source_q}"
-        ),
-        tencent: format!(
-            "https://apis.map.qq.com/uri/v1/marker?marker=coord:{gcj_lat:.6},{gcj_lon:.6};title:{}{tencent_addr}&referer={source_q}",
-            tencent_text(name)
-        ),
-        apple: format!("https://maps.apple.com/?ll={gcj_lat:.6},{gcj_lon:.6}&q={name_q}"),
-        osm: format!(
-            "https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=18/{lat:.6}/{lon:.6}"
-        ),
+        amap: links.amap().to_string(),
+        baidu: links.baidu().to_string(),
+        tencent: links.tencent().to_string(),
+        apple: links.apple().to_string(),
+        osm: links.osm().to_string(),
+    }
+}
+
+/// Every app's link for one target, written on demand (each link is a [`fmt::Display`]), so an
+/// answer listing many facilities can write the links straight into its body instead of
+/// holding each as text. [`links`] gives the same URLs as strings.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkWriter<'a> {
+    target: NavTarget<'a>,
+    source: &'a str,
+    gcj: (f64, f64),
+    bd: (f64, f64),
+}
+
+/// A `Display` made from a closure.
+struct Written<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Written<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
+
+/// `text` percent-encoded as a query value, written on demand.
+fn query_value(text: &str) -> impl fmt::Display + '_ {
+    utf8_percent_encode(text, QUERY_VALUE)
+}
+
+/// Tencent's marker value separates its fields with ';' and ':'; the text's own are written as
+/// their full-width forms (；：), then percent-encoded.
+fn tencent_value(text: &str) -> impl fmt::Display + '_ {
+    Written(move |f| {
+        for (i, part) in text.split([';', ':']).enumerate() {
+            if i > 0 {
+                // The separator just passed: the byte before this part.
+                let offset = part.as_ptr() as usize - text.as_ptr() as usize - 1;
+                let separator = if text.as_bytes()[offset] == b';' {
+                    "；"
+                } else {
+                    "："
+                };
+                fmt::Display::fmt(&query_value(separator), f)?;
+            }
+            fmt::Display::fmt(&query_value(part), f)?;
+        }
+        Ok(())
+    })
+}
+
+impl<'a> LinkWriter<'a> {
+    pub fn new(target: &NavTarget<'a>, source: &'a str) -> LinkWriter<'a> {
+        LinkWriter {
+            target: *target,
+            source,
+            gcj: wgs84_to_gcj02(target.lon, target.lat),
+            bd: wgs84_to_bd09(target.lon, target.lat),
+        }
+    }
+
+    pub fn amap(&self) -> impl fmt::Display + '_ {
+        let (gcj_lon, gcj_lat) = self.gcj;
+        Written(move |f| {
+            write!(
+                f,
+                "https://uri.amap.com/marker?position={gcj_lon:.6},{gcj_lat:.6}&name={}&src={}&coordinate=gaode&callnative=1",
+                query_value(self.target.name),
+                query_value(self.source)
+            )
+        })
+    }
+
+    pub fn baidu(&self) -> impl fmt::Display + '_ {
+        let (bd_lon, bd_lat) = self.bd;
+        Written(move |f| {
+            write!(
+                f,
+                "https://api.map.baidu.com/marker?location={bd_lat:.6},{bd_lon:.6}&title={}&content={}&output=html&coord_type=bd09ll&src={}",
+                query_value(self.target.name),
+                query_value(self.target.address.unwrap_or(self.target.name)),
+                query_value(self.source)
+            )
+        })
+    }
+
+    pub fn tencent(&self) -> impl fmt::Display + '_ {
+        let (gcj_lon, gcj_lat) = self.gcj;
+        Written(move |f| {
+            write!(
+                f,
+                "https://apis.map.qq.com/uri/v1/marker?marker=coord:{gcj_lat:.6},{gcj_lon:.6};title:{}",
+                tencent_value(self.target.name)
+            )?;
+            if let Some(address) = self.target.address {
+                write!(f, ";addr:{}", tencent_value(address))?;
+            }
+            write!(f, "&referer={}", query_value(self.source))
+        })
+    }
+
+    pub fn apple(&self) -> impl fmt::Display + '_ {
+        let (gcj_lon, gcj_lat) = self.gcj;
+        Written(move |f| {
+            write!(
+                f,
+                "https://maps.apple.com/?ll={gcj_lat:.6},{gcj_lon:.6}&q={}",
+                query_value(self.target.name)
+            )
+        })
+    }
+
+    pub fn osm(&self) -> impl fmt::Display + '_ {
+        let NavTarget { lon, lat, .. } = self.target;
+        Written(move |f| {
+            write!(
+                f,
+                "https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=18/{lat:.6}/{lon:.6}"
+            )
+        })
     }
 }
 
@@ -219,6 +315,60 @@ mod tests {
             &links.osm,
         ] {
             assert!(url.is_ascii() && !url.contains(' '), "{url}");
+        }
+    }
+
+    /// The links written on demand are the URLs the formulas give when every piece is
+    /// encoded as text first (separators in Tencent's value replaced by their full-width forms).
+    #[test]
+    fn written_links_match_the_formulas() {
+        for (name, address) in [
+            ("中山公园 & Park;1", Some("长宁路780号;东门:2")),
+            (";:a:;", None),
+            ("", Some(":")),
+            ("社区卫生服务中心", None),
+        ] {
+            let (lon, lat) = (121.4185, 31.2235);
+            let target = NavTarget {
+                lon,
+                lat,
+                name,
+                address,
+            };
+            let links = links(&target, "life circle");
+            let (gcj_lon, gcj_lat) = wgs84_to_gcj02(lon, lat);
+            let (bd_lon, bd_lat) = wgs84_to_bd09(lon, lat);
+            let name_q = encode_query_value(name);
+            let source_q = encode_query_value("life circle");
+            let content_q = encode_query_value(address.unwrap_or(name));
+            let tencent_text =
+                |text: &str| encode_query_value(&text.replace(';', "；").replace(':', "："));
+            let tencent_addr = address
+                .map(|a| format!(";addr:{}", tencent_text(a)))
+                .unwrap_or_default();
+            assert_eq!(
+                links.amap,
+                format!(
+                    "https://uri.amap.com/marker?position={gcj_lon:.6},{gcj_lat:.6}&name={name_q}&src={source_q}&coordinate=gaode&callnative=1"
+                )
+            );
+            assert_eq!(
+                links.baidu,
+                format!(
+                    "https://api.map.baidu.com/marker?location={bd_lat:.6},{bd_lon:.6}&title={name_q}&content={content_q}&output=html&coord_type=bd09ll&src={source_q}"
+                )
+            );
+            assert_eq!(
+                links.tencent,
+                format!(
+                    "https://apis.map.qq.com/uri/v1/marker?marker=coord:{gcj_lat:.6},{gcj_lon:.6};title:{}{tencent_addr}&referer={source_q}",
+                    tencent_text(name)
+                )
+            );
+            assert_eq!(
+                links.apple,
+                format!("https://maps.apple.com/?ll={gcj_lat:.6},{gcj_lon:.6}&q={name_q}")
+            );
         }
     }
 }

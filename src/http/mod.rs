@@ -33,6 +33,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::routing::get;
 use axum::{Extension, Router, middleware};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
@@ -138,8 +139,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             client,
         )
     });
-    // Layers run outside in: the last added sees the request first.
-    Router::new()
+    // The metrics need the matched route, so they are a route layer; the rest wrap the routed
+    // application once, as one stack (outermost first). Applied per route instead, every layer
+    // would box the route again, and each request would clone all those boxes layer by layer.
+    let routes = Router::new()
         .merge(public)
         .merge(admin::routes(&state))
         .layer(Extension(metrics.clone()))
@@ -147,7 +150,23 @@ pub fn router(state: Arc<AppState>) -> Router {
             metrics,
             meta::record_request,
         ))
-        .layer(CompressionLayer::new())
+        .with_state(state.clone());
+    let stack = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(trusted, proxy::client_info))
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(
+            limits.clone(),
+            limits::json_errors,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.requests_in_flight.clone(),
+            limits::track_in_flight,
+        ))
+        .layer(trace)
+        .layer(middleware::from_fn_with_state(
+            limits,
+            limits::check_request,
+        ))
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| {
                 axum::response::IntoResponse::into_response(ApiError::Internal(
@@ -155,19 +174,9 @@ pub fn router(state: Arc<AppState>) -> Router {
                 ))
             },
         ))
-        .layer(middleware::from_fn_with_state(
-            limits.clone(),
-            limits::check_request,
-        ))
-        .layer(trace)
-        .layer(middleware::from_fn_with_state(
-            state.requests_in_flight.clone(),
-            limits::track_in_flight,
-        ))
-        .layer(middleware::from_fn_with_state(limits, limits::json_errors))
-        .layer(cors)
-        .layer(middleware::from_fn_with_state(trusted, proxy::client_info))
-        .with_state(state)
+        .layer(CompressionLayer::new())
+        .service(routes);
+    Router::new().fallback_service(stack)
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -14,12 +14,47 @@ use crate::state::AppState;
 /// data reload, and the ETag makes revalidation cheap.
 const TILE_CACHE_CONTROL: &str = "public, max-age=300, stale-while-revalidate=3600";
 
+/// What a tile answer reads from the request: whether gzip is accepted and the `If-None-Match`
+/// values. Extracted without copying the request's header map.
+#[derive(Debug, Default)]
+pub struct TileRequest {
+    accepts_gzip: bool,
+    if_none_match: Vec<HeaderValue>,
+}
+
+impl TileRequest {
+    pub fn from_headers(headers: &HeaderMap) -> TileRequest {
+        TileRequest {
+            accepts_gzip: accepts_gzip(headers),
+            // A header value shares the request's buffer: cloning it copies no text.
+            if_none_match: headers
+                .get_all(header::IF_NONE_MATCH)
+                .iter()
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for TileRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(TileRequest::from_headers(&parts.headers))
+    }
+}
+
 /// Answers with a cached tile: 304 when the client's ETag matches, 204 when the tile is empty,
 /// otherwise the gzip bytes (if the client accepts gzip) or the raw bytes.
 pub fn tile(tile: &CachedTile, content_type: &'static str, request: &HeaderMap) -> Response {
+    tile_for(tile, content_type, &TileRequest::from_headers(request))
+}
+
+/// [`tile`] for a request whose headers were read into a [`TileRequest`].
+pub fn tile_for(tile: &CachedTile, content_type: &'static str, request: &TileRequest) -> Response {
     // Every header value is static or made with the tile: answering a hit copies no text.
     let gzip = match (&tile.gzip, &tile.gzip_etag_header) {
-        (Some(body), Some(etag)) if accepts_gzip(request) => Some((body, etag)),
+        (Some(body), Some(etag)) if request.accepts_gzip => Some((body, etag)),
         _ => None,
     };
     let mut response = if tile.is_empty() {
@@ -27,7 +62,7 @@ pub fn tile(tile: &CachedTile, content_type: &'static str, request: &HeaderMap) 
     } else {
         let etag = gzip.map_or(&tile.etag_header, |(_, etag)| etag);
         let etag_text = etag.to_str().unwrap_or_default();
-        let mut response = if if_none_match(request, &[&tile.etag, etag_text]) {
+        let mut response = if if_none_match(&request.if_none_match, &[&tile.etag, etag_text]) {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
             let body = gzip.map_or(&tile.raw, |(body, _)| body).clone();
@@ -60,6 +95,25 @@ pub fn json<T: serde::Serialize>(value: &T) -> Response {
         .into_response()
 }
 
+/// [`json`] for a large answer, serialised into one buffer of `capacity` bytes to begin with
+/// (rather than one grown by doubling from a small start).
+pub fn json_sized<T: serde::Serialize>(value: &T, capacity: usize) -> Response {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "public, max-age=60"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            super::ApiError::Internal(format!("cannot write the JSON answer: {e}")).into_response()
+        }
+    }
+}
+
 /// Does `Accept-Encoding` allow gzip (present, and not with `q=0`)?
 pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
@@ -78,9 +132,8 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-fn if_none_match(headers: &HeaderMap, etags: &[&str]) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
+fn if_none_match(values: &[HeaderValue], etags: &[&str]) -> bool {
+    values
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::error::ApiError;
@@ -144,7 +143,7 @@ pub async fn get_tile(
     State(state): State<Arc<AppState>>,
     Path((source, z, x, y_ext)): Path<(String, String, String, String)>,
     Query(query): Query<TileQuery>,
-    headers: HeaderMap,
+    request: respond::TileRequest,
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let set = parse_source(&source, &snapshot, &query)?;
@@ -160,7 +159,7 @@ pub async fn get_tile(
                 .await?
         }
     };
-    Ok(respond::tile(&cached, MVT_CONTENT_TYPE, &headers))
+    Ok(respond::tile_for(&cached, MVT_CONTENT_TYPE, &request))
 }
 
 /// Reads a tile from an archive into the cache.

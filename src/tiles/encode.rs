@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::cluster::Cell;
 use super::profile::{self, FACILITY_LAYER};
-use crate::dataset::{Dataset, Facility};
+use crate::dataset::Dataset;
 use crate::taxonomy::CategoryId;
 
 type FastMap<K, V> = HashMap<K, V, xxhash_rust::xxh3::Xxh3DefaultBuilder>;
@@ -177,49 +177,61 @@ impl<'a> LayerWriter<'a> {
         }
     }
 
-    /// Appends the feature whose tags are in `self.tags`.
+    /// Appends the feature whose tags are in `self.tags`, written straight into the layer's
+    /// feature bytes (lengths are known up front, so no buffer per feature).
     fn push_feature(&mut self, id: u64, x: i64, y: i64) -> Result<(), EncodeError> {
         let (Ok(x), Ok(y)) = (i32::try_from(x), i32::try_from(y)) else {
             return Err(EncodeError(format!(
                 "point ({x}, {y}) is outside the tile's coordinate range"
             )));
         };
-        let mut body = Vec::with_capacity(24 + 2 * self.tags.len());
+        let tags_len: usize = self.tags.iter().map(|&t| varint_len(u64::from(t))).sum();
+        // MoveTo(1), dx, dy
+        let geometry = [9u64, zigzag(x), zigzag(y)];
+        let geometry_len: usize = geometry.iter().map(|&g| varint_len(g)).sum();
+        let body_len = 1
+            + varint_len(id)
+            + if self.tags.is_empty() {
+                0
+            } else {
+                1 + varint_len(tags_len as u64) + tags_len
+            }
+            + 2
+            + 1
+            + varint_len(geometry_len as u64)
+            + geometry_len;
+        let out = &mut self.features;
+        out.reserve(1 + varint_len(body_len as u64) + body_len);
+        // features = 2 of the layer
+        out.push(0x12);
+        varint(out, body_len as u64);
         // id = 1
-        body.push(0x08);
-        varint(&mut body, id);
+        out.push(0x08);
+        varint(out, id);
         // tags = 2, packed
         if !self.tags.is_empty() {
-            body.push(0x12);
-            let len: usize = self.tags.iter().map(|&t| varint_len(u64::from(t))).sum();
-            varint(&mut body, len as u64);
+            out.push(0x12);
+            varint(out, tags_len as u64);
             for &t in &self.tags {
-                varint(&mut body, u64::from(t));
+                varint(out, u64::from(t));
             }
         }
         // type = 3: POINT
-        body.extend([0x18, 0x01]);
-        // geometry = 4, packed: MoveTo(1), dx, dy
-        let geometry = [9u64, zigzag(x), zigzag(y)];
-        body.push(0x22);
-        varint(
-            &mut body,
-            geometry.iter().map(|&g| varint_len(g)).sum::<usize>() as u64,
-        );
+        out.extend([0x18, 0x01]);
+        // geometry = 4, packed
+        out.push(0x22);
+        varint(out, geometry_len as u64);
         for g in geometry {
-            varint(&mut body, g);
+            varint(out, g);
         }
-        // features = 2 of the layer
-        self.features.push(0x12);
-        varint(&mut self.features, body.len() as u64);
-        self.features.extend_from_slice(&body);
         self.tags.clear();
         self.n_features += 1;
         Ok(())
     }
 
-    /// Adds one facility at tile position `(x, y)`.
-    pub fn facility(&mut self, facility: &'a Facility, x: i64, y: i64) -> Result<(), EncodeError> {
+    /// Adds facility `idx` (its index in the dataset) at tile position `(x, y)`.
+    pub fn facility(&mut self, idx: u32, x: i64, y: i64) -> Result<(), EncodeError> {
+        let facility = self.dataset.facility(idx);
         self.tag(K_ID, Value::UInt(facility.id));
         self.tag(K_NAME, Value::String(&facility.name));
         if facility.name.is_empty() {
@@ -236,11 +248,7 @@ impl<'a> LayerWriter<'a> {
             self.tag(K_ADDRESS, Value::String(address));
         }
         // Attributes only for the facilities that have any, so plain data's tiles are unchanged.
-        if let Some(attributes) = self
-            .dataset
-            .index_of(facility.id)
-            .and_then(|idx| self.dataset.attributes(idx))
-        {
+        if let Some(attributes) = self.dataset.attributes(idx) {
             self.tag(K_STATUS, Value::String(attributes.status.as_str()));
             if let Some(m2) = attributes.floor_area_m2 {
                 self.tag(K_FLOOR_AREA, Value::Double(m2.to_bits()));

@@ -102,7 +102,7 @@ pub fn render(
                 for m in members {
                     let (x, y) = (m.gx - origin.0, m.gy - origin.1);
                     if within_margin(key, m.merc, buffer_margin) && within_buffer(x, y) {
-                        writer.facility(dataset.facility(m.idx), x, y)?;
+                        writer.facility(m.idx, x, y)?;
                     }
                 }
             }
@@ -130,7 +130,7 @@ pub fn render(
                 let expansion_zoom = params.expansion_zoom(key.z);
                 for cell in cells.iter().filter(|c| within_buffer(c.x, c.y)) {
                     if cell.n_points == 1 {
-                        writer.facility(dataset.facility(cell.first_facility), cell.x, cell.y)?;
+                        writer.facility(cell.first_facility, cell.x, cell.y)?;
                     } else {
                         writer.cluster(
                             cell,
