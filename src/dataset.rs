@@ -17,17 +17,21 @@ use crate::geom::{self, MercPoint};
 use crate::taxonomy::{CategoryId, RuleRef, Taxonomy};
 
 /// One public-service facility, in WGS84 with its Mercator position precomputed.
+///
+/// A city holds a million of these for the life of a snapshot: text is boxed (no spare
+/// capacity, 16 bytes in place instead of 24) and the subdistrict, which thousands share, is
+/// one shared string per distinct value.
 #[derive(Debug, Clone)]
 pub struct Facility {
     /// Stable feature id (the source id, or a hash of it when it is not a number).
     pub id: u64,
     /// The id as written in the source file.
-    pub source_id: String,
-    pub name: String,
-    pub name_en: Option<String>,
+    pub source_id: Box<str>,
+    pub name: Box<str>,
+    pub name_en: Option<Box<str>>,
     pub category: CategoryId,
-    pub address: Option<String>,
-    pub subdistrict: Option<String>,
+    pub address: Option<Box<str>>,
+    pub subdistrict: Option<Arc<str>>,
     pub lon: f64,
     pub lat: f64,
     pub merc: MercPoint,
@@ -85,8 +89,8 @@ pub struct Residential {
 /// The facilities and context layers of one data version, indexed. Immutable once built.
 pub struct Dataset {
     pub taxonomy: Arc<Taxonomy>,
+    /// Sorted by id, so a facility's index is found by binary search (no id map to hold).
     facilities: Vec<Facility>,
-    by_id: HashMap<u64, u32>,
     by_category: Vec<Vec<u32>>,
     pub roads: Vec<Road>,
     pub areas: Vec<Area>,
@@ -99,8 +103,10 @@ pub struct Dataset {
     pub sources: Vec<SourceInfo>,
     /// Per facility (same index), where it came from; empty when built without origins.
     origins: Vec<FacilityOrigin>,
-    /// `source:source_id` (every source id of every facility) → facility index.
-    by_source_key: HashMap<String, u32>,
+    /// `(hash of source:source_id, facility index)` for every source id of every facility,
+    /// sorted: a lookup checks the few facilities with the key's hash against the key itself,
+    /// so the index holds 16 bytes per key instead of the key text and a hash table.
+    by_source_key: Vec<(u64, u32)>,
     /// Per category, per source: number of facilities.
     source_counts: Vec<Vec<usize>>,
     /// Facility index → its attributes, for the few facilities that have any (sparse: most
@@ -122,11 +128,6 @@ impl Dataset {
     ) -> Dataset {
         facilities.sort_by_key(|f| f.id);
         let n_facilities = facilities.len();
-        let by_id = facilities
-            .iter()
-            .enumerate()
-            .map(|(idx, f)| (f.id, idx as u32))
-            .collect();
         let mut by_category = vec![Vec::new(); taxonomy.len()];
         for (idx, f) in facilities.iter().enumerate() {
             by_category[f.category.0 as usize].push(idx as u32);
@@ -140,7 +141,6 @@ impl Dataset {
         Dataset {
             taxonomy,
             facilities,
-            by_id,
             by_category,
             roads,
             areas,
@@ -149,7 +149,7 @@ impl Dataset {
             area,
             sources: Vec::new(),
             origins: Vec::new(),
-            by_source_key: HashMap::new(),
+            by_source_key: Vec::new(),
             source_counts: Vec::new(),
             status_counts: [n_facilities, 0, 0, 0],
             attributes: HashMap::new(),
@@ -244,16 +244,18 @@ impl Dataset {
             .iter()
             .map(|f| origins.remove(&f.id).unwrap_or_default())
             .collect();
-        let mut by_source_key = HashMap::with_capacity(self.facilities.len());
+        let mut by_source_key = Vec::with_capacity(self.facilities.len());
         for (idx, (f, origin)) in self.facilities.iter().zip(&self.origins).enumerate() {
-            let keys = std::iter::once((origin.source, f.source_id.as_str()))
+            let keys = std::iter::once((origin.source, &*f.source_id))
                 .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())));
             for (source, source_id) in keys {
                 if let Some(info) = sources.get(source as usize) {
-                    by_source_key.insert(format!("{}:{source_id}", info.name), idx as u32);
+                    by_source_key.push((source_key_hash(&info.name, source_id), idx as u32));
                 }
             }
         }
+        by_source_key.sort_unstable();
+        by_source_key.shrink_to_fit();
         let mut source_counts = vec![vec![0; sources.len()]; self.taxonomy.len()];
         for (f, origin) in self.facilities.iter().zip(&self.origins) {
             if let Some(n) = source_counts[f.category.0 as usize].get_mut(origin.source as usize) {
@@ -279,15 +281,42 @@ impl Dataset {
     }
 
     /// The facility listed as `source_id` by source `source` (the `osm:5551873822` form).
+    /// When two facilities list the same key, the later one (by index) answers.
     pub fn facility_by_source_key(&self, key: &str) -> Option<&Facility> {
-        self.by_source_key
-            .get(key)
-            .map(|&idx| &self.facilities[idx as usize])
+        let hash = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
+        let first = self.by_source_key.partition_point(|&(h, _)| h < hash);
+        self.by_source_key[first..]
+            .iter()
+            .take_while(|&&(h, _)| h == hash)
+            .map(|&(_, idx)| idx)
+            .filter(|&idx| self.lists_source_key(idx, key))
+            .max()
+            .map(|idx| &self.facilities[idx as usize])
+    }
+
+    /// Whether facility `idx` is listed under `key` (`source:source_id`).
+    fn lists_source_key(&self, idx: u32, key: &str) -> bool {
+        let Some(origin) = self.origin(idx) else {
+            return false;
+        };
+        let own = (origin.source, &*self.facilities[idx as usize].source_id);
+        std::iter::once(own)
+            .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
+            .any(|(s, id)| {
+                self.sources.get(s as usize).is_some_and(|info| {
+                    key.strip_prefix(info.name.as_str())
+                        .and_then(|rest| rest.strip_prefix(':'))
+                        == Some(id)
+                })
+            })
     }
 
     /// Index of a facility of this dataset (by its id).
     pub fn index_of(&self, id: u64) -> Option<u32> {
-        self.by_id.get(&id).copied()
+        self.facilities
+            .binary_search_by_key(&id, |f| f.id)
+            .ok()
+            .map(|idx| idx as u32)
     }
 
     /// What an unnamed facility is called, `(zh, en)`: the label of the rule that classified it,
@@ -320,7 +349,7 @@ impl Dataset {
         let Some(origin) = self.index_of(facility.id).and_then(|idx| self.origin(idx)) else {
             return Vec::new();
         };
-        std::iter::once((origin.source, facility.source_id.as_str()))
+        std::iter::once((origin.source, &*facility.source_id))
             .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
             .filter_map(|(s, id)| {
                 self.sources
@@ -345,9 +374,7 @@ impl Dataset {
     }
 
     pub fn facility_by_id(&self, id: u64) -> Option<&Facility> {
-        self.by_id
-            .get(&id)
-            .map(|&idx| &self.facilities[idx as usize])
+        self.index_of(id).map(|idx| &self.facilities[idx as usize])
     }
 
     /// Indices of the facilities of one category, in id order.
@@ -360,6 +387,16 @@ impl Dataset {
         let [west, south, east, north] = self.bounds;
         [(west + east) / 2.0, (south + north) / 2.0]
     }
+}
+
+/// The hash of `source_name:source_id` (the `osm:5551873822` form) without building the text:
+/// the same as `xxh3_64` of the text.
+fn source_key_hash(source_name: &str, source_id: &str) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(source_name.as_bytes());
+    hasher.update(b":");
+    hasher.update(source_id.as_bytes());
+    hasher.digest()
 }
 
 /// How far outside the area a facility may lie and still serve it: the largest walking

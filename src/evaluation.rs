@@ -236,7 +236,7 @@ pub fn diff(baseline: &Baseline, current: &Dataset, moved_distance_m: f64) -> Di
                 kind: ChangeKind::Removed,
                 key: then.key.clone(),
                 id: None,
-                name: b.name.clone(),
+                name: b.name.to_string(),
                 category: b.category,
                 category_before: Some(b.category),
                 status: then.status,

@@ -79,6 +79,7 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
     let started = std::time::Instant::now();
     let taxonomy = Arc::new(config.taxonomy()?);
     let (layers, report) = ingest::read_all(config, &taxonomy)?;
+    log_stage("ingest", started);
     let guard = ingest::check_guards(
         config,
         &report,
@@ -103,6 +104,7 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         dataset = dataset.with_area(area);
     }
     let dataset = Arc::new(dataset);
+    log_stage("dataset", started);
     let baselines = crate::evaluation::load(config, &dataset.taxonomy)?;
     let tile_params = config.tiles.clone();
     // The stages read the dataset only and none needs another's result: build them side by side
@@ -111,8 +113,17 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
     let ((basemap, points), (coverage, search)) = rayon::join(
         || {
             rayon::join(
-                || Basemap::new(&dataset, &config.basemap.roads),
-                || FacilityPoints::new(&dataset, Datum::Wgs84, &tile_params, StatusSet::EXISTING),
+                || timed("basemap", || Basemap::new(&dataset, &config.basemap.roads)),
+                || {
+                    timed("tile index", || {
+                        FacilityPoints::new(
+                            &dataset,
+                            Datum::Wgs84,
+                            &tile_params,
+                            StatusSet::EXISTING,
+                        )
+                    })
+                },
             )
         },
         || {
@@ -154,6 +165,7 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         elapsed_ms = started.elapsed().as_millis() as u64,
         "snapshot built"
     );
+    log_stage("built", started);
     Ok(Snapshot {
         version,
         dataset,
@@ -168,6 +180,42 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         baselines,
         moved_distance_m: config.evaluation.moved_distance_m,
     })
+}
+
+/// Runs one stage of the build and logs how long it took.
+fn timed<T>(stage: &'static str, build: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let built = build();
+    tracing::info!(
+        stage,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "snapshot stage"
+    );
+    built
+}
+
+/// Logs the time since the build `started` and the process's resident memory (now and its
+/// peak) once a stage is done: where a city-scale start spends its time and memory.
+fn log_stage(stage: &'static str, started: std::time::Instant) {
+    let (rss_mb, hwm_mb) = resident_memory_mb().unwrap_or((0, 0));
+    tracing::info!(
+        stage,
+        since_start_ms = started.elapsed().as_millis() as u64,
+        rss_mb,
+        hwm_mb,
+        "snapshot stage done"
+    );
+}
+
+/// `(VmRSS, VmHWM)` of this process in MB, where the system tells (Linux).
+pub fn resident_memory_mb() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let value = status.lines().find_map(|l| l.strip_prefix(name))?;
+        let kb: u64 = value.trim().trim_end_matches("kB").trim().parse().ok()?;
+        Some(kb / 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 impl Snapshot {

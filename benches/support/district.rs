@@ -43,8 +43,8 @@ pub fn district(taxonomy: Arc<lifecircle::taxonomy::Taxonomy>) -> Dataset {
             let (lon, lat) = at(rng.random_range(0.0..SIDE_M), rng.random_range(0.0..SIDE_M));
             Facility {
                 id: i + 1,
-                source_id: (i + 1).to_string(),
-                name: format!("设施{i}"),
+                source_id: (i + 1).to_string().into(),
+                name: format!("设施{i}").into(),
                 name_en: None,
                 category: categories[i as usize % categories.len()],
                 address: None,

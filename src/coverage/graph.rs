@@ -64,8 +64,8 @@ impl WalkGraph {
     /// Builds the graph from `roads`, leaving out those whose `highway` class is in `excluded`
     /// (compared case-insensitively), joining line ends within `join_tolerance_m` ground metres
     /// of another line (0: only shared vertices join). Positions are indexed in `frame`.
-    pub fn build(
-        roads: &[Road],
+    pub fn build<'a>(
+        roads: impl IntoIterator<Item = &'a Road>,
         excluded: &[String],
         frame: Frame,
         join_tolerance_m: f64,

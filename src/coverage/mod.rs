@@ -35,7 +35,6 @@ pub mod raster;
 pub mod scenario;
 pub mod stats;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use geo::{BoundingRect, Contains};
@@ -337,14 +336,12 @@ impl Coverage {
         let graph = match params.mode {
             CoverageMode::Euclidean => None,
             CoverageMode::Auto | CoverageMode::Network => {
-                let roads: Vec<crate::dataset::Road> = dataset
+                let roads = dataset
                     .roads
                     .iter()
-                    .filter(|road| touches(&road.coords, reach_box))
-                    .cloned()
-                    .collect();
+                    .filter(|road| touches(&road.coords, reach_box));
                 let graph = WalkGraph::build(
-                    &roads,
+                    roads,
                     &params.exclude_highways,
                     grid.frame,
                     params.join_tolerance_m,
@@ -481,31 +478,27 @@ impl Coverage {
             .collect();
         let n_cells = self.grid.n_cells();
         let n_groups = self.taxonomy.groups().len();
-        let per_cell: Vec<(u8, Vec<u8>)> = (0..n_cells)
-            .into_par_iter()
-            .map(|cell| {
-                let mut all = 0u8;
-                let mut groups = vec![0u8; n_groups];
-                for &(cat, limit, group) in &limits {
-                    if self.fields[cat][cell] <= limit {
-                        all += 1;
-                        groups[group] += 1;
-                    }
-                }
-                (all, groups)
-            })
-            .collect();
-        let mut composite = Composite {
-            all: Vec::with_capacity(n_cells),
-            groups: vec![Vec::with_capacity(n_cells); n_groups],
+        // One pass per count, each straight into its own array (no per-cell allocation).
+        let count = |group: Option<usize>| -> Vec<u8> {
+            let members: Vec<(usize, u16)> = limits
+                .iter()
+                .filter(|&&(_, _, g)| group.is_none_or(|group| g == group))
+                .map(|&(cat, limit, _)| (cat, limit))
+                .collect();
+            (0..n_cells)
+                .into_par_iter()
+                .map(|cell| {
+                    members
+                        .iter()
+                        .filter(|&&(cat, limit)| self.fields[cat][cell] <= limit)
+                        .count() as u8
+                })
+                .collect()
         };
-        for (all, groups) in per_cell {
-            composite.all.push(all);
-            for (g, n) in groups.into_iter().enumerate() {
-                composite.groups[g].push(n);
-            }
+        Composite {
+            all: count(None),
+            groups: (0..n_groups).map(|g| count(Some(g))).collect(),
         }
-        composite
     }
 
     fn heap_bytes(&self) -> usize {
@@ -960,17 +953,16 @@ fn network_fields(
         .par_iter()
         .map(|&category| {
             let facilities = &servers[category.0 as usize];
-            let mut same_edge: HashMap<u32, Vec<(f32, f32)>> = HashMap::new();
+            // The sources by edge, looked up once per cell: an array, not a hash map.
+            let mut on_edges = Vec::with_capacity(facilities.len());
             let mut seeds = Vec::with_capacity(facilities.len() * 2);
             for &idx in facilities {
                 if let Some(snap) = facility_snaps[idx as usize] {
                     seeds.extend(graph.seeds(&snap, snap.off_m));
-                    same_edge
-                        .entry(snap.edge)
-                        .or_default()
-                        .push((snap.along_m, snap.off_m));
+                    on_edges.push((snap.edge, (snap.along_m, snap.off_m)));
                 }
             }
+            let same_edge = EdgeIndex::new(graph.edges.len(), on_edges);
             let mut search = Search::new(&graph);
             search.run(&graph, seeds, cutoff_m as f32, |_, _| Flow::Continue);
             let dist = search.into_dist();
@@ -1022,16 +1014,14 @@ fn network_fields(
 fn point_distance(
     graph: &WalkGraph,
     node_dist: &[f32],
-    same_edge: &HashMap<u32, Vec<(f32, f32)>>,
+    same_edge: &EdgeIndex<(f32, f32)>,
     snap: &Snap,
 ) -> f32 {
     let edge = graph.edges[snap.edge as usize];
     let mut best = (node_dist[edge.u as usize] + snap.along_m)
         .min(node_dist[edge.v as usize] + (edge.len_m - snap.along_m).max(0.0));
-    if let Some(sources) = same_edge.get(&snap.edge) {
-        for &(along_m, off_m) in sources {
-            best = best.min((along_m - snap.along_m).abs() + off_m);
-        }
+    for &(along_m, off_m) in same_edge.on(snap.edge) {
+        best = best.min((along_m - snap.along_m).abs() + off_m);
     }
     best + snap.off_m
 }

@@ -33,8 +33,8 @@ fn category(id: &str) -> CategoryId {
 fn facility(id: u64, (lon, lat): (f64, f64), category_id: &str) -> Facility {
     Facility {
         id,
-        source_id: id.to_string(),
-        name: format!("设施{id}"),
+        source_id: id.to_string().into(),
+        name: format!("设施{id}").into(),
         name_en: None,
         category: category(category_id),
         address: None,

@@ -77,7 +77,7 @@ impl Submission {
                 })?;
                 Some(FacilityRef {
                     id,
-                    name: facility.name.clone(),
+                    name: facility.name.to_string(),
                     category: dataset.taxonomy.category(facility.category).id.clone(),
                     lon: facility.lon,
                     lat: facility.lat,
@@ -424,8 +424,8 @@ mod tests {
         let taxonomy = Arc::new(Config::embedded().unwrap().taxonomy().unwrap());
         let facility = |id: u64, category: &str, lon: f64, lat: f64| Facility {
             id,
-            source_id: id.to_string(),
-            name: format!("设施 {id}"),
+            source_id: id.to_string().into(),
+            name: format!("设施 {id}").into(),
             name_en: None,
             category: taxonomy.by_id(category).unwrap(),
             address: None,

@@ -376,7 +376,7 @@ fn facility_json(snapshot: &Snapshot, facility_id: u64) -> Option<Value> {
         "name_en": facility.name_en,
         "category": dataset.taxonomy.category(facility.category).id,
         "address": facility.address,
-        "subdistrict": facility.subdistrict,
+        "subdistrict": facility.subdistrict.as_deref(),
         "lon": facility.lon,
         "lat": facility.lat,
         "status": dataset.status(idx).as_str(),

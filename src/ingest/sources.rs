@@ -69,6 +69,21 @@ pub struct SourcedFacility {
     pub feature_idx: usize,
 }
 
+/// One shared string per distinct value: the subdistrict names a million facilities repeat.
+#[derive(Default)]
+struct Interner(HashSet<std::sync::Arc<str>>);
+
+impl Interner {
+    fn intern(&mut self, text: &str) -> std::sync::Arc<str> {
+        if let Some(shared) = self.0.get(text) {
+            return shared.clone();
+        }
+        let shared: std::sync::Arc<str> = text.into();
+        self.0.insert(shared.clone());
+        shared
+    }
+}
+
 /// A raw value that matched no rule: which field held it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnmatchedValue {
@@ -117,6 +132,7 @@ pub fn read_source(
     report.source = Some(spec.name.to_owned());
     let datum = spec.options.datum;
     let mut out = Vec::new();
+    let mut subdistricts = Interner::default();
     let slot = |field: &str| slots.get(field).copied();
     let (id_slot, name_slot) = (slot("id"), slot("name"));
     let (name_en_slot, address_slot, subdistrict_slot) =
@@ -199,12 +215,12 @@ pub fn read_source(
         out.push(SourcedFacility {
             facility: Facility {
                 id,
-                source_id: raw_id,
-                name,
-                name_en: text(name_en_slot).map(str::to_owned),
+                source_id: raw_id.into(),
+                name: name.into(),
+                name_en: text(name_en_slot).map(Box::from),
                 category,
-                address: text(address_slot).map(str::to_owned),
-                subdistrict: text(subdistrict_slot).map(str::to_owned),
+                address: text(address_slot).map(Box::from),
+                subdistrict: text(subdistrict_slot).map(|s| subdistricts.intern(s)),
                 lon,
                 lat,
                 merc: geom::lonlat_to_merc(lon, lat),
@@ -387,13 +403,13 @@ pub fn merge_duplicates(
                         name_of(into.origin.source),
                         into.facility.source_id
                     ),
-                    name: into.facility.name.clone(),
+                    name: into.facility.name.to_string(),
                     merged: format!("{}:{}", name_of(source), candidate.facility.source_id),
                     distance_m,
                 });
                 into.origin
                     .also
-                    .push((source, candidate.facility.source_id));
+                    .push((source, candidate.facility.source_id.into()));
                 into.origin.also.extend(candidate.origin.also);
             }
             None => {
@@ -461,7 +477,7 @@ mod tests {
         let by_id = |id: &str| {
             &read
                 .iter()
-                .find(|f| f.facility.source_id == id)
+                .find(|f| &*f.facility.source_id == id)
                 .unwrap()
                 .attributes
         };
@@ -524,7 +540,7 @@ mod tests {
             sourced(1, "b3", "中山公园", 121.4185, 31.2250),
         ];
         let (kept, merges) = merge_duplicates(facilities, &names, 30.0);
-        let ids: Vec<&str> = kept.iter().map(|f| f.facility.source_id.as_str()).collect();
+        let ids: Vec<&str> = kept.iter().map(|f| &*f.facility.source_id).collect();
         assert_eq!(
             ids,
             ["a1", "a2", "b2", "b3"],

@@ -32,7 +32,7 @@ fn dataset(rows: &[Row]) -> Dataset {
         .map(
             |&(id, name, name_en, category, address, subdistrict, lon, lat)| Facility {
                 id,
-                source_id: id.to_string(),
+                source_id: id.to_string().into(),
                 name: name.into(),
                 name_en: name_en.map(Into::into),
                 category: taxonomy.by_id(category).expect("known category"),

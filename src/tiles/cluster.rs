@@ -329,4 +329,6 @@ fn merge_sorted(records: &mut Vec<Record>) {
         }
         same
     });
+    // The levels live as long as the snapshot: give back what the merge freed.
+    records.shrink_to_fit();
 }

@@ -263,8 +263,8 @@ mod tests {
             .enumerate()
             .map(|(idx, &(lon, lat, category))| Facility {
                 id: idx as u64 + 1,
-                source_id: (idx + 1).to_string(),
-                name: format!("设施{idx}"),
+                source_id: (idx + 1).to_string().into(),
+                name: format!("设施{idx}").into(),
                 name_en: None,
                 category: CategoryId(category),
                 address: None,

@@ -695,7 +695,7 @@ fn city_scale_category_words_find_the_nearest_facility_of_the_category() {
             };
             facilities.push(Facility {
                 id: next_id,
-                source_id: next_id.to_string(),
+                source_id: next_id.to_string().into(),
                 name: word.into(),
                 name_en: None,
                 category,

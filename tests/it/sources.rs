@@ -434,7 +434,7 @@ fields = { id = "osm_id" }
     assert!(snapshot.dataset.areas.is_empty() && snapshot.dataset.residents.is_empty());
     let facility = &snapshot.dataset.facilities()[0];
     assert_eq!(snapshot.dataset.sources[0].name, "poi");
-    assert_eq!(facility.source_id, "1");
+    assert_eq!(&*facility.source_id, "1");
 }
 
 /// A district of OSM "free" shapefile rows: named and unnamed parks, pitches, a pharmacy, a
