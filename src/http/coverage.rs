@@ -606,13 +606,16 @@ fn stats_csv(coverage: &Coverage, computed: &stats::Stats) -> String {
     table.finish()
 }
 
-/// `GET /coverage/gaps?category=&profile=&limit=`
-pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
-    let snapshot = state.snapshot.load_full();
-    let coverage = &snapshot.coverage;
+/// What `/coverage/gaps` and `/coverage/suggest` take besides how many answers (`count_param`):
+/// one category, a walking profile and a scenario.
+fn one_category_request(
+    uri: &Uri,
+    coverage: &Coverage,
+    count_param: &str,
+) -> Result<(Params, Scenario, crate::taxonomy::CategoryId, ProfileId), ApiError> {
     let params = Params::parse(
-        &uri,
-        &["category", "categories", "profile", "limit", "scenario"],
+        uri,
+        &["category", "categories", "profile", count_param, "scenario"],
     )?;
     let scenario = scenario(&params)?;
     let category = coverage.category_id(one_category(
@@ -620,6 +623,14 @@ pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Re
         &format!("one of {}", coverage.taxonomy().id_list()),
     )?)?;
     let profile = profile(&params, coverage)?;
+    Ok((params, scenario, category, profile))
+}
+
+/// `GET /coverage/gaps?category=&profile=&limit=`
+pub async fn get_gaps(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let coverage = &snapshot.coverage;
+    let (params, scenario, category, profile) = one_category_request(&uri, coverage, "limit")?;
     let limit: usize = params.number("limit", Some(20), "an integer from 1 to 1000")?;
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
@@ -690,16 +701,7 @@ pub async fn get_suggest(
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     let coverage = &snapshot.coverage;
-    let params = Params::parse(
-        &uri,
-        &["category", "categories", "profile", "k", "scenario"],
-    )?;
-    let scenario = scenario(&params)?;
-    let category = coverage.category_id(one_category(
-        &params,
-        &format!("one of {}", coverage.taxonomy().id_list()),
-    )?)?;
-    let profile = profile(&params, coverage)?;
+    let (params, scenario, category, profile) = one_category_request(&uri, coverage, "k")?;
     let k: usize = params.number(
         "k",
         Some(5),

@@ -7,14 +7,14 @@
 //! Statuses: 200; 400 for a missing or unknown baseline (the message lists the configured ones)
 //! or an unknown parameter; 503 with `Retry-After` at the limit of concurrent computations.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
+use super::params::{NoParams, Params, Query, RouteParams};
 use super::respond;
 use crate::analysis_cache::AnalysisKey;
 use crate::coverage::stats;
@@ -22,8 +22,18 @@ use crate::evaluation::{self, ChangeKind, Diff};
 use crate::snapshot::Snapshot;
 use crate::state::AppState;
 
+/// `/evaluation/diff`'s and `/evaluation/diff.csv`'s parameters.
+pub struct DiffParams(Params);
+
+impl RouteParams for DiffParams {
+    const ACCEPTED: &'static [&'static str] = &["baseline"];
+    fn from_params(params: Params) -> Result<Self, ApiError> {
+        Ok(DiffParams(params))
+    }
+}
+
 /// `GET /evaluation/baselines`.
-pub async fn get_baselines(State(state): State<Arc<AppState>>) -> Response {
+pub async fn get_baselines(State(state): State<Arc<AppState>>, _: Query<NoParams>) -> Response {
     let snapshot = state.snapshot.load_full();
     let list: Vec<Value> = snapshot
         .baselines
@@ -41,25 +51,32 @@ pub async fn get_baselines(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// The baseline named by `?baseline=` (its index).
-fn baseline_index(snapshot: &Snapshot, query: &HashMap<String, String>) -> Result<usize, ApiError> {
-    if let Some(unknown) = query.keys().find(|k| k.as_str() != "baseline") {
-        return Err(ApiError::BadRequest(format!(
-            "unknown parameter `{unknown}`; /evaluation/diff takes: baseline"
-        )));
-    }
+fn baseline_index(snapshot: &Snapshot, params: &Params) -> Result<usize, ApiError> {
     let names: Vec<&str> = snapshot.baselines.iter().map(|b| b.name.as_str()).collect();
     let listed = if names.is_empty() {
         "none is configured (add [[baselines]] to the configuration)".to_owned()
     } else {
         format!("configured: {}", names.join(", "))
     };
-    let name = query.get("baseline").ok_or_else(|| {
+    let name = params.one("baseline")?.ok_or_else(|| {
         ApiError::BadRequest(format!("parameter `baseline` is required; {listed}"))
     })?;
     names
         .iter()
-        .position(|n| n == name)
+        .position(|n| *n == name)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown baseline `{name}`; {listed}")))
+}
+
+/// The snapshot in service, the baseline the request names (its index) and the diff between
+/// them.
+async fn requested_diff(
+    state: &Arc<AppState>,
+    params: &Params,
+) -> Result<(Arc<Snapshot>, usize, Arc<Diff>), ApiError> {
+    let snapshot = state.snapshot.load_full();
+    let baseline = baseline_index(&snapshot, params)?;
+    let diff = compute(state, &snapshot, baseline).await?;
+    Ok((snapshot, baseline, diff))
 }
 
 /// The diff against baseline `baseline` (its index), computed on first use (shared with the
@@ -91,11 +108,9 @@ fn area_name(snapshot: &Snapshot, area: Option<u16>) -> Option<&str> {
 /// `GET /evaluation/diff?baseline=`.
 pub async fn get_diff(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<HashMap<String, String>>,
+    Query(DiffParams(params)): Query<DiffParams>,
 ) -> Result<Response, ApiError> {
-    let snapshot = state.snapshot.load_full();
-    let baseline = baseline_index(&snapshot, &query)?;
-    let diff = compute(&state, &snapshot, baseline).await?;
+    let (snapshot, baseline, diff) = requested_diff(&state, &params).await?;
     let taxonomy = &snapshot.dataset.taxonomy;
     let category_id = |c| taxonomy.category(c).id.as_str();
     let changes: Vec<Value> = diff
@@ -201,11 +216,9 @@ async fn coverage_change(snapshot: &Arc<Snapshot>, baseline: usize) -> Result<Va
 /// `GET /evaluation/diff.csv?baseline=`: one row per change.
 pub async fn get_diff_csv(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<HashMap<String, String>>,
+    Query(DiffParams(params)): Query<DiffParams>,
 ) -> Result<Response, ApiError> {
-    let snapshot = state.snapshot.load_full();
-    let baseline = baseline_index(&snapshot, &query)?;
-    let diff = compute(&state, &snapshot, baseline).await?;
+    let (snapshot, _, diff) = requested_diff(&state, &params).await?;
     let taxonomy = &snapshot.dataset.taxonomy;
     let category_id = |c| taxonomy.category(c).id.clone();
     let header = [

@@ -51,11 +51,6 @@ impl Params {
         Ok(Params { pairs })
     }
 
-    /// The decoded `name=value` pairs, in request order.
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.pairs
-    }
-
     /// The value of a parameter given at most once; given twice is a 400.
     pub fn one(&self, name: &str) -> Result<Option<&str>, ApiError> {
         let mut values = self.pairs.iter().filter(|(n, _)| n == name);

@@ -261,3 +261,27 @@ fn feedback_and_admin_routes_follow_the_rule() {
         .unwrap();
     assert_unknown_refused(reload, "forced", &["force"]);
 }
+
+#[test]
+fn evaluation_routes_follow_the_rule() {
+    let server = server();
+    assert_unknown_refused(
+        get(&server.url("/evaluation/diff?baseline=x&format=csv")),
+        "format",
+        &["baseline"],
+    );
+    assert_unknown_refused(
+        get(&server.url("/evaluation/diff.csv?basline=x")),
+        "basline",
+        &["baseline"],
+    );
+    assert_unknown_refused(get(&server.url("/evaluation/baselines?all=1")), "all", &[]);
+    // Which of two baselines was meant is not guessed.
+    let twice = get(&server.url("/evaluation/diff?baseline=a&baseline=b"));
+    assert_eq!(twice.status(), 400);
+    let message = twice.text().unwrap();
+    assert!(
+        message.contains("`baseline` is given more than once"),
+        "{message}"
+    );
+}

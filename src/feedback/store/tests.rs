@@ -100,6 +100,16 @@ async fn two_stores_on_one_database_store_a_client_id_once(db: Db) {
     );
 }
 
+/// Rows both schemas refuse, as validation would: an unknown kind or status, an empty message,
+/// half a location, a facility id without the facility's name.
+pub(super) const ROWS_THE_SCHEMA_REFUSES: [&str; 5] = [
+    "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version) VALUES (0, 0, 'bogus', 'm', 1)",
+    "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version, status) VALUES (0, 0, 'other', 'm', 1, 'done')",
+    "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version) VALUES (0, 0, 'other', '', 1)",
+    "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version, lon) VALUES (0, 0, 'other', 'm', 1, 121.0)",
+    "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version, facility_id) VALUES (0, 0, 'other', 'm', 1, 5)",
+];
+
 #[test]
 #[ignore = "needs PostgreSQL: set LIFECIRCLE_TEST_POSTGRES_URL and pass --include-ignored (scripts/test.sh does)"]
 fn postgres_schema_is_versioned_and_foreign_tables_are_refused() {
@@ -120,14 +130,8 @@ fn postgres_schema_is_versioned_and_foreign_tables_are_refused() {
     // Opening again migrates nothing and keeps the database usable.
     drop(Store::open_postgres(&url).unwrap());
     // The schema rejects what validation would.
-    for sql in [
-        "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version) VALUES (0, 0, 'bogus', 'm', 1)",
-        "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version, status) VALUES (0, 0, 'other', 'm', 1, 'done')",
-        "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version) VALUES (0, 0, 'other', '', 1)",
-        "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version, lon) VALUES (0, 0, 'other', 'm', 1, 121.0)",
-        "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version, facility_id) VALUES (0, 0, 'other', 'm', 1, 5)",
-        "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version, client_id) VALUES (0, 0, 'other', 'm', 1, 'a'), (0, 0, 'other', 'm', 1, 'a')",
-    ] {
+    let duplicate_client_id = "INSERT INTO feedback (created_at_ms, updated_at_ms, kind, message, data_version, client_id) VALUES (0, 0, 'other', 'm', 1, 'a'), (0, 0, 'other', 'm', 1, 'a')";
+    for sql in ROWS_THE_SCHEMA_REFUSES.iter().chain([&duplicate_client_id]) {
         assert!(client.batch_execute(sql).is_err(), "{sql}");
     }
 
