@@ -77,7 +77,7 @@ fn int(v: f64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);
@@ -140,7 +140,7 @@ pub fn render(report: &Report, tables: &[Table]) -> String {
         out,
         r#"<!doctype html>
 <html lang="{html_lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>{title}</title><style>{CSS}</style></head><body>
 <header><h1 data-v="/title" data-f="text">{title}</h1>
 <p class="meta">{version_label} {version} · {mode_label} {mode} · {population_label} {population} · {facilities_label} {facilities}</p>
@@ -764,7 +764,6 @@ mod tests {
             "/a/rows/0/name",
             Format::Text,
             &text("<x>"),
-            Lang::Zh,
             "",
         );
         assert_eq!(
