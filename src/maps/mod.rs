@@ -108,6 +108,6 @@ mod tests {
         assert_eq!(text_width("500 m", 1), 3 + 1 + 3 + 1 + 3 + 1 + 2 + 1 + 5);
         let mut dots = 0;
         text_dots("1", 0, 0, 2, |_, _| dots += 1);
-        assert_eq!(dots, 7);
+        assert_eq!(dots, 8);
     }
 }
