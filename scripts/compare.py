@@ -32,7 +32,7 @@ BINARIES = [("lifecircle", f"{TARGET}/release/lifecircle")]
 if os.environ.get("LIFECIRCLE_BASELINE"):
     BINARIES.insert(0, ("baseline", os.environ["LIFECIRCLE_BASELINE"]))
 ROOT = os.getcwd()
-CITY = os.path.join(ROOT, "data", "city")
+CITY = os.path.join(ROOT, os.environ.get("LIFECIRCLE_CITY", os.path.join("data", "city")))
 LC_PORT, BARE_PORT, MARTIN_PORT, PG_PORT = 18941, 18942, 18943, 18944
 EXTENT, BUFFER, MAX_POINTS, FINE_PX, CELL_PX = 4096, 64, 3000, 16, 32
 

@@ -8,6 +8,8 @@
 #
 #   bash scripts/compare.sh [wrk seconds=10] [rounds=3]
 #
+# LIFECIRCLE_CITY=DIR uses (or generates) the city set in DIR instead of data/city.
+#
 # Installs Debian's wrk, postgresql and postgresql-15-postgis-3 when missing (as root). The
 # PostGIS cluster is a throwaway one in a temporary directory, run as `postgres` on 127.0.0.1.
 # Only 127.0.0.1 is ever contacted; every server started is stopped at the end.
@@ -30,7 +32,8 @@ fi
 
 cargo build --release --quiet --bin lifecircle --example bare_tiles --example bench_points
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-if [ ! -f data/city/facilities.fgb ]; then
-  cargo run --release --quiet -p lifecircle-generate -- --preset shanghai --facilities 1000000 --out data/city
+export LIFECIRCLE_CITY="${LIFECIRCLE_CITY:-data/city}"
+if [ ! -f "$LIFECIRCLE_CITY/facilities.fgb" ]; then
+  cargo run --release --quiet -p lifecircle-generate -- --preset shanghai --facilities 1000000 --out "$LIFECIRCLE_CITY"
 fi
 python3 scripts/compare.py "$target_dir" "$seconds" "$rounds"

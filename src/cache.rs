@@ -192,6 +192,20 @@ impl TileCache {
         hit
     }
 
+    /// The cached tile if there is one and `take` accepts it, counted as a hit; otherwise
+    /// `None`, counted as nothing (the caller asks again with [`TileCache::get`]).
+    pub fn get_hit(
+        &self,
+        key: &CacheKey,
+        take: impl FnOnce(&CachedTile) -> bool,
+    ) -> Option<Arc<CachedTile>> {
+        let hit = self.inner.get(key).filter(|tile| take(tile))?;
+        self.stats
+            .hits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(hit)
+    }
+
     /// The cached tile, rendering and storing it on a miss. Blocks while rendering (or while
     /// another thread renders the same key): call from a blocking thread.
     pub fn get_or_render<E: Send + Sync + 'static>(

@@ -295,7 +295,7 @@ pub struct RequestMetrics {
 type StatusTotals = BTreeMap<u16, (u64, f64)>;
 
 impl RequestMetrics {
-    fn record(&self, route: &str, status: u16, elapsed: Duration) {
+    pub(super) fn record(&self, route: &str, status: u16, elapsed: Duration) {
         let mut map = self
             .by_route
             .lock()

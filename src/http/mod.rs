@@ -7,6 +7,7 @@
 //! [`server::serve`] runs it over TCP with the connection limits.
 
 mod admin;
+mod cached_tiles;
 mod coverage;
 mod csv_table;
 mod error;
@@ -33,7 +34,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::routing::get;
 use axum::{Extension, Router, middleware};
-use tower::ServiceBuilder;
+use tower::{Layer, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
@@ -142,6 +143,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // The metrics need the matched route, so they are a route layer; the rest wrap the routed
     // application once, as one stack (outermost first). Applied per route instead, every layer
     // would box the route again, and each request would clone all those boxes layer by layer.
+    let cached_tiles = cached_tiles::CachedTilesLayer::new(state.clone(), metrics.clone(), &cors);
     let routes = Router::new()
         .merge(public)
         .merge(admin::routes(&state))
@@ -176,7 +178,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(CompressionLayer::new())
         .service(routes);
-    Router::new().fallback_service(stack)
+    // Cached tiles are answered in front of the stack, as the stack would answer them.
+    match cached_tiles {
+        Some(cached_tiles) => Router::new().fallback_service(cached_tiles.layer(stack)),
+        None => Router::new().fallback_service(stack),
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -36,6 +36,13 @@ impl TileRequest {
     }
 }
 
+impl TileRequest {
+    /// Is `tile` answered with its gzip bytes?
+    pub fn gets_gzip(&self, tile: &CachedTile) -> bool {
+        self.accepts_gzip && tile.gzip.is_some() && tile.gzip_etag_header.is_some()
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for TileRequest {
     type Rejection = std::convert::Infallible;
 

@@ -42,24 +42,82 @@ pub struct Member {
 }
 
 /// Groups `members` into cells `cell_units` wide; positions come out relative to `origin`
-/// (the tile's top-left corner in the same global units).
+/// (the tile's top-left corner in the same global units). Cells come in (row, col) order.
 pub fn cluster(
     members: &[Member],
     cell_units: i64,
     n_categories: usize,
     origin: (i64, i64),
 ) -> Vec<Cell> {
-    // Sorting by cell and grouping runs is several times faster than a map per member, and
-    // gives cells in (row, col) order directly.
+    let Some(first) = members.first() else {
+        return Vec::new();
+    };
+    let first = cell_of(first, cell_units);
+    let (mut lo, mut hi) = (first, first);
+    for m in members {
+        let (row, col) = cell_of(m, cell_units);
+        lo = (lo.0.min(row), lo.1.min(col));
+        hi = (hi.0.max(row), hi.1.max(col));
+    }
+    // A tile and its margin span a few hundred cells: one slot per cell of that block takes
+    // every member in one pass. Members spread wider (not from one tile) are sorted instead.
+    let n_cells = (hi.0 - lo.0 + 1).saturating_mul(hi.1 - lo.1 + 1);
+    if n_cells <= DENSE_CELLS_MAX && n_cells <= 4 * members.len() as i64 + 1024 {
+        cluster_in_block(members, cell_units, n_categories, origin, (lo, hi))
+    } else {
+        cluster_sorted(members, cell_units, n_categories, origin)
+    }
+}
+
+/// The cell (row, col) of a member.
+fn cell_of(m: &Member, cell_units: i64) -> (i64, i64) {
+    (m.gy.div_euclid(cell_units), m.gx.div_euclid(cell_units))
+}
+
+/// [`cluster`] with a slot per cell of the block `lo..=hi` (rows, cols), which holds every
+/// member; reading the block row by row gives the cells in order.
+fn cluster_in_block(
+    members: &[Member],
+    cell_units: i64,
+    n_categories: usize,
+    origin: (i64, i64),
+    (lo, hi): ((i64, i64), (i64, i64)),
+) -> Vec<Cell> {
+    let cols = hi.1 - lo.1 + 1;
+    let mut slots = vec![u32::MAX; ((hi.0 - lo.0 + 1) * cols) as usize];
+    let mut accs: Vec<Option<((i64, i64), Acc)>> = Vec::new();
+    for m in members {
+        let cell = cell_of(m, cell_units);
+        let slot = &mut slots[((cell.0 - lo.0) * cols + (cell.1 - lo.1)) as usize];
+        if *slot == u32::MAX {
+            *slot = accs.len() as u32;
+            accs.push(Some((cell, Acc::new(n_categories, m.idx))));
+        }
+        let (_, acc) = accs[*slot as usize].as_mut().expect("taken only below");
+        acc.add(m.category, 1, i128::from(m.gx), i128::from(m.gy), m.idx);
+    }
+    slots
+        .iter()
+        .filter(|&&slot| slot != u32::MAX)
+        .map(|&slot| {
+            let ((row, col), acc) = accs[slot as usize].take().expect("one slot per cell");
+            acc.finish(col, row, |c| c - origin.0, |c| c - origin.1)
+        })
+        .collect()
+}
+
+/// [`cluster`] by sorting members by cell and grouping runs (several times faster than a map
+/// per member, and the cells come in (row, col) order directly).
+fn cluster_sorted(
+    members: &[Member],
+    cell_units: i64,
+    n_categories: usize,
+    origin: (i64, i64),
+) -> Vec<Cell> {
     let mut keyed: Vec<((i64, i64), usize)> = members
         .iter()
         .enumerate()
-        .map(|(pos, m)| {
-            (
-                (m.gy.div_euclid(cell_units), m.gx.div_euclid(cell_units)),
-                pos,
-            )
-        })
+        .map(|(pos, m)| (cell_of(m, cell_units), pos))
         .collect();
     keyed.sort_unstable();
     let mut out = Vec::new();
@@ -78,6 +136,9 @@ pub fn cluster(
     }
     out
 }
+
+/// The largest block of cells [`cluster`] gives a slot each.
+const DENSE_CELLS_MAX: i64 = 1 << 16;
 
 struct Acc {
     n_points: u32,
@@ -331,4 +392,45 @@ fn merge_sorted(records: &mut Vec<Record>) {
     });
     // The levels live as long as the snapshot: give back what the merge freed.
     records.shrink_to_fit();
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cells_text(cells: &[Cell]) -> Vec<String> {
+        cells.iter().map(|c| format!("{c:?}")).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The block and the sorting clusterers give the same cells in the same order.
+        #[test]
+        fn block_and_sort_agree(
+            points in prop::collection::vec((-300i64..5000, -300i64..5000, 0u8..6, 0u32..1000), 1..400),
+            cell_units in prop::sample::select(vec![256i64, 512, 1024]),
+        ) {
+            let members: Vec<Member> = points
+                .iter()
+                .map(|&(gx, gy, category, idx)| Member {
+                    idx,
+                    merc: MercPoint { x: 0.0, y: 0.0 },
+                    gx,
+                    gy,
+                    category: CategoryId(category),
+                })
+                .collect();
+            let origin = (0, 0);
+            let sorted = cluster_sorted(&members, cell_units, 6, origin);
+            // A block wider than the members need, as a tile's margin can be.
+            let lo = (-2, -2);
+            let hi = (5000 / cell_units + 1, 5000 / cell_units);
+            let block = cluster_in_block(&members, cell_units, 6, origin, (lo, hi));
+            prop_assert_eq!(cells_text(&block), cells_text(&sorted));
+            prop_assert_eq!(cells_text(&cluster(&members, cell_units, 6, origin)), cells_text(&sorted));
+        }
+    }
 }

@@ -115,13 +115,18 @@ pub fn render(
                     }
                     None => {
                         let margin = cluster_margin(span, cell_px, params);
-                        let members = match &scanned {
-                            Some((members, scan_margin)) if margin <= *scan_margin => members
+                        let members: std::borrow::Cow<[Member]> = match &scanned {
+                            // The scan reached exactly this margin: every member is in it.
+                            Some((members, scan_margin)) if margin == *scan_margin => {
+                                members.as_slice().into()
+                            }
+                            Some((members, scan_margin)) if margin < *scan_margin => members
                                 .iter()
                                 .filter(|m| within_margin(key, m.merc, margin))
                                 .copied()
-                                .collect(),
-                            _ => collect(points, key, margin, filter, params),
+                                .collect::<Vec<_>>()
+                                .into(),
+                            _ => collect(points, key, margin, filter, params).into(),
                         };
                         let cell_units = extent * i64::from(cell_px) / 256;
                         cluster::cluster(&members, cell_units, n_categories, origin)

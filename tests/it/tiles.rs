@@ -364,6 +364,87 @@ fn http_conventions_gzip_etag_cors_empty() {
     assert_eq!(empty.headers()["access-control-allow-origin"], "*");
 }
 
+/// A cached default tile is answered in front of the layer stack; a request with a query
+/// (`?status=existing` names the same tile) goes through the stack. Both answers are the same,
+/// header for header, for gzip and plain bodies, 304 and 204, with and without `Origin`, and
+/// each counts in the metrics and as a cache hit.
+#[test]
+fn cached_tile_answers_match_the_stack() {
+    let server = support::sample();
+    let dataset = server.state.snapshot.load().dataset.clone();
+    let f = &dataset.facilities()[0];
+    let key = tile_of(f.lon, f.lat, 15);
+    let sea = tile_of(123.5, 31.0, 12);
+    let client = support::client();
+    let metric = |name: &str| -> f64 {
+        let text = get(&server.url("/metrics")).text().unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(name))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    let answer = |url: &str, headers: &[(&str, &str)]| {
+        let mut request = client.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().unwrap();
+        let status = response.status();
+        let mut seen: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| name.as_str() != "date")
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        seen.sort();
+        (status, seen, response.bytes().unwrap())
+    };
+    for (tile, ext) in [(key, "mvt"), (key, "pbf"), (sea, "mvt")] {
+        let path = format!("/tiles/facilities/{}/{}/{}.{ext}", tile.z, tile.x, tile.y);
+        let cached = server.url(&path);
+        let through_stack = server.url(&format!("{path}?status=existing"));
+        // The first request renders the tile (through the stack) and caches it.
+        let first = answer(&cached, &[("Accept-Encoding", "gzip")]);
+        let etag = first
+            .1
+            .iter()
+            .find(|(name, _)| name == "etag")
+            .map(|(_, value)| value.clone());
+        let mut variants = vec![
+            vec![("Accept-Encoding", "gzip")],
+            vec![
+                ("Accept-Encoding", "gzip"),
+                ("Origin", "https://app.example"),
+            ],
+            vec![],
+        ];
+        if let Some(etag) = &etag {
+            variants.push(vec![
+                ("Accept-Encoding", "gzip"),
+                ("If-None-Match", etag.as_str()),
+            ]);
+        }
+        for headers in &variants {
+            let hits = metric("lifecircle_tile_cache_hits_total");
+            let counted =
+                metric("lifecircle_http_requests_total{route=\"/tiles/{source}/{z}/{x}/{y}\"");
+            let a = answer(&cached, headers);
+            assert_eq!(
+                metric("lifecircle_tile_cache_hits_total"),
+                hits + 1.0,
+                "{path} {headers:?}"
+            );
+            assert_eq!(
+                metric("lifecircle_http_requests_total{route=\"/tiles/{source}/{z}/{x}/{y}\""),
+                counted + 1.0,
+                "{path} {headers:?}"
+            );
+            let b = answer(&through_stack, headers);
+            assert_eq!(a, b, "{path} {headers:?}");
+        }
+    }
+}
+
 #[test]
 fn bad_tile_addresses_get_clear_errors() {
     let server = support::sample();
