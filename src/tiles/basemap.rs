@@ -73,8 +73,9 @@ fn road_minzoom(highway: &str) -> u8 {
 }
 
 struct Road {
-    highway: String,
-    name: Option<String>,
+    /// Shared with the dataset's road (see [`crate::dataset::Road`]).
+    highway: std::sync::Arc<str>,
+    name: Option<std::sync::Arc<str>>,
     minzoom: u8,
     merc: LineString<f64>,
 }
