@@ -1,7 +1,8 @@
 //! Snapshot profile: takes a config file; builds the snapshot's stages one after another (ingest,
 //! dataset, basemap, tile index and cluster pyramid, coverage, search index) and prints, after
-//! each, its wall time and the process's resident memory (`VmRSS`, and the peak `VmHWM`, from
-//! `/proc/self/status`), so the memory each stage's structures hold is the step in `VmRSS`.
+//! each, its wall time, its CPU time (user + system, every thread) and the process's resident
+//! memory (`VmRSS`, and the peak `VmHWM`, from `/proc/self/status`), so the memory each stage's
+//! structures hold is the step in `VmRSS`.
 //!
 //! ```sh
 //! cargo run --release --example snapshot_profile -- city.toml
@@ -21,6 +22,18 @@ use lifecircle::dataset::Dataset;
 use lifecircle::search::SearchIndex;
 use lifecircle::tiles::basemap::Basemap;
 use lifecircle::tiles::{Datum, FacilityPoints};
+
+/// CPU seconds (user + system) the process has used so far, on every thread.
+fn cpu_s() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
 
 /// `(VmRSS, VmHWM)` in MB.
 fn memory_mb() -> (f64, f64) {
@@ -42,14 +55,18 @@ fn main() {
         .expect("usage: snapshot_profile CONFIG.toml");
     let config = Config::load(Some(std::path::Path::new(&path))).expect("a valid config");
     let mut last_rss = memory_mb().0;
+    let mut last_cpu = cpu_s();
     let mut stage = |name: &str, started: Instant| {
         let (rss, hwm) = memory_mb();
+        let cpu = cpu_s();
         println!(
-            "{name:<28} {:>8.2} s   VmRSS {rss:>7.0} MB ({:>+6.0})   VmHWM {hwm:>7.0} MB",
+            "{name:<22} {:>6.2} s wall {:>6.2} s CPU   VmRSS {rss:>6.0} MB ({:>+5.0})   VmHWM {hwm:>6.0} MB",
             started.elapsed().as_secs_f64(),
+            cpu - last_cpu,
             rss - last_rss
         );
         last_rss = rss;
+        last_cpu = cpu;
     };
     let all = Instant::now();
     let t = Instant::now();
@@ -84,8 +101,9 @@ fn main() {
     let search = SearchIndex::build(&dataset);
     stage("search index", t);
     println!(
-        "total {:.2} s; {} facilities, {} roads; coverage heap {:.0} MB, search {:.0} MB",
+        "total {:.2} s wall, {:.2} s CPU; {} facilities, {} roads; coverage heap {:.0} MB, search {:.0} MB",
         all.elapsed().as_secs_f64(),
+        cpu_s(),
         dataset.facilities().len(),
         dataset.roads.len(),
         coverage.info.heap_bytes as f64 / 1e6,

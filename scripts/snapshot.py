@@ -78,7 +78,7 @@ def one_round(label, binary):
         figures = {"snapshot_s": int(re.search(r"snapshot built.*?elapsed_ms=(\d+)", log).group(1)) / 1000,
                    "rss_mb": mb("VmRSS"), "hwm_mb": mb("VmHWM"), "load": load()}
         stages = {}
-        for m in re.finditer(r"stage=\"?([\w ]+?)\"? elapsed_ms=(\d+) snapshot stage$", log, re.M):
+        for m in re.finditer(r"snapshot stage stage=\"?([\w ]+?)\"? elapsed_ms=(\d+)", log):
             stages[m.group(1)] = int(m.group(2)) / 1000
         for name, pat in [("coverage", r"coverage built.*?elapsed_ms=(\d+)"),
                           ("search", r"search index built.*?elapsed_ms=(\d+)")]:

@@ -60,11 +60,14 @@ pub struct FacilityOrigin {
 }
 
 /// One street segment of the walking network, lon/lat vertices.
+///
+/// The class and the name are shared strings: a city has a few classes and its streets are
+/// drawn in many pieces, each repeating the street's name (the basemap shares them too).
 #[derive(Debug, Clone)]
 pub struct Road {
     /// OSM-style class: `primary`, `residential`, `footway`, `motorway`, …
-    pub highway: String,
-    pub name: Option<String>,
+    pub highway: Arc<str>,
+    pub name: Option<Arc<str>>,
     pub coords: Vec<(f64, f64)>,
 }
 
@@ -122,15 +125,23 @@ impl Dataset {
     pub fn new(
         taxonomy: Arc<Taxonomy>,
         mut facilities: Vec<Facility>,
-        roads: Vec<Road>,
+        mut roads: Vec<Road>,
         areas: Vec<Area>,
-        residents: Vec<Residential>,
+        mut residents: Vec<Residential>,
     ) -> Dataset {
         facilities.sort_by_key(|f| f.id);
+        // The layers were read item by item: give back their spare capacity, held for the
+        // life of the snapshot otherwise (tens of MB at city scale).
+        facilities.shrink_to_fit();
+        roads.shrink_to_fit();
+        residents.shrink_to_fit();
         let n_facilities = facilities.len();
         let mut by_category = vec![Vec::new(); taxonomy.len()];
         for (idx, f) in facilities.iter().enumerate() {
             by_category[f.category.0 as usize].push(idx as u32);
+        }
+        for members in &mut by_category {
+            members.shrink_to_fit();
         }
         let bounds = compute_bounds(&facilities, &areas);
         let area = area::derive(

@@ -124,6 +124,9 @@ impl WalkGraph {
             // Split edges and connectors: index the edges as they now are.
             segments = segment_tree(&node_lonlat, &edges, frame);
         }
+        // Both grew piece by piece; the graph lives as long as the snapshot.
+        node_lonlat.shrink_to_fit();
+        edges.shrink_to_fit();
         let n_nodes = node_lonlat.len();
         let mut degree = vec![0u32; n_nodes + 1];
         for e in &edges {

@@ -223,10 +223,10 @@ impl<T: Copy> EdgeIndex<T> {
         for e in 0..n_edges {
             offsets[e + 1] += offsets[e];
         }
-        EdgeIndex {
-            offsets,
-            items: pairs.into_iter().map(|p| p.1).collect(),
-        }
+        // Collected in place, the items would keep the pairs' larger (and grown) buffer.
+        let mut items: Vec<T> = pairs.into_iter().map(|p| p.1).collect();
+        items.shrink_to_fit();
+        EdgeIndex { offsets, items }
     }
 
     fn on(&self, edge: u32) -> &[T] {

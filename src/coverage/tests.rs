@@ -271,7 +271,7 @@ fn brute_network_m(
     type Segment = (usize, usize, (f64, f64), (f64, f64));
     let mut segments: Vec<Segment> = Vec::new();
     for road in roads {
-        if excluded.contains(&road.highway.as_str()) {
+        if excluded.contains(&&*road.highway) {
             continue;
         }
         for pair in road.coords.windows(2) {

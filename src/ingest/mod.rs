@@ -756,6 +756,15 @@ pub fn read_roads_with(
     let file = LayerReader::open(path, &options.read_options(), &columns)?;
     let mut report = FileReport::new(path, "roads");
     let mut roads = Vec::new();
+    let mut shared: std::collections::HashSet<std::sync::Arc<str>> = Default::default();
+    let mut share = |text: String| -> std::sync::Arc<str> {
+        if let Some(known) = shared.get(text.as_str()) {
+            return known.clone();
+        }
+        let new: std::sync::Arc<str> = text.into();
+        shared.insert(new.clone());
+        new
+    };
     file.for_each(|feature_idx, geometry, props| {
         report.n_read += 1;
         let lines = match geometry {
@@ -765,12 +774,18 @@ pub fn read_roads_with(
             Err(reason) => return report.skip(feature_idx, reason),
         };
         let mut props = props.into_iter();
-        let highway = props
+        let highway = share(
+            props
+                .next()
+                .flatten()
+                .and_then(Prop::into_text)
+                .unwrap_or_default(),
+        );
+        let name = props
             .next()
             .flatten()
             .and_then(Prop::into_text)
-            .unwrap_or_default();
-        let name = props.next().flatten().and_then(Prop::into_text);
+            .map(&mut share);
         for line in lines {
             let coords: Vec<(f64, f64)> = line.0.iter().map(|c| (c.x, c.y)).collect();
             if coords.len() < 2

@@ -148,6 +148,8 @@ impl SearchIndex {
             }
         }
         let vocab = builder.finish();
+        // Grown item by item: give back the spare capacity the index would hold for its life.
+        doc_token_items.shrink_to_fit();
         let doc_tokens = Csr::from_parts(doc_token_start, doc_token_items);
         let postings = Csr::from_pairs(
             vocab.len(),
@@ -190,6 +192,7 @@ impl SearchIndex {
         for docs in &mut category_docs {
             docs.sort_unstable();
             docs.dedup();
+            docs.shrink_to_fit();
         }
         let (attr_docs, attr): (Vec<u32>, Vec<DocAttributes>) = attributed.into_iter().unzip();
         let keywords = Keywords::new(taxonomy);

@@ -51,8 +51,9 @@ pub fn vector_layers(minzoom: u8, maxzoom: u8) -> Vec<VectorLayer> {
 }
 
 struct Road {
-    highway: String,
-    name: Option<String>,
+    /// Shared with the dataset's road (see [`crate::dataset::Road`]).
+    highway: std::sync::Arc<str>,
+    name: Option<std::sync::Arc<str>>,
     minzoom: u8,
     merc: LineString<f64>,
 }

@@ -428,7 +428,7 @@ fields = { id = "osm_id" }
     let state = AppState::load(config).unwrap();
     let snapshot = state.snapshot.load_full();
     let road = &snapshot.dataset.roads[0];
-    assert_eq!(road.highway, "residential");
+    assert_eq!(&*road.highway, "residential");
     assert!(haversine_m(road.coords[0], *wgs_a) < 1.0);
     assert!(haversine_m(road.coords[1], *wgs_b) < 1.0);
     assert!(snapshot.dataset.areas.is_empty() && snapshot.dataset.residents.is_empty());
