@@ -45,7 +45,7 @@ fn a_configured_class_shows_in_tiles_and_style() {
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     for road in &dataset.roads {
         if defaults.minzoom(&road.highway) == 13 {
-            *counts.entry(road.highway.as_str()).or_default() += 1;
+            *counts.entry(&*road.highway).or_default() += 1;
         }
     }
     let (value, _) = counts
