@@ -16,13 +16,13 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::coverage::scenario;
 use super::error::ApiError;
 use super::params::{Params, Query, RouteParams};
-use super::respond;
+use super::respond::{self, PublicUrl};
 use super::service;
 use crate::analysis_cache::AnalysisKey;
 use crate::attributes::Scenario;
@@ -219,12 +219,17 @@ pub async fn get_access_legend(
     State(state): State<Arc<AppState>>,
     Path(category): Path<String>,
     Query(ScenarioParams(params)): Query<ScenarioParams>,
+    PublicUrl(base): PublicUrl,
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot.load_full();
     category_id(&snapshot, &category)?;
     let scenario = scenario(&params)?;
     let map = access_map(&state, &snapshot, &category, scenario).await?;
     let load = service::load(&state, &snapshot, &category, scenario).await?;
+    let query = match scenario {
+        Scenario::Existing => String::new(),
+        other => format!("?scenario={}", other.as_str()),
+    };
     let mut classes = Vec::new();
     let mut no_access = colour_json(map.colour(NO_ACCESS));
     no_access["class"] = 0.into();
@@ -248,8 +253,32 @@ pub async fn get_access_legend(
         "no_access": no_access,
         "classes": classes,
         "place_reach_m": access::PLACE_REACH_M,
+        "png": format!("{base}/service-load/{}/legend.png{query}", snapshot.dataset.taxonomy.category(load.category).id),
         "note": "each grid cell shows the residential place nearest to its centre within place_reach_m; elsewhere nobody lives and nothing is drawn",
     })))
+}
+
+/// `GET /service-load/{category}/legend.png?scenario=`: the classes as an image.
+pub async fn get_access_legend_png(
+    State(state): State<Arc<AppState>>,
+    Path(category): Path<String>,
+    Query(ScenarioParams(params)): Query<ScenarioParams>,
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot.load_full();
+    category_id(&snapshot, &category)?;
+    let scenario = scenario(&params)?;
+    let map = access_map(&state, &snapshot, &category, scenario).await?;
+    let png = map
+        .legend_png()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, PNG_CONTENT_TYPE),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=60"),
+        ],
+        png,
+    )
+        .into_response())
 }
 
 /// `GET /report/map.png`: a small map, see `maps::small`.

@@ -114,6 +114,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(maps::get_access_legend),
         )
         .route(
+            "/service-load/{category}/legend.png",
+            get(maps::get_access_legend_png),
+        )
+        .route(
             "/service-load/{category}/{z}/{x}/{y}",
             get(maps::get_access_tile),
         )

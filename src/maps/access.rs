@@ -178,6 +178,61 @@ impl AccessMap {
     }
 }
 
+/// Layout of the legend image, pixels.
+pub mod legend_layout {
+    pub const MARGIN: u32 = 8;
+    pub const SWATCH_H: u32 = 20;
+    /// The A_i = 0 swatch, then a gap, then one swatch per class.
+    pub const NO_ACCESS_W: u32 = 28;
+    pub const GAP: u32 = 8;
+    pub const CLASS_W: u32 = 48;
+}
+
+impl AccessMap {
+    /// The legend as an image: the A_i = 0 swatch labelled 0, then the classes from least to
+    /// best served with each break written under the boundary it marks. Opaque colours.
+    pub fn legend_png(&self) -> Result<Vec<u8>, super::Error> {
+        use legend_layout::*;
+        let n = self.n_classes() as u32;
+        let width = 2 * MARGIN + NO_ACCESS_W + GAP + n * CLASS_W;
+        let height = MARGIN + SWATCH_H + 6 + 10 + MARGIN;
+        let mut rgb = vec![255u8; (width * height * 3) as usize];
+        let mut rect = |x: u32, y: u32, w: u32, h: u32, colour: [u8; 4]| {
+            for yy in y..(y + h).min(height) {
+                for xx in x..(x + w).min(width) {
+                    let at = ((yy * width + xx) * 3) as usize;
+                    rgb[at..at + 3].copy_from_slice(&colour[..3]);
+                }
+            }
+        };
+        rect(
+            MARGIN,
+            MARGIN,
+            NO_ACCESS_W,
+            SWATCH_H,
+            self.colour(NO_ACCESS),
+        );
+        let first = MARGIN + NO_ACCESS_W + GAP;
+        for class in 1..=n {
+            let x = first + (class - 1) * CLASS_W;
+            rect(x, MARGIN, CLASS_W, SWATCH_H, self.colour(class as u8));
+        }
+        let ink = [0x11, 0x11, 0x11, 255];
+        let label_y = MARGIN + SWATCH_H + 6;
+        let mut labels = vec![(MARGIN + NO_ACCESS_W / 2, "0".to_owned())];
+        for (k, b) in self.breaks.iter().enumerate() {
+            let x = first + (k as u32 + 1) * CLASS_W;
+            rect(x.saturating_sub(1), MARGIN + SWATCH_H, 2, 4, ink);
+            labels.push((x, super::label_number(*b, 2)));
+        }
+        for (centre, text) in labels {
+            let left = centre.saturating_sub(super::text_width(&text, 2) / 2);
+            super::text_dots(&text, left, label_y, 2, |x, y| rect(x, y, 2, 2, ink));
+        }
+        super::small::encode_rgb(&rgb, width, height)
+    }
+}
+
 /// The breaks between the classes of positive A_i: population-weighted quantiles of the
 /// positive A_i of the places inside the analysis area, two significant digits, without
 /// repeats.

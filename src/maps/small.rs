@@ -469,7 +469,8 @@ fn draw_north_arrow(pixmap: &mut Pixmap, view: &View) {
     }
 }
 
-fn encode_rgb(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Error> {
+/// An RGB image as PNG.
+pub(crate) fn encode_rgb(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(png::ColorType::Rgb);

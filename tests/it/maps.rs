@@ -183,6 +183,26 @@ fn access_tiles_colour_each_place_by_the_class_of_its_a_i() {
     );
     assert!(colours_seen.len() >= 4, "{colours_seen:?}");
 
+    // The legend as an image: the A_i = 0 swatch, then one swatch per class, opaque.
+    assert_eq!(
+        legend["png"],
+        server.url("/service-load/elderly/legend.png")
+    );
+    let response = get(&server.url("/service-load/elderly/legend.png"));
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/png");
+    let image = Image::decode(&response.bytes().unwrap());
+    let n_classes = legend["classes"].as_array().unwrap().len() as u32;
+    assert_eq!(image.width, 8 + 28 + 8 + n_classes * 48 + 8);
+    assert_eq!(
+        image.at(8 + 14, 18)[..3],
+        rgba(&legend["no_access"]["rgba"])[..3]
+    );
+    for (k, class) in legend["classes"].as_array().unwrap().iter().enumerate() {
+        let x = 8 + 28 + 8 + k as u32 * 48 + 24;
+        assert_eq!(image.at(x, 18)[..3], rgba(&class["rgba"])[..3], "{class}");
+    }
+
     // Far from the world, a tile is empty; the same tile again is a 304 by its ETag.
     let far = get(&server.url("/service-load/elderly/16/54000/26000.png"));
     assert_eq!(far.status(), 204);
@@ -249,6 +269,7 @@ fn access_tiles_colour_each_place_by_the_class_of_its_a_i() {
         ),
         ("/service-load/elderly/legend?scenario=x", "scenario"),
         ("/service-load/zoo/legend", "unknown category `zoo`"),
+        ("/service-load/zoo/legend.png", "unknown category `zoo`"),
     ] {
         let response = get(&server.url(query));
         assert_eq!(response.status(), 400, "{query}");
