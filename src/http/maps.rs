@@ -33,6 +33,7 @@ use crate::maps::small::{self, Layer, MapRequest, View};
 use crate::snapshot::Snapshot;
 use crate::state::AppState;
 use crate::taxonomy::CategoryId;
+use crate::tilejson_doc::{self, TileSetDoc};
 
 const PNG_CONTENT_TYPE: &str = "image/png";
 
@@ -186,32 +187,38 @@ pub fn access_tilejson(
     };
     let [lon, lat] = snapshot.dataset.center();
     let tiles = &state.config.tiles;
-    Ok(respond::json(&json!({
-        "tilejson": "3.0.0",
-        "name": format!("lifecircle service load: {} ({})", c.id, scenario.as_str()),
-        "description": format!(
+    let mut document = TileSetDoc {
+        name: format!("lifecircle service load: {} ({})", c.id, scenario.as_str()),
+        description: format!(
             "2SFCA accessibility A_i of {} ({}) per residential place, {} decay, capacity {}, {} distances; classes in the legend",
             c.label_en, c.label_zh, decay.as_str(), capacity.as_str(), coverage.mode.as_str()
         ),
-        "version": format!("1.0.{}", snapshot.version),
-        "attribution": state.config.data.attribution,
-        "scheme": "xyz",
-        "tiles": [format!("{base}/service-load/{}/{{z}}/{{x}}/{{y}}.png{query}", c.id)],
-        "minzoom": tiles.minzoom,
-        "maxzoom": tiles.maxzoom,
-        "bounds": bounds,
-        "center": [lon, lat, 13],
-        "format": "png",
-        "tileSize": 256,
-        "service_load": {
-            "category": c.id,
-            "scenario": scenario.as_str(),
-            "decay": decay.as_str(),
-            "capacity": capacity.as_str(),
-            "mode": coverage.mode.as_str(),
-            "legend": format!("{base}/service-load/{}/legend{query}", c.id),
-        },
-    })))
+        data_version: snapshot.version,
+        attribution: &state.config.data.attribution,
+        tiles: vec![format!(
+            "{base}/service-load/{}/{{z}}/{{x}}/{{y}}.png{query}",
+            c.id
+        )],
+        minzoom: tiles.minzoom,
+        maxzoom: tiles.maxzoom,
+        bounds,
+        center: (lon, lat, 13),
+        vector_layers: None,
+    }
+    .build();
+    tilejson_doc::with_extra(&mut document, "format", "png".into());
+    // Not in TileJSON 3.0.0, but MapLibre reads it for raster sources.
+    tilejson_doc::with_extra(&mut document, "tileSize", 256.into());
+    let about = json!({
+        "category": c.id,
+        "scenario": scenario.as_str(),
+        "decay": decay.as_str(),
+        "capacity": capacity.as_str(),
+        "mode": coverage.mode.as_str(),
+        "legend": format!("{base}/service-load/{}/legend{query}", c.id),
+    });
+    tilejson_doc::with_extra(&mut document, "service_load", about);
+    Ok(respond::json(&document))
 }
 
 /// `GET /service-load/{category}/legend?scenario=`: the classes of the A_i heatmap.

@@ -759,13 +759,7 @@ mod tests {
         assert_eq!(sig3(0.000123456), "0.000123");
         assert_eq!(sig3(12.3456), "12.3");
         assert_eq!(sig3(4567.8), "4568");
-        let cell = keyed(
-            "td",
-            "/a/rows/0/name",
-            Format::Text,
-            &text("<x>"),
-            "",
-        );
+        let cell = keyed("td", "/a/rows/0/name", Format::Text, &text("<x>"), "");
         assert_eq!(
             cell,
             r#"<td data-v="/a/rows/0/name" data-f="text">&lt;x&gt;</td>"#
