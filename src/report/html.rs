@@ -602,7 +602,7 @@ fn overview(out: &mut String, report: &Report) {
 
 /// Bars per subdistrict: the share covered today, and with the projects behind it.
 fn coverage_chart(out: &mut String, report: &Report, category: usize, rows: &[usize]) {
-    let (label_w, bar_w, value_w, row_h) = (110.0, 150.0, 90.0, 18.0);
+    let (label_w, bar_w, value_w, row_h) = (150.0, 130.0, 60.0, 18.0);
     let height = row_h * rows.len() as f64 + 4.0;
     let _ = write!(
         out,
@@ -759,13 +759,7 @@ mod tests {
         assert_eq!(sig3(0.000123456), "0.000123");
         assert_eq!(sig3(12.3456), "12.3");
         assert_eq!(sig3(4567.8), "4568");
-        let cell = keyed(
-            "td",
-            "/a/rows/0/name",
-            Format::Text,
-            &text("<x>"),
-            "",
-        );
+        let cell = keyed("td", "/a/rows/0/name", Format::Text, &text("<x>"), "");
         assert_eq!(
             cell,
             r#"<td data-v="/a/rows/0/name" data-f="text">&lt;x&gt;</td>"#
