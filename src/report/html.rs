@@ -602,7 +602,7 @@ fn overview(out: &mut String, report: &Report) {
 
 /// Bars per subdistrict: the share covered today, and with the projects behind it.
 fn coverage_chart(out: &mut String, report: &Report, category: usize, rows: &[usize]) {
-    let (label_w, bar_w, value_w, row_h) = (110.0, 150.0, 90.0, 18.0);
+    let (label_w, bar_w, value_w, row_h) = (150.0, 130.0, 60.0, 18.0);
     let height = row_h * rows.len() as f64 + 4.0;
     let _ = write!(
         out,
