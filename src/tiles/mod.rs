@@ -3,7 +3,8 @@
 //!
 //! A pure function of its inputs: no IO, no clock, no globals, so the same data always gives the
 //! same bytes (and the same ETag). [`profile`] decides points or clusters, [`points`] indexes
-//! positions in a datum, [`cluster`] groups, [`encode`] writes the protobuf.
+//! positions in a datum, [`cluster`] groups (and holds the pre-aggregated pyramid and fine
+//! grid), [`encode`] writes the protobuf.
 
 pub mod basemap;
 pub mod cluster;
@@ -81,8 +82,17 @@ pub fn render(
     // buffer), the points and a fine clustering (whole cells around the tile): it reaches the
     // wider of their margins, and each takes the members within its own.
     let mut scanned = None;
+    let fine_grid = points.fine_grid();
+    let fine_cell = params.cluster_fine_cell_px;
     let mut density = if key.z <= pyramid.base_zoom() {
         params.density(key.z, 0)
+    } else if let Some(grid) = fine_grid.filter(|g| g.covers(key.z, fine_cell))
+        && let n_inside = grid.count_in_tile(key, filter)
+        && n_inside > params.max_points_per_tile as u64
+    {
+        // The facilities inside the tile alone are too many for points (those in the buffer
+        // only add to them): clustered on the fine grid, read from it without a scan.
+        params.density(key.z, n_inside as usize)
     } else {
         let fine = cluster_margin(span, params.cluster_fine_cell_px, params);
         let scan_margin = buffer_margin.max(fine);
@@ -109,9 +119,11 @@ pub fn render(
             Density::Clusters { cell_px } => {
                 // Whole cells around the tile are needed so that clusters in the buffer have
                 // their true centroid and count.
+                let margin = i64::from(margin_cells(cell_px, params));
                 let cells = match pyramid_level(key, cell_px, pyramid, params) {
-                    Some(level) => {
-                        pyramid.cells(level, key, i64::from(margin_cells(cell_px, params)), filter)
+                    Some(level) => pyramid.cells(level, key, margin, filter),
+                    None if let Some(grid) = fine_grid.filter(|g| g.covers(key.z, cell_px)) => {
+                        grid.cells(key, margin, filter)
                     }
                     None => {
                         let margin = cluster_margin(span, cell_px, params);
@@ -474,6 +486,95 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        /// The fine grid gives exactly the cells (centroids included) and the in-tile counts of
+        /// clustering the facilities read from the index, filtered or not.
+        #[test]
+        fn fine_grid_matches_direct_clustering(points in prop::collection::vec((121.400f64..121.425, 31.210f64..31.230, 0u8..14), 1..400), filtered in any::<bool>()) {
+            let data = dataset(&points);
+            let p = params();
+            let pts = wgs84_points(&data);
+            let z = p.cluster_max_zoom + 1;
+            let cell_px = p.cluster_fine_cell_px;
+            let grid = pts.fine_grid().expect("a fine grid");
+            prop_assert!(grid.covers(z, cell_px));
+            let filter = if filtered { CategoryFilter::only(vec![CategoryId(1), CategoryId(5), CategoryId(9)]) } else { CategoryFilter::all() };
+            for key in crate::state::tiles_covering(data.bounds, z, z) {
+                let (min, max) = key.merc_bounds();
+                let margin = cluster_margin(max.x - min.x, cell_px, &p);
+                let members = collect(&pts, key, margin, &filter, &p);
+                let extent = i64::from(p.extent);
+                let origin = (i64::from(key.x) * extent, i64::from(key.y) * extent);
+                let direct = cluster::cluster(&members, extent * i64::from(cell_px) / 256, data.taxonomy.len(), origin);
+                let from_grid = grid.cells(key, i64::from(margin_cells(cell_px, &p)), &filter);
+                prop_assert_eq!(format!("{direct:?}"), format!("{from_grid:?}"), "tile {}", key);
+                let inside = count_in_tile(&data, key, |f| filter.allows(f.category));
+                prop_assert_eq!(grid.count_in_tile(key, &filter), inside, "tile {}", key);
+            }
+        }
+    }
+
+    #[test]
+    fn dense_tile_above_the_pyramid_is_clustered_from_the_fine_grid() {
+        // 4000 facilities in one z14 tile: more than max_points_per_tile inside the tile alone.
+        let points: Vec<_> = (0..4000)
+            .map(|i| {
+                (
+                    121.400 + (i % 80) as f64 * 2.5e-5,
+                    31.220 + (i / 80) as f64 * 2.5e-5,
+                    (i % 13) as u8,
+                )
+            })
+            .collect();
+        let data = dataset(&points);
+        let p = params();
+        let pts = wgs84_points(&data);
+        let key = TileKey::containing(
+            geom::lonlat_to_merc(121.401, 31.2205),
+            p.cluster_max_zoom + 1,
+        );
+        let tile = render(&data, &pts, key, &CategoryFilter::all(), &p).unwrap();
+        assert_eq!(
+            tile.density,
+            Density::Clusters {
+                cell_px: p.cluster_fine_cell_px
+            }
+        );
+        assert_eq!(
+            count_inside(&tile.bytes),
+            count_in_tile(&data, key, |_| true)
+        );
+        // The same tile clustered from the index scan, as without the grid.
+        let (min, max) = key.merc_bounds();
+        let margin = cluster_margin(max.x - min.x, p.cluster_fine_cell_px, &p);
+        let members = collect(&pts, key, margin, &CategoryFilter::all(), &p);
+        let extent = i64::from(p.extent);
+        let origin = (i64::from(key.x) * extent, i64::from(key.y) * extent);
+        let cells = cluster::cluster(
+            &members,
+            extent * i64::from(p.cluster_fine_cell_px) / 256,
+            data.taxonomy.len(),
+            origin,
+        );
+        let mut expected: Vec<_> = cells
+            .iter()
+            .filter(|c| {
+                let b = i64::from(p.buffer);
+                (-b..extent + b).contains(&c.x) && (-b..extent + b).contains(&c.y)
+            })
+            .map(|c| (c.x as f32, c.y as f32, u64::from(c.n_points)))
+            .collect();
+        let mut got: Vec<_> = decode(&tile.bytes)
+            .iter()
+            .map(|f| (f.1, f.2, f.3))
+            .collect();
+        expected.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        got.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(got, expected);
     }
 
     #[test]

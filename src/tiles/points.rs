@@ -2,12 +2,14 @@
 //!
 //! Takes a [`Dataset`] and a [`Datum`]; gives [`FacilityPoints`]: every facility's Web-Mercator
 //! position in that datum, an R-tree over them (carrying index and category, so a tile scan never
-//! touches the facilities themselves) and the [`ClusterPyramid`] for low zooms. Data is stored in
+//! touches the facilities themselves), the [`ClusterPyramid`] for low zooms and the
+//! [`FineGrid`] for dense tiles just above them. Data is stored in
 //! WGS84; the GCJ-02 set exists so that apps drawing on Amap or Tencent basemaps (GCJ-02) get
 //! facilities where their basemap shows the place.
 
 use rstar::{AABB, RTree, primitives::GeomWithData};
 
+use super::cluster::FineGrid;
 use super::{ClusterPyramid, TileParams};
 use crate::attributes::StatusSet;
 use crate::dataset::Dataset;
@@ -56,6 +58,8 @@ pub struct FacilityPoints {
     pub datum: Datum,
     index: RTree<IndexedPoint>,
     pyramid: ClusterPyramid,
+    /// The fine grid of the first zoom above the pyramid (see [`FineGrid`]).
+    fine: Option<FineGrid>,
 }
 
 impl FacilityPoints {
@@ -90,15 +94,29 @@ impl FacilityPoints {
             params.cluster_cell_px,
             params.extent,
         );
+        let fine = params.cluster_max_zoom.checked_add(1).and_then(|zoom| {
+            FineGrid::new(
+                shown.iter().copied(),
+                dataset.taxonomy.len(),
+                zoom,
+                params.cluster_fine_cell_px,
+                params.extent,
+            )
+        });
         FacilityPoints {
             datum,
             index,
             pyramid,
+            fine,
         }
     }
 
     pub fn pyramid(&self) -> &ClusterPyramid {
         &self.pyramid
+    }
+
+    pub fn fine_grid(&self) -> Option<&FineGrid> {
+        self.fine.as_ref()
     }
 
     /// Calls `visit(index, position, category)` for every facility inside `[min, max]`
