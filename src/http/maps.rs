@@ -74,8 +74,9 @@ fn category_id(snapshot: &Snapshot, category: &str) -> Result<CategoryId, ApiErr
     })
 }
 
-/// The A_i classes of `category` in `scenario` (breaks from `existing`), built on first use.
-async fn access_map(
+/// The A_i classes of `category` in `scenario` (breaks from `existing`), built on first use
+/// (the report builds those its small maps show before it answers).
+pub(super) async fn access_map(
     state: &Arc<AppState>,
     snapshot: &Arc<Snapshot>,
     category: &str,

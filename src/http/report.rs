@@ -86,6 +86,9 @@ async fn build(state: &Arc<AppState>, params: &ReportParams) -> Result<Report, A
         {
             let below = state.config.service_load.for_category(&c.id).2;
             let load = super::service::load(state, &snapshot, &c.id, Scenario::Existing).await?;
+            // Built here, one after another, so that the page's A_i small maps (one request
+            // each, all at once) find them ready instead of meeting the analysis limit.
+            super::maps::access_map(state, &snapshot, &c.id, Scenario::Existing).await?;
             loads.push((load, below));
         }
     }
