@@ -16,9 +16,6 @@ mod rate_limit;
 mod store;
 mod validate;
 
-/// Times moved to the crate root (`crate::time`) when exports and the configuration began to use
-/// them; the old path stays for code written against it.
-pub use crate::time;
 pub use rate_limit::RateLimiter;
 pub use store::{Inserted, Store, StoreOptions};
 pub use validate::{FilterText, Limits};

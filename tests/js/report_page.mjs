@@ -8,13 +8,10 @@
 // (a JSON pointer into /report.json) shows that value in its `data-f` format; no digit on the
 // page stands outside such an element (or a `data-name` one: a shortened name); the page is no
 // wider than the phone. Screenshots (full page) and an A4 PDF per language go to DIR.
+// Every small map (`/report/map.png`) must load.
 //
-// The small maps (`/report/map.png`) come from another part of the server: when this server has
-// no such route (404 "no route"), their failed loads are reported in `maps_missing` rather than
-// as errors; when it has one, every image must load.
-//
-// Prints one JSON object {ok, steps: [{name, ok, detail}], console_errors, failed_requests,
-// maps_missing} and exits 0 when every step passed, 1 when one failed, 3 when Chromium could
+// Prints one JSON object {ok, steps: [{name, ok, detail}], console_errors, failed_requests} and
+// exits 0 when every step passed, 1 when one failed, 3 when Chromium could
 // not be started.
 
 import fs from 'node:fs';
@@ -54,7 +51,6 @@ fs.mkdirSync(opts.out, { recursive: true });
 const steps = [];
 const consoleErrors = [];
 const failedRequests = [];
-const mapsMissing = [];
 
 async function step(name, fn) {
   try {
@@ -134,11 +130,6 @@ try {
   process.exit(3);
 }
 
-// Does this server render the small maps?
-const probe = await fetch(`${opts.base}/report/map.png?category=none`);
-const probeText = await probe.text();
-const mapsRoute = !(probe.status === 404 && /no route/.test(probeText));
-
 const VIEWPORTS = [
   { name: 'phone', width: 390, height: 844 },
   { name: 'desktop', width: 1280, height: 900 },
@@ -151,17 +142,14 @@ for (const lang of ['zh', 'en']) {
     const label = `${lang}-${viewport.name}`;
     const page = await context.newPage();
     await page.setViewportSize({ width: viewport.width, height: viewport.height });
-    const isMap = (u) => u && u.includes('/report/map.png');
     page.on('console', (msg) => {
       if (msg.type() !== 'error') return;
       const where = msg.location()?.url;
-      if (!mapsRoute && isMap(where)) return mapsMissing.push({ page: label, url: where });
       consoleErrors.push({ page: label, text: msg.text(), url: where });
     });
     page.on('pageerror', (error) => consoleErrors.push({ page: label, text: String(error.message) }));
     page.on('response', (response) => {
       if (response.status() < 400) return;
-      if (!mapsRoute && isMap(response.url())) return;
       failedRequests.push({ page: label, url: response.url(), status: response.status() });
     });
     await page.emulateMedia({ media: 'print' });
@@ -211,17 +199,15 @@ for (const lang of ['zh', 'en']) {
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       assert(width <= viewport.width + 1, `page is ${width} px wide in a ${viewport.width} px window`);
     });
-    if (mapsRoute) {
-      await step(`${label}: every small map loads`, async () => {
-        await page.evaluate(async () => {
-          await Promise.all([...document.images].map((img) => (img.complete ? null : new Promise((r) => { img.onload = img.onerror = r; }))));
-        });
-        const broken = await page.evaluate(() =>
-          [...document.images].filter((img) => img.naturalWidth === 0).map((img) => img.getAttribute('src')),
-        );
-        assert(broken.length === 0, `images not loaded: ${JSON.stringify(broken.slice(0, 5))}`);
+    await step(`${label}: every small map loads`, async () => {
+      await page.evaluate(async () => {
+        await Promise.all([...document.images].map((img) => (img.complete ? null : new Promise((r) => { img.onload = img.onerror = r; }))));
       });
-    }
+      const broken = await page.evaluate(() =>
+        [...document.images].filter((img) => img.naturalWidth === 0).map((img) => img.getAttribute('src')),
+      );
+      assert(broken.length === 0, `images not loaded: ${JSON.stringify(broken.slice(0, 5))}`);
+    });
     await step(`${label}: screenshot`, async () => {
       await page.screenshot({ path: path.join(opts.out, `report-${label}.png`), fullPage: true });
     });
@@ -245,8 +231,6 @@ console.log(
     steps,
     console_errors: consoleErrors,
     failed_requests: failedRequests,
-    maps_route: mapsRoute,
-    maps_missing: mapsMissing.length,
   }),
 );
 process.exit(ok ? 0 : 1);
