@@ -107,7 +107,38 @@ pub async fn get_catalog(
             "suggest": format!("{base}/search/suggest?q={{prefix}}"),
             "feature": format!("{base}/features/{{id}}"),
         },
+        "service_load": service_load_entry(dataset, base),
+        "evaluation": {
+            "baselines": format!("{base}/evaluation/baselines"),
+            "diff": format!("{base}/evaluation/diff?baseline={{name}}"),
+            "report": format!("{base}/report?lang={{zh|en}}"),
+            "report_json": format!("{base}/report.json"),
+            "report_xlsx": format!("{base}/report.xlsx"),
+            "report_table": format!("{base}/report/tables/{{table}}.{{csv|xlsx}}"),
+            "small_map": format!("{base}/report/map.png?category={{id}}&layer={{coverage|access}}"),
+        },
     }))
+}
+
+/// The catalog's `service_load` entry: the 2SFCA routes as URL templates, and the categories
+/// that have facilities to compute them for (the others answer with no facility).
+fn service_load_entry(dataset: &crate::dataset::Dataset, base: &str) -> serde_json::Value {
+    let existing = crate::attributes::Scenario::Existing.statuses();
+    let categories: Vec<&str> = dataset
+        .taxonomy
+        .categories()
+        .filter(|&(id, _)| !dataset.serving(id, existing).is_empty())
+        .map(|(_, c)| c.id.as_str())
+        .collect();
+    serde_json::json!({
+        "categories": categories,
+        "summary": format!("{base}/service-load/{{category}}"),
+        "facilities": format!("{base}/service-load/{{category}}/facilities"),
+        "places": format!("{base}/service-load/{{category}}/places"),
+        "tilejson": format!("{base}/service-load/{{category}}.json"),
+        "tiles": format!("{base}/service-load/{{category}}/{{z}}/{{x}}/{{y}}.png"),
+        "legend": format!("{base}/service-load/{{category}}/legend"),
+    })
 }
 
 /// The catalog's `data` entry: the sources, and what ingest skipped and why.

@@ -441,3 +441,55 @@ fn small_map_draws_streets_blind_spots_and_classes_where_they_are() {
         assert!(body.contains(fragment), "{query}: {body}");
     }
 }
+
+/// A client finds the evaluation's routes from `/catalog` alone: every template it lists, filled
+/// in, answers.
+#[test]
+fn catalog_lists_the_service_load_and_report_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = world(dir.path());
+    let catalog = get_json(&server.url("/catalog"));
+    let entry = &catalog["service_load"];
+    let categories: Vec<&str> = entry["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(categories.contains(&"elderly"), "{entry}");
+    let fill = |key: &str| {
+        entry[key]
+            .as_str()
+            .unwrap()
+            .replace("{category}", "elderly")
+    };
+    let tilejson = get_json(&fill("tilejson"));
+    assert_eq!(tilejson["tiles"][0].as_str().unwrap(), fill("tiles"));
+    for key in ["summary", "facilities", "places", "legend"] {
+        assert_eq!(get(&fill(key)).status(), 200, "{key}: {}", fill(key));
+    }
+    // Listed: the categories with facilities, whose 2SFCA has something to compute.
+    for category in catalog["categories"].as_array().unwrap() {
+        let listed = categories.contains(&category["id"].as_str().unwrap());
+        let has_facilities = category["n_facilities"].as_u64().unwrap() > 0;
+        assert_eq!(listed, has_facilities, "{category}");
+    }
+
+    let evaluation = &catalog["evaluation"];
+    let url = |key: &str| evaluation[key].as_str().unwrap().to_owned();
+    for key in ["baselines", "report_json", "report_xlsx"] {
+        assert_eq!(get(&url(key)).status(), 200, "{key}: {}", url(key));
+    }
+    let report = url("report").replace("{zh|en}", "en");
+    assert_eq!(get(&report).status(), 200, "{report}");
+    let table = url("report_table")
+        .replace("{table}", "coverage")
+        .replace("{csv|xlsx}", "csv");
+    assert_eq!(get(&table).status(), 200, "{table}");
+    let map = url("small_map")
+        .replace("{id}", "elderly")
+        .replace("{coverage|access}", "access");
+    let response = get(&map);
+    assert_eq!(response.status(), 200, "{map}");
+    assert_eq!(response.headers()["content-type"], "image/png");
+}
