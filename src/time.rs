@@ -77,6 +77,20 @@ impl LocalTime {
         &self.name
     }
 
+    /// The local calendar day of unix milliseconds, as days since 1970-01-01: staleness is
+    /// counted in the district's days, not UTC's (which start at 08:00 in Shanghai).
+    pub fn days_at(&self, ms: i64) -> i64 {
+        match Timestamp::from_millisecond(ms) {
+            Ok(at) => days_since_epoch(self.zone.to_datetime(at).date()),
+            Err(_) => ms.div_euclid(86_400_000),
+        }
+    }
+
+    /// Today, in [`LocalTime::days_at`]'s days.
+    pub fn today_days(&self) -> i64 {
+        self.days_at(now_ms())
+    }
+
     /// Formats unix milliseconds as local time with its offset, `YYYY-MM-DDTHH:MM:SS.mmm+08:00`
     /// (the offset of that moment, so summer time shows where the zone has it).
     pub fn format_ms(&self, ms: i64) -> String {
@@ -93,6 +107,27 @@ mod tests {
 
     fn check(text: &str, expected_ms: Option<i64>) {
         assert_eq!(parse_rfc3339_ms(text), expected_ms, "{text}");
+    }
+
+    #[test]
+    fn local_days_start_at_local_midnight() {
+        let shanghai = LocalTime::new("Asia/Shanghai").unwrap();
+        let utc = LocalTime::utc();
+        // 2025-05-01T20:00:00Z is already 2 May in Shanghai.
+        let evening = parse_rfc3339_ms("2025-05-01T20:00:00Z").unwrap();
+        assert_eq!(
+            utc.days_at(evening),
+            days_since_epoch(Date::constant(2025, 5, 1))
+        );
+        assert_eq!(
+            shanghai.days_at(evening),
+            days_since_epoch(Date::constant(2025, 5, 2))
+        );
+        let morning = parse_rfc3339_ms("2025-05-01T15:59:59Z").unwrap();
+        assert_eq!(
+            shanghai.days_at(morning),
+            days_since_epoch(Date::constant(2025, 5, 1))
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub async fn get_catalog(
     let dataset = &snapshot.dataset;
     let taxonomy = &dataset.taxonomy;
     let base = &public_url.0;
-    let today = crate::time::now_ms().div_euclid(86_400_000);
+    let today = state.config.server.local_time.today_days();
     let stale_after_days = i64::from(state.config.data.stale_after_days);
     let categories: Vec<_> = taxonomy
         .categories()

@@ -121,7 +121,7 @@ async fn build(state: &Arc<AppState>, params: &ReportParams) -> Result<Report, A
             blind_spots: state.config.report.blind_spots,
             overloaded: state.config.report.overloaded,
             stale_after_days: i64::from(state.config.data.stale_after_days),
-            today_days: crate::time::now_ms().div_euclid(86_400_000),
+            today_days: state.config.server.local_time.today_days(),
         },
     };
     Ok(report::build(&inputs))
