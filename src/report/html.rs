@@ -119,6 +119,11 @@ fn keyed(tag: &str, pointer: &str, format: Format, v: &Value, extra: &str) -> St
     )
 }
 
+/// A whole number in a `<span>` keyed by its JSON pointer.
+fn int_span(pointer: &str, n: f64) -> String {
+    keyed("span", pointer, Format::Int, &Value::Number(n), "")
+}
+
 fn number(n: Option<f64>) -> Value {
     n.map_or(Value::Empty, Value::Number)
 }
@@ -277,19 +282,10 @@ pub fn render(report: &Report, tables: &[Table]) -> String {
                 &text(&s.label),
                 ""
             ),
-            keyed(
-                "span",
-                &format!("{p}/n_gaps"),
-                Format::Int,
-                &Value::Number(s.n_gaps as f64),
-                ""
-            ),
-            keyed(
-                "span",
+            int_span(&format!("{p}/n_gaps"), s.n_gaps as f64),
+            int_span(
                 &format!("{p}/residents_in_gaps"),
-                Format::Int,
-                &Value::Number(s.residents_in_gaps as f64),
-                ""
+                s.residents_in_gaps as f64
             ),
         );
     }
@@ -310,13 +306,7 @@ pub fn render(report: &Report, tables: &[Table]) -> String {
                 &text(&r.label),
                 ""
             ),
-            keyed(
-                "span",
-                &format!("{p}/rank"),
-                Format::Int,
-                &Value::Number(r.rank as f64),
-                ""
-            ),
+            int_span(&format!("{p}/rank"), r.rank as f64),
             keyed(
                 "span",
                 &format!("{p}/subdistrict_label"),
@@ -335,13 +325,7 @@ pub fn render(report: &Report, tables: &[Table]) -> String {
                 ""
             ),
             t("居民", "residents"),
-            keyed(
-                "span",
-                &format!("{p}/residents"),
-                Format::Int,
-                &Value::Number(r.residents as f64),
-                ""
-            ),
+            int_span(&format!("{p}/residents"), r.residents as f64),
         );
     }
     out.push_str("</div></section>\n");
@@ -400,19 +384,10 @@ pub fn render(report: &Report, tables: &[Table]) -> String {
                 &number(c.below),
                 ""
             ),
-            keyed(
-                "span",
-                &format!("{p}/n_facilities"),
-                Format::Int,
-                &Value::Number(c.n_facilities as f64),
-                ""
-            ),
-            keyed(
-                "span",
+            int_span(&format!("{p}/n_facilities"), c.n_facilities as f64),
+            int_span(
                 &format!("{p}/facilities_without_demand"),
-                Format::Int,
-                &Value::Number(c.facilities_without_demand as f64),
-                ""
+                c.facilities_without_demand as f64
             ),
         );
     }
