@@ -377,18 +377,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn dense_tile_is_thinned_under_budget() {
-        // 5000 facilities in one z15 tile: above max_points_per_tile, so clustered finely.
-        let points: Vec<_> = (0..5000)
+    /// `n` facilities in rows of `columns`, `step` degrees apart from (121.40, 31.22), the
+    /// categories taking turns.
+    fn block(n: usize, columns: usize, step: f64) -> Vec<(f64, f64, u8)> {
+        (0..n)
             .map(|i| {
                 (
-                    121.40 + (i % 100) as f64 * 1e-5,
-                    31.22 + (i / 100) as f64 * 1e-5,
+                    121.40 + (i % columns) as f64 * step,
+                    31.22 + (i / columns) as f64 * step,
                     (i % 13) as u8,
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn dense_tile_is_thinned_under_budget() {
+        // 5000 facilities in one z15 tile: above max_points_per_tile, so clustered finely.
+        let points = block(5000, 100, 1e-5);
         let data = dataset(&points);
         let key = TileKey::containing(geom::lonlat_to_merc(121.4005, 31.2205), 15);
         let tile = render(
@@ -521,15 +527,7 @@ mod tests {
     #[test]
     fn dense_tile_above_the_pyramid_is_clustered_from_the_fine_grid() {
         // 4000 facilities in one z14 tile: more than max_points_per_tile inside the tile alone.
-        let points: Vec<_> = (0..4000)
-            .map(|i| {
-                (
-                    121.400 + (i % 80) as f64 * 2.5e-5,
-                    31.220 + (i / 80) as f64 * 2.5e-5,
-                    (i % 13) as u8,
-                )
-            })
-            .collect();
+        let points = block(4000, 80, 2.5e-5);
         let data = dataset(&points);
         let p = params();
         let pts = wgs84_points(&data);
