@@ -25,7 +25,10 @@ fn densest_tile(dataset: &Dataset, z: u8) -> (TileKey, usize) {
     let mut counts = std::collections::HashMap::new();
     for f in dataset.facilities() {
         *counts
-            .entry(TileKey::containing(f.merc, z))
+            .entry(TileKey::containing(
+                lifecircle::geom::lonlat_to_merc(f.lon, f.lat),
+                z,
+            ))
             .or_insert(0usize) += 1;
     }
     counts

@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     let taxonomy = &dataset.taxonomy;
     for f in dataset.facilities() {
         let category = taxonomy.category(f.category);
-        let (label, label_en) = if f.name.is_empty() {
+        let (label, label_en) = if f.name().is_empty() {
             dataset.label(f)
         } else {
             ("", "")
@@ -43,14 +43,14 @@ fn main() -> anyhow::Result<()> {
             f.id.to_string().as_str(),
             &format!("{:.9}", f.lon),
             &format!("{:.9}", f.lat),
-            &f.name,
+            f.name(),
             label,
             label_en,
-            f.name_en.as_deref().unwrap_or(""),
+            f.name_en().unwrap_or(""),
             &category.id,
             &category.color,
             &taxonomy.group(category.group).id,
-            f.address.as_deref().unwrap_or(""),
+            f.address().unwrap_or(""),
         ])?;
     }
     out.flush()?;

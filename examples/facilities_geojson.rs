@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
             "id": facility.id,
             "properties": {
                 "id": facility.id,
-                "name": facility.name,
+                "name": facility.name(),
                 "category": dataset.taxonomy.category(facility.category).id,
             },
             "geometry": { "type": "Point", "coordinates": [facility.lon, facility.lat] },

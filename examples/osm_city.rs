@@ -114,8 +114,8 @@ fn main() -> anyhow::Result<()> {
             f.lat,
             f.lon
         )?;
-        if !f.name.is_empty() {
-            write!(out, "<tag k=\"name\" v=\"{}\"/>", escape(&f.name))?;
+        if !f.name().is_empty() {
+            write!(out, "<tag k=\"name\" v=\"{}\"/>", escape(f.name()))?;
         }
         writeln!(out, "</node>")?;
     }

@@ -13,28 +13,117 @@ use std::sync::Arc;
 
 use crate::area::{self, AnalysisArea};
 use crate::attributes::{Attributes, Status, StatusSet};
-use crate::geom::{self, MercPoint};
+use crate::geom;
 use crate::taxonomy::{CategoryId, RuleRef, Taxonomy};
 
-/// One public-service facility, in WGS84 with its Mercator position precomputed.
+/// One public-service facility, in WGS84.
 ///
-/// A city holds a million of these for the life of a snapshot: text is boxed (no spare
-/// capacity, 16 bytes in place instead of 24) and the subdistrict, which thousands share, is
-/// one shared string per distinct value.
+/// A city holds a million of these for the life of a snapshot, so one is kept small: its four
+/// texts (source id, name, English name, address) sit back to back in one boxed string, and the
+/// subdistrict, which thousands share, is one shared string per distinct value. Build one from
+/// its parts with [`Facility::new`]; read the texts through the accessors.
 #[derive(Debug, Clone)]
 pub struct Facility {
     /// Stable feature id (the source id, or a hash of it when it is not a number).
     pub id: u64,
-    /// The id as written in the source file.
-    pub source_id: Box<str>,
-    pub name: Box<str>,
-    pub name_en: Option<Box<str>>,
-    pub category: CategoryId,
-    pub address: Option<Box<str>>,
-    pub subdistrict: Option<Arc<str>>,
     pub lon: f64,
     pub lat: f64,
-    pub merc: MercPoint,
+    pub category: CategoryId,
+    /// Source id, name, English name and address, back to back.
+    text: Box<str>,
+    /// Where the source id, the name and the English name end in `text`.
+    ends: [u32; 3],
+    subdistrict: Option<Arc<str>>,
+}
+
+/// The texts of a facility, as read: what [`Facility::new`] packs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FacilityText<'a> {
+    /// The id as written in the source file.
+    pub source_id: &'a str,
+    /// Empty when the source gives none.
+    pub name: &'a str,
+    pub name_en: Option<&'a str>,
+    pub address: Option<&'a str>,
+}
+
+impl Facility {
+    /// A facility of `category` at `(lon, lat)`. An empty English name or address counts as none.
+    pub fn new(
+        id: u64,
+        category: CategoryId,
+        (lon, lat): (f64, f64),
+        text: FacilityText<'_>,
+        subdistrict: Option<Arc<str>>,
+    ) -> Facility {
+        let parts = [
+            text.source_id,
+            text.name,
+            text.name_en.unwrap_or(""),
+            text.address.unwrap_or(""),
+        ];
+        let mut packed = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0u32; 3];
+        for (i, part) in parts.iter().enumerate() {
+            packed.push_str(part);
+            if let Some(end) = ends.get_mut(i) {
+                // Texts past 4 GB are not facility data; ingest caps fields far below.
+                *end = u32::try_from(packed.len()).unwrap_or(u32::MAX);
+            }
+        }
+        Facility {
+            id,
+            lon,
+            lat,
+            category,
+            text: packed.into_boxed_str(),
+            ends,
+            subdistrict,
+        }
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends.get(i).map_or(self.text.len(), |&e| e as usize);
+        &self.text[start..end]
+    }
+
+    /// The id as written in the source file.
+    pub fn source_id(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The name; empty for an unnamed facility (see [`Dataset::label`]).
+    pub fn name(&self) -> &str {
+        self.part(1)
+    }
+
+    pub fn name_en(&self) -> Option<&str> {
+        Some(self.part(2)).filter(|t| !t.is_empty())
+    }
+
+    pub fn address(&self) -> Option<&str> {
+        Some(self.part(3)).filter(|t| !t.is_empty())
+    }
+
+    pub fn subdistrict(&self) -> Option<&str> {
+        self.subdistrict.as_deref()
+    }
+
+    /// The subdistrict as the shared string, to share it further.
+    pub fn subdistrict_shared(&self) -> Option<&Arc<str>> {
+        self.subdistrict.as_ref()
+    }
+
+    /// The texts, to build a changed copy with [`Facility::new`].
+    pub fn text(&self) -> FacilityText<'_> {
+        FacilityText {
+            source_id: self.source_id(),
+            name: self.name(),
+            name_en: self.name_en(),
+            address: self.address(),
+        }
+    }
 }
 
 /// One facilities source (`[[data.sources]]`, or the single file).
@@ -257,7 +346,7 @@ impl Dataset {
             .collect();
         let mut by_source_key = Vec::with_capacity(self.facilities.len());
         for (idx, (f, origin)) in self.facilities.iter().zip(&self.origins).enumerate() {
-            let keys = std::iter::once((origin.source, &*f.source_id))
+            let keys = std::iter::once((origin.source, f.source_id()))
                 .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())));
             for (source, source_id) in keys {
                 if let Some(info) = sources.get(source as usize) {
@@ -310,7 +399,7 @@ impl Dataset {
         let Some(origin) = self.origin(idx) else {
             return false;
         };
-        let own = (origin.source, &*self.facilities[idx as usize].source_id);
+        let own = (origin.source, self.facilities[idx as usize].source_id());
         std::iter::once(own)
             .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
             .any(|(s, id)| {
@@ -342,10 +431,10 @@ impl Dataset {
 
     /// The facility's name, or its label when it has none (for lists and popups).
     pub fn display_name<'a>(&'a self, facility: &'a Facility) -> &'a str {
-        if facility.name.is_empty() {
+        if facility.name().is_empty() {
             self.label(facility).0
         } else {
-            &facility.name
+            facility.name()
         }
     }
 
@@ -360,7 +449,7 @@ impl Dataset {
         let Some(origin) = self.index_of(facility.id).and_then(|idx| self.origin(idx)) else {
             return Vec::new();
         };
-        std::iter::once((origin.source, &*facility.source_id))
+        std::iter::once((origin.source, facility.source_id()))
             .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
             .filter_map(|(s, id)| {
                 self.sources

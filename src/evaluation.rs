@@ -88,7 +88,7 @@ fn load_one(config: &Config, b: &BaselineConfig, taxonomy: &Taxonomy) -> Result<
                 },
             )?;
         facilities.extend(read.into_iter().map(|f| BaselineFacility {
-            key: format!("{name}:{}", f.facility.source_id),
+            key: format!("{name}:{}", f.facility.source_id()),
             status: f.attributes.status,
             attributes: f.attributes,
             facility: f.facility,
@@ -236,7 +236,7 @@ pub fn diff(baseline: &Baseline, current: &Dataset, moved_distance_m: f64) -> Di
                 kind: ChangeKind::Removed,
                 key: then.key.clone(),
                 id: None,
-                name: b.name.to_string(),
+                name: b.name().to_string(),
                 category: b.category,
                 category_before: Some(b.category),
                 status: then.status,

@@ -307,7 +307,7 @@ fn check(config: Config) -> anyhow::Result<ExitCode> {
         let members = dataset.facilities_of(id);
         let n_unnamed = members
             .iter()
-            .filter(|&&idx| dataset.facility(idx).name.is_empty())
+            .filter(|&&idx| dataset.facility(idx).name().is_empty())
             .count();
         let unnamed = if n_unnamed > 0 {
             format!(" ({n_unnamed} unnamed)")

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use lifecircle::dataset::{Area, Dataset, Facility, Residential, Road};
+use lifecircle::dataset::{Area, Dataset, Facility, FacilityText, Residential, Road};
 use lifecircle::geom;
 use lifecircle::taxonomy::CategoryId;
 use rand::{Rng, SeedableRng};
@@ -41,18 +41,18 @@ pub fn district(taxonomy: Arc<lifecircle::taxonomy::Taxonomy>) -> Dataset {
     let facilities: Vec<Facility> = (0..20_000u64)
         .map(|i| {
             let (lon, lat) = at(rng.random_range(0.0..SIDE_M), rng.random_range(0.0..SIDE_M));
-            Facility {
-                id: i + 1,
-                source_id: (i + 1).to_string().into(),
-                name: format!("设施{i}").into(),
-                name_en: None,
-                category: categories[i as usize % categories.len()],
-                address: None,
-                subdistrict: None,
-                lon,
-                lat,
-                merc: geom::lonlat_to_merc(lon, lat),
-            }
+            Facility::new(
+                i + 1,
+                categories[i as usize % categories.len()],
+                (lon, lat),
+                FacilityText {
+                    source_id: &(i + 1).to_string(),
+                    name: &format!("设施{i}"),
+                    name_en: None,
+                    address: None,
+                },
+                None,
+            )
         })
         .collect();
     let residents: Vec<Residential> = (0..100_000)

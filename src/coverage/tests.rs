@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use super::field::{FAR, MAX_STORED_M, UNREACHABLE};
 use super::*;
 use crate::config::Config;
-use crate::dataset::{Area, Facility, Residential, Road};
+use crate::dataset::{Area, Facility, FacilityText, Residential, Road};
 use crate::geom::{self, TileKey};
 
 const LON0: f64 = 121.40;
@@ -31,18 +31,18 @@ fn category(id: &str) -> CategoryId {
 }
 
 fn facility(id: u64, (lon, lat): (f64, f64), category_id: &str) -> Facility {
-    Facility {
+    Facility::new(
         id,
-        source_id: id.to_string().into(),
-        name: format!("设施{id}").into(),
-        name_en: None,
-        category: category(category_id),
-        address: None,
-        subdistrict: None,
-        lon,
-        lat,
-        merc: geom::lonlat_to_merc(lon, lat),
-    }
+        category(category_id),
+        (lon, lat),
+        FacilityText {
+            source_id: &id.to_string(),
+            name: &format!("设施{id}"),
+            name_en: None,
+            address: None,
+        },
+        None,
+    )
 }
 
 fn road(highway: &str, points_m: &[(f64, f64)]) -> Road {

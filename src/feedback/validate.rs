@@ -77,7 +77,7 @@ impl Submission {
                 })?;
                 Some(FacilityRef {
                     id,
-                    name: facility.name.to_string(),
+                    name: facility.name().to_string(),
                     category: dataset.taxonomy.category(facility.category).id.clone(),
                     lon: facility.lon,
                     lat: facility.lat,
@@ -418,21 +418,23 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::dataset::Facility;
+    use crate::dataset::{Facility, FacilityText};
 
     fn dataset() -> Dataset {
         let taxonomy = Arc::new(Config::embedded().unwrap().taxonomy().unwrap());
-        let facility = |id: u64, category: &str, lon: f64, lat: f64| Facility {
-            id,
-            source_id: id.to_string().into(),
-            name: format!("设施 {id}").into(),
-            name_en: None,
-            category: taxonomy.by_id(category).unwrap(),
-            address: None,
-            subdistrict: None,
-            lon,
-            lat,
-            merc: geom::lonlat_to_merc(lon, lat),
+        let facility = |id: u64, category: &str, lon: f64, lat: f64| {
+            Facility::new(
+                id,
+                taxonomy.by_id(category).unwrap(),
+                (lon, lat),
+                FacilityText {
+                    source_id: &id.to_string(),
+                    name: &format!("设施 {id}"),
+                    name_en: None,
+                    address: None,
+                },
+                None,
+            )
         };
         let facilities = vec![
             facility(7, "market", 121.40, 31.21),

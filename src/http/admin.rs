@@ -372,11 +372,11 @@ fn facility_json(snapshot: &Snapshot, facility_id: u64) -> Option<Value> {
     let attributes = dataset.attributes(idx);
     Some(json!({
         "id": facility.id,
-        "name": facility.name,
-        "name_en": facility.name_en,
+        "name": facility.name(),
+        "name_en": facility.name_en(),
         "category": dataset.taxonomy.category(facility.category).id,
-        "address": facility.address,
-        "subdistrict": facility.subdistrict.as_deref(),
+        "address": facility.address(),
+        "subdistrict": facility.subdistrict(),
         "lon": facility.lon,
         "lat": facility.lat,
         "status": dataset.status(idx).as_str(),

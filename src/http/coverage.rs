@@ -802,8 +802,8 @@ pub async fn get_at(State(state): State<Arc<AppState>>, uri: Uri) -> Result<Resp
                 let f = snapshot.dataset.facility(idx);
                 serde_json::json!({
                     "id": f.id,
-                    "name": f.name,
-                    "name_en": f.name_en,
+                    "name": f.name(),
+                    "name_en": f.name_en(),
                     "lon": f.lon,
                     "lat": f.lat,
                 })

@@ -336,7 +336,7 @@ fn facility_feature<'a>(
             lon: facility.lon,
             lat: facility.lat,
             name: dataset.display_name(facility),
-            address: facility.address.as_deref(),
+            address: facility.address(),
         },
         link_source,
     );
@@ -358,7 +358,7 @@ fn facility_feature<'a>(
         },
         id: facility.id,
         properties: PropertiesJson {
-            address: facility.address.as_deref(),
+            address: facility.address(),
             category: &category.id,
             category_label_en: &category.label_en,
             category_label_zh: &category.label_zh,
@@ -371,8 +371,8 @@ fn facility_feature<'a>(
             label: label_zh,
             label_en,
             links: LinksJson(links),
-            name: &facility.name,
-            name_en: facility.name_en.as_deref(),
+            name: facility.name(),
+            name_en: facility.name_en(),
             name_match: None,
             provider: source
                 .map(|s| s.provider.as_str())
@@ -380,10 +380,10 @@ fn facility_feature<'a>(
             relevance: None,
             serves,
             source: source.map(|s| s.name.as_str()),
-            source_id: &facility.source_id,
+            source_id: facility.source_id(),
             source_ids: dataset.source_keys(facility),
             status: attributes.map_or("existing", |a| a.status.as_str()),
-            subdistrict: facility.subdistrict.as_deref(),
+            subdistrict: facility.subdistrict(),
             updated: source
                 .and_then(|s| s.as_of.as_ref())
                 .map(|d| d.text.as_str()),

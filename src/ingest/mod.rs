@@ -495,7 +495,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         let keep = area.in_region(f.facility.lon, f.facility.lat);
         if !keep {
             let r = &mut source_reports[spec_position(&specs, f.origin.source)];
-            r.skip_row(f.feature_idx, outside.clone(), &f.facility.source_id);
+            r.skip_row(f.feature_idx, outside.clone(), f.facility.source_id());
             r.n_loaded -= 1;
             if configured_area {
                 n_out_of_area += 1;

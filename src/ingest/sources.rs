@@ -19,7 +19,7 @@ use super::formats::{Column, FeatureNames, LayerReader, Prop};
 use super::{Error, FileReport, representative_lonlat, stable_feature_id};
 use crate::attributes::{self, Attributes, Status};
 use crate::config::FileOptions;
-use crate::dataset::{Facility, FacilityOrigin};
+use crate::dataset::{Facility, FacilityOrigin, FacilityText};
 use crate::geom;
 use crate::geom::datum::Datum;
 use crate::taxonomy::Taxonomy;
@@ -213,18 +213,18 @@ pub fn read_source(
             &mut report,
         );
         out.push(SourcedFacility {
-            facility: Facility {
+            facility: Facility::new(
                 id,
-                source_id: raw_id.into(),
-                name: name.into(),
-                name_en: text(name_en_slot).map(Box::from),
                 category,
-                address: text(address_slot).map(Box::from),
-                subdistrict: text(subdistrict_slot).map(|s| subdistricts.intern(s)),
-                lon,
-                lat,
-                merc: geom::lonlat_to_merc(lon, lat),
-            },
+                (lon, lat),
+                FacilityText {
+                    source_id: &raw_id,
+                    name: &name,
+                    name_en: text(name_en_slot),
+                    address: text(address_slot),
+                },
+                text(subdistrict_slot).map(|s| subdistricts.intern(s)),
+            ),
             origin: FacilityOrigin {
                 source: spec.idx,
                 rule,
@@ -377,7 +377,7 @@ pub fn merge_duplicates(
     let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
     let mut merges = Vec::new();
     for candidate in facilities {
-        let key = normalise_name(&candidate.facility.name);
+        let key = normalise_name(candidate.facility.name());
         if key.is_empty() {
             kept.push(candidate);
             continue;
@@ -401,15 +401,15 @@ pub fn merge_duplicates(
                     kept: format!(
                         "{}:{}",
                         name_of(into.origin.source),
-                        into.facility.source_id
+                        into.facility.source_id()
                     ),
-                    name: into.facility.name.to_string(),
-                    merged: format!("{}:{}", name_of(source), candidate.facility.source_id),
+                    name: into.facility.name().to_string(),
+                    merged: format!("{}:{}", name_of(source), candidate.facility.source_id()),
                     distance_m,
                 });
                 into.origin
                     .also
-                    .push((source, candidate.facility.source_id.into()));
+                    .push((source, candidate.facility.source_id().into()));
                 into.origin.also.extend(candidate.origin.also);
             }
             None => {
@@ -428,18 +428,18 @@ mod tests {
 
     fn sourced(source: u16, source_id: &str, name: &str, lon: f64, lat: f64) -> SourcedFacility {
         SourcedFacility {
-            facility: Facility {
-                id: source_feature_id(&source.to_string(), source_id),
-                source_id: source_id.into(),
-                name: name.into(),
-                name_en: None,
-                category: CategoryId(0),
-                address: None,
-                subdistrict: None,
-                lon,
-                lat,
-                merc: geom::lonlat_to_merc(lon, lat),
-            },
+            facility: Facility::new(
+                source_feature_id(&source.to_string(), source_id),
+                CategoryId(0),
+                (lon, lat),
+                FacilityText {
+                    source_id,
+                    name,
+                    name_en: None,
+                    address: None,
+                },
+                None,
+            ),
             origin: FacilityOrigin {
                 source,
                 ..FacilityOrigin::default()
@@ -477,7 +477,7 @@ mod tests {
         let by_id = |id: &str| {
             &read
                 .iter()
-                .find(|f| &*f.facility.source_id == id)
+                .find(|f| f.facility.source_id() == id)
                 .unwrap()
                 .attributes
         };
@@ -540,7 +540,7 @@ mod tests {
             sourced(1, "b3", "中山公园", 121.4185, 31.2250),
         ];
         let (kept, merges) = merge_duplicates(facilities, &names, 30.0);
-        let ids: Vec<&str> = kept.iter().map(|f| &*f.facility.source_id).collect();
+        let ids: Vec<&str> = kept.iter().map(|f| f.facility.source_id()).collect();
         assert_eq!(
             ids,
             ["a1", "a2", "b2", "b3"],
@@ -551,7 +551,7 @@ mod tests {
         assert!(merges[0].kept.starts_with("amap:a"));
         let into = kept
             .iter()
-            .find(|f| format!("amap:{}", f.facility.source_id) == merges[0].kept)
+            .find(|f| format!("amap:{}", f.facility.source_id()) == merges[0].kept)
             .unwrap();
         assert_eq!(into.origin.also, [(1, "b1".to_owned())]);
     }

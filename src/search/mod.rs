@@ -711,10 +711,10 @@ fn restrict(list: &[u32], ranges: &[Range<u32>], out: &mut Vec<u32>) {
 fn facility_tokens(f: &Facility) -> Vec<(Field, String)> {
     let mut out = Vec::new();
     let fields = [
-        (Field::Name, Some(&*f.name)),
-        (Field::NameEn, f.name_en.as_deref()),
-        (Field::Address, f.address.as_deref()),
-        (Field::Subdistrict, f.subdistrict.as_deref()),
+        (Field::Name, Some(f.name())),
+        (Field::NameEn, f.name_en()),
+        (Field::Address, f.address()),
+        (Field::Subdistrict, f.subdistrict()),
     ];
     for (field, text) in fields {
         if let Some(text) = text {

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::config::Config;
-use crate::dataset::{Dataset, Facility};
+use crate::dataset::{Dataset, Facility, FacilityText};
 use crate::taxonomy::Taxonomy;
 
 fn taxonomy() -> Arc<Taxonomy> {
@@ -30,17 +30,19 @@ fn dataset(rows: &[Row]) -> Dataset {
     let facilities = rows
         .iter()
         .map(
-            |&(id, name, name_en, category, address, subdistrict, lon, lat)| Facility {
-                id,
-                source_id: id.to_string().into(),
-                name: name.into(),
-                name_en: name_en.map(Into::into),
-                category: taxonomy.by_id(category).expect("known category"),
-                address: address.map(Into::into),
-                subdistrict: Some(subdistrict.into()),
-                lon,
-                lat,
-                merc: geom::lonlat_to_merc(lon, lat),
+            |&(id, name, name_en, category, address, subdistrict, lon, lat)| {
+                Facility::new(
+                    id,
+                    taxonomy.by_id(category).expect("known category"),
+                    (lon, lat),
+                    FacilityText {
+                        source_id: &id.to_string(),
+                        name,
+                        name_en,
+                        address,
+                    },
+                    Some(subdistrict.into()),
+                )
             },
         )
         .collect();
@@ -433,7 +435,7 @@ fn unnamed_facilities_are_found_by_category_never_as_name_matches() {
             .collect();
         assert_eq!(got, expected, "{q:?}");
         for hit in &results.hits {
-            if data.facility(hit.facility_idx).name.is_empty() {
+            if data.facility(hit.facility_idx).name().is_empty() {
                 assert_eq!(hit.name_match, NameMatch::None, "{q:?}");
             }
         }
@@ -468,7 +470,7 @@ fn distances_are_haversine_and_within_radius() {
         let f = data.facility(hit.facility_idx);
         let d = hit.distance_m.unwrap();
         assert_eq!(d, geom::haversine_m(HOME, (f.lon, f.lat)));
-        assert!(d <= 800.0 && d >= previous, "{} at {d}", f.name);
+        assert!(d <= 800.0 && d >= previous, "{} at {d}", f.name());
         previous = d;
     }
     let inside = data

@@ -233,18 +233,18 @@ impl<'a> LayerWriter<'a> {
     pub fn facility(&mut self, idx: u32, x: i64, y: i64) -> Result<(), EncodeError> {
         let facility = self.dataset.facility(idx);
         self.tag(K_ID, Value::UInt(facility.id));
-        self.tag(K_NAME, Value::String(&facility.name));
-        if facility.name.is_empty() {
+        self.tag(K_NAME, Value::String(facility.name()));
+        if facility.name().is_empty() {
             // An unnamed facility (a park, a pitch) is shown by what it is.
             let (label_zh, label_en) = self.dataset.label(facility);
             self.tag(K_LABEL, Value::String(label_zh));
             self.tag(K_LABEL_EN, Value::String(label_en));
         }
-        if let Some(name_en) = &facility.name_en {
+        if let Some(name_en) = &facility.name_en() {
             self.tag(K_NAME_EN, Value::String(name_en));
         }
         self.category_tags(facility.category.0 as usize);
-        if let Some(address) = &facility.address {
+        if let Some(address) = &facility.address() {
             self.tag(K_ADDRESS, Value::String(address));
         }
         // Attributes only for the facilities that have any, so plain data's tiles are unchanged.

@@ -270,7 +270,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::dataset::Facility;
+    use crate::dataset::{Facility, FacilityText};
     use crate::geom;
 
     fn dataset(points: &[(f64, f64, u8)]) -> Dataset {
@@ -278,17 +278,19 @@ mod tests {
         let facilities = points
             .iter()
             .enumerate()
-            .map(|(idx, &(lon, lat, category))| Facility {
-                id: idx as u64 + 1,
-                source_id: (idx + 1).to_string().into(),
-                name: format!("设施{idx}").into(),
-                name_en: None,
-                category: CategoryId(category),
-                address: None,
-                subdistrict: None,
-                lon,
-                lat,
-                merc: geom::lonlat_to_merc(lon, lat),
+            .map(|(idx, &(lon, lat, category))| {
+                Facility::new(
+                    idx as u64 + 1,
+                    CategoryId(category),
+                    (lon, lat),
+                    FacilityText {
+                        source_id: &(idx + 1).to_string(),
+                        name: &format!("设施{idx}"),
+                        name_en: None,
+                        address: None,
+                    },
+                    None,
+                )
             })
             .collect();
         Dataset::new(taxonomy, facilities, vec![], vec![], vec![])
@@ -352,7 +354,9 @@ mod tests {
     fn count_in_tile(data: &Dataset, key: TileKey, keep: impl Fn(&Facility) -> bool) -> u64 {
         data.facilities()
             .iter()
-            .filter(|f| keep(f) && TileKey::containing(f.merc, key.z) == key)
+            .filter(|f| {
+                keep(f) && TileKey::containing(geom::lonlat_to_merc(f.lon, f.lat), key.z) == key
+            })
             .count() as u64
     }
 

@@ -141,9 +141,9 @@ pub fn works_in_a_real_browser() {
             .dataset
             .facilities()
             .iter()
-            .find(|f| f.name.contains("<b>"))
+            .find(|f| f.name().contains("<b>"))
             .expect("the sample has a facility named like HTML");
-        serde_json::json!({ "id": f.id, "lon": f.lon, "lat": f.lat, "name": f.name })
+        serde_json::json!({ "id": f.id, "lon": f.lon, "lat": f.lat, "name": f.name() })
     };
     let dir = screenshot_dir();
     let dir_text = dir.display().to_string();

@@ -31,7 +31,7 @@ pub fn facility(server: &TestServer, idx: usize) -> (u64, String, String) {
     let dataset = &snapshot.dataset;
     let f = &dataset.facilities()[idx];
     let category = dataset.taxonomy.category(f.category).id.clone();
-    (f.id, category, f.name.to_string())
+    (f.id, category, f.name().to_string())
 }
 
 /// POSTs `body` as it is, with `content_type` if given; returns the status and JSON answer.

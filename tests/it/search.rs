@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use lifecircle::config::Config;
-use lifecircle::dataset::{Dataset, Facility};
+use lifecircle::dataset::{Dataset, Facility, FacilityText};
 use lifecircle::geom::{self, haversine_m};
 use lifecircle::search::{SearchIndex, SearchQuery};
 use reqwest::Url;
@@ -693,18 +693,18 @@ fn city_scale_category_words_find_the_nearest_facility_of_the_category() {
             } else {
                 taxonomy.by_id(category).unwrap()
             };
-            facilities.push(Facility {
-                id: next_id,
-                source_id: next_id.to_string().into(),
-                name: word.into(),
-                name_en: None,
+            facilities.push(Facility::new(
+                next_id,
                 category,
-                address: None,
-                subdistrict: None,
-                lon: plon,
-                lat: plat,
-                merc: geom::lonlat_to_merc(plon, plat),
-            });
+                (plon, plat),
+                FacilityText {
+                    source_id: &next_id.to_string(),
+                    name: word,
+                    name_en: None,
+                    address: None,
+                },
+                None,
+            ));
             next_id += 1;
         }
     }
@@ -732,7 +732,7 @@ fn city_scale_category_words_find_the_nearest_facility_of_the_category() {
             assert!(
                 distance_m <= nearest_m + 200.0,
                 "{word} near {place:?}: first is {:?} ({}) at {distance_m:.0} m; the nearest {} is {nearest_m:.0} m away",
-                first.name,
+                first.name(),
                 data.taxonomy.category(first.category).id,
                 data.taxonomy.category(category).id,
             );

@@ -375,7 +375,7 @@ fn every_mainland_vector_converts_to_within_a_metre() {
     assert_eq!(report.n_facility_skipped, 0, "{report}");
     let mut worst: f64 = 0.0;
     for f in &layers.facilities {
-        let v = &vectors[f.source_id.parse::<usize>().unwrap()];
+        let v = &vectors[f.source_id().parse::<usize>().unwrap()];
         let d = haversine_m((f.lon, f.lat), v.1);
         assert!(d < 1.0, "{}: {d:.3} m", v.0);
         worst = worst.max(d);
@@ -434,7 +434,7 @@ fields = { id = "osm_id" }
     assert!(snapshot.dataset.areas.is_empty() && snapshot.dataset.residents.is_empty());
     let facility = &snapshot.dataset.facilities()[0];
     assert_eq!(snapshot.dataset.sources[0].name, "poi");
-    assert_eq!(&*facility.source_id, "1");
+    assert_eq!(facility.source_id(), "1");
 }
 
 /// A district of OSM "free" shapefile rows: named and unnamed parks, pitches, a pharmacy, a
