@@ -44,7 +44,15 @@ fn main() {
     let versions = pinned_versions(&lock, &lines);
     let outcome = find_or_install(&web, &out_dir.join("web-deps"), &lines, &versions, &lock);
     let (root, missing) = match outcome {
-        Ok(root) => (Some(root), None),
+        Ok(root) => {
+            // The generated source names these files by absolute path: if they go (a moved or
+            // pruned target folder), run again rather than fail the build on a missing include.
+            for line in &lines {
+                let path = root.join(&line.package).join(&line.file);
+                println!("cargo::rerun-if-changed={}", path.display());
+            }
+            (Some(root), None)
+        }
         Err(reason) => {
             let message = format!(
                 "{reason}. The map page at / needs the files of {} (web/embed.txt); install Node.js \
