@@ -138,7 +138,7 @@ pub struct SourceInfo {
 }
 
 /// Where one facility came from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FacilityOrigin {
     /// Index into [`Dataset::sources`].
     pub source: u16,
@@ -146,6 +146,59 @@ pub struct FacilityOrigin {
     pub rule: Option<RuleRef>,
     /// `(source, source id)` of the same facility in later sources, merged into this one.
     pub also: Vec<(u16, String)>,
+}
+
+/// Where each facility came from, as ingest hands it to [`Dataset::with_origins`]: per facility
+/// id, its source and the rule that classified it, and the `(source, source id)` of the same
+/// facility in later sources. A flat list, not a map: a million entries are 16 bytes each.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    /// `(facility id, source, rule or NO_RULE)`.
+    entries: Vec<(u64, u16, u32)>,
+    /// `(facility id, source, source id)`, in the order listed.
+    also: Vec<(u64, u16, String)>,
+}
+
+/// `origin_rules` entry of a facility no rule classified.
+const NO_RULE: u32 = u32::MAX;
+
+impl Origins {
+    pub fn with_capacity(n: usize) -> Origins {
+        Origins {
+            entries: Vec::with_capacity(n),
+            also: Vec::new(),
+        }
+    }
+
+    /// Records facility `id`'s origin (a later record of the same id replaces it).
+    pub fn push(&mut self, id: u64, origin: FacilityOrigin) {
+        let rule = origin.rule.map_or(NO_RULE, |r| r.0);
+        self.entries.push((id, origin.source, rule));
+        self.also.extend(
+            origin
+                .also
+                .into_iter()
+                .map(|(source, source_id)| (id, source, source_id)),
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl From<HashMap<u64, FacilityOrigin>> for Origins {
+    fn from(origins: HashMap<u64, FacilityOrigin>) -> Origins {
+        let mut out = Origins::with_capacity(origins.len());
+        for (id, origin) in origins {
+            out.push(id, origin);
+        }
+        out
+    }
 }
 
 /// One street segment of the walking network, lon/lat vertices.
@@ -193,8 +246,13 @@ pub struct Dataset {
     pub area: AnalysisArea,
     /// The facilities' sources, in config order.
     pub sources: Vec<SourceInfo>,
-    /// Per facility (same index), where it came from; empty when built without origins.
-    origins: Vec<FacilityOrigin>,
+    /// Per facility (same index), its source and the rule that classified it (`NO_RULE`: the
+    /// fallback); empty when built without origins. Two flat arrays, 6 bytes a facility.
+    origin_sources: Vec<u16>,
+    origin_rules: Vec<u32>,
+    /// `(facility index, source, source id)` of the facilities merged into another, by index:
+    /// few facilities have any, so they are kept aside rather than a list per facility.
+    also: Vec<(u32, u16, Box<str>)>,
     /// `(hash of source:source_id, facility index)` for every source id of every facility,
     /// sorted: a lookup checks the few facilities with the key's hash against the key itself,
     /// so the index holds 16 bytes per key instead of the key text and a hash table.
@@ -218,7 +276,7 @@ impl Dataset {
         areas: Vec<Area>,
         mut residents: Vec<Residential>,
     ) -> Dataset {
-        facilities.sort_by_key(|f| f.id);
+        sort_by_id(&mut facilities);
         // The layers were read item by item: give back their spare capacity, held for the
         // life of the snapshot otherwise (tens of MB at city scale).
         facilities.shrink_to_fit();
@@ -248,7 +306,9 @@ impl Dataset {
             bounds,
             area,
             sources: Vec::new(),
-            origins: Vec::new(),
+            origin_sources: Vec::new(),
+            origin_rules: Vec::new(),
+            also: Vec::new(),
             by_source_key: Vec::new(),
             source_counts: Vec::new(),
             status_counts: [n_facilities, 0, 0, 0],
@@ -333,32 +393,60 @@ impl Dataset {
         out
     }
 
-    /// The same data with its sources and each facility's origin (keyed by facility id).
+    /// The same data with its sources and each facility's origin (keyed by facility id: an
+    /// [`Origins`] list, or a map of [`FacilityOrigin`]s). A facility without one is taken as
+    /// the first source's, classified by no rule.
     pub fn with_origins(
         mut self,
         sources: Vec<SourceInfo>,
-        mut origins: HashMap<u64, FacilityOrigin>,
+        origins: impl Into<Origins>,
     ) -> Dataset {
-        self.origins = self
-            .facilities
-            .iter()
-            .map(|f| origins.remove(&f.id).unwrap_or_default())
+        let Origins { mut entries, also } = origins.into();
+        // Stable: of two records of one id the later wins, as in a map.
+        if !entries.is_sorted_by_key(|e| e.0) {
+            entries.sort_by_key(|e| e.0);
+        }
+        let n = self.facilities.len();
+        let (mut origin_sources, mut origin_rules) = (vec![0u16; n], vec![NO_RULE; n]);
+        let mut entries = entries.into_iter().peekable();
+        for (idx, f) in self.facilities.iter().enumerate() {
+            while let Some(&(id, source, rule)) = entries.peek() {
+                if id > f.id {
+                    break;
+                }
+                if id == f.id {
+                    (origin_sources[idx], origin_rules[idx]) = (source, rule);
+                }
+                entries.next();
+            }
+        }
+        let mut also: Vec<(u32, u16, Box<str>)> = also
+            .into_iter()
+            .filter_map(|(id, source, source_id)| {
+                Some((self.index_of(id)?, source, source_id.into_boxed_str()))
+            })
             .collect();
-        let mut by_source_key = Vec::with_capacity(self.facilities.len());
-        for (idx, (f, origin)) in self.facilities.iter().zip(&self.origins).enumerate() {
-            let keys = std::iter::once((origin.source, f.source_id()))
-                .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())));
+        // Stable: a facility's ids stay in the order listed.
+        also.sort_by_key(|a| a.0);
+        self.origin_sources = origin_sources;
+        self.origin_rules = origin_rules;
+        self.also = also;
+        let mut by_source_key = Vec::with_capacity(self.facilities.len() + self.also.len());
+        for (idx, f) in self.facilities.iter().enumerate() {
+            let idx = idx as u32;
+            let keys = std::iter::once((self.origin_sources[idx as usize], f.source_id()))
+                .chain(self.also_of(idx));
             for (source, source_id) in keys {
                 if let Some(info) = sources.get(source as usize) {
-                    by_source_key.push((source_key_hash(&info.name, source_id), idx as u32));
+                    by_source_key.push((source_key_hash(&info.name, source_id), idx));
                 }
             }
         }
         by_source_key.sort_unstable();
         by_source_key.shrink_to_fit();
         let mut source_counts = vec![vec![0; sources.len()]; self.taxonomy.len()];
-        for (f, origin) in self.facilities.iter().zip(&self.origins) {
-            if let Some(n) = source_counts[f.category.0 as usize].get_mut(origin.source as usize) {
+        for (f, &source) in self.facilities.iter().zip(&self.origin_sources) {
+            if let Some(n) = source_counts[f.category.0 as usize].get_mut(source as usize) {
                 *n += 1;
             }
         }
@@ -366,6 +454,15 @@ impl Dataset {
         self.by_source_key = by_source_key;
         self.sources = sources;
         self
+    }
+
+    /// `(source, source id)` of the facilities merged into facility `idx`, in the order listed.
+    fn also_of(&self, idx: u32) -> impl Iterator<Item = (u16, &str)> + '_ {
+        let first = self.also.partition_point(|a| a.0 < idx);
+        self.also[first..]
+            .iter()
+            .take_while(move |a| a.0 == idx)
+            .map(|(_, source, id)| (*source, &**id))
     }
 
     /// Facilities of `category` per source (same order as [`Dataset::sources`]).
@@ -376,8 +473,29 @@ impl Dataset {
     }
 
     /// Where facility `idx` came from, when the dataset was built with origins.
-    pub fn origin(&self, idx: u32) -> Option<&FacilityOrigin> {
-        self.origins.get(idx as usize)
+    pub fn origin(&self, idx: u32) -> Option<FacilityOrigin> {
+        Some(FacilityOrigin {
+            source: self.origin_source(idx)?,
+            rule: self.origin_rule(idx),
+            also: self
+                .also_of(idx)
+                .map(|(source, id)| (source, id.to_owned()))
+                .collect(),
+        })
+    }
+
+    /// The source (index into [`Dataset::sources`]) of facility `idx`, when the dataset was
+    /// built with origins.
+    pub fn origin_source(&self, idx: u32) -> Option<u16> {
+        self.origin_sources.get(idx as usize).copied()
+    }
+
+    /// The rule that classified facility `idx` (`None`: the fallback, or built without origins).
+    pub fn origin_rule(&self, idx: u32) -> Option<RuleRef> {
+        self.origin_rules
+            .get(idx as usize)
+            .filter(|&&r| r != NO_RULE)
+            .map(|&r| RuleRef(r))
     }
 
     /// The facility listed as `source_id` by source `source` (the `osm:5551873822` form).
@@ -396,12 +514,12 @@ impl Dataset {
 
     /// Whether facility `idx` is listed under `key` (`source:source_id`).
     fn lists_source_key(&self, idx: u32, key: &str) -> bool {
-        let Some(origin) = self.origin(idx) else {
+        let Some(source) = self.origin_source(idx) else {
             return false;
         };
-        let own = (origin.source, self.facilities[idx as usize].source_id());
+        let own = (source, self.facilities[idx as usize].source_id());
         std::iter::once(own)
-            .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
+            .chain(self.also_of(idx))
             .any(|(s, id)| {
                 self.sources.get(s as usize).is_some_and(|info| {
                     key.strip_prefix(info.name.as_str())
@@ -424,8 +542,7 @@ impl Dataset {
     pub fn label(&self, facility: &Facility) -> (&str, &str) {
         let rule = self
             .index_of(facility.id)
-            .and_then(|idx| self.origin(idx))
-            .and_then(|o| o.rule);
+            .and_then(|idx| self.origin_rule(idx));
         self.taxonomy.label(facility.category, rule)
     }
 
@@ -441,16 +558,19 @@ impl Dataset {
     /// The source (name, as-of date) of a facility, when known.
     pub fn source_of(&self, facility: &Facility) -> Option<&SourceInfo> {
         let idx = self.index_of(facility.id)?;
-        self.sources.get(self.origin(idx)?.source as usize)
+        self.sources.get(self.origin_source(idx)? as usize)
     }
 
     /// Every `source:source_id` a facility is listed under (its own first).
     pub fn source_keys(&self, facility: &Facility) -> Vec<String> {
-        let Some(origin) = self.index_of(facility.id).and_then(|idx| self.origin(idx)) else {
+        let Some(idx) = self.index_of(facility.id) else {
             return Vec::new();
         };
-        std::iter::once((origin.source, facility.source_id()))
-            .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
+        let Some(source) = self.origin_source(idx) else {
+            return Vec::new();
+        };
+        std::iter::once((source, facility.source_id()))
+            .chain(self.also_of(idx))
             .filter_map(|(s, id)| {
                 self.sources
                     .get(s as usize)
@@ -499,6 +619,41 @@ fn source_key_hash(source_name: &str, source_id: &str) -> u64 {
     hasher.digest()
 }
 
+/// Sorts facilities by id, stably, moving each once: the order is found on `(id, index)` pairs
+/// (12 bytes a facility, not 72) and then applied in place, cycle by cycle. Input already in
+/// id order (ingest's) is only checked.
+fn sort_by_id(facilities: &mut [Facility]) {
+    if facilities.is_sorted_by_key(|f| f.id) {
+        return;
+    }
+    let mut keys: Vec<(u64, u32)> = facilities
+        .iter()
+        .enumerate()
+        .map(|(idx, f)| (f.id, idx as u32))
+        .collect();
+    keys.sort_unstable();
+    let mut order: Vec<u32> = keys.into_iter().map(|(_, idx)| idx).collect();
+    apply_order(facilities, &mut order);
+}
+
+/// Puts `items[order[k]]` at `k` for every `k`, in place (`order` is a permutation; it is used
+/// up as the marks of the positions done).
+fn apply_order<T>(items: &mut [T], order: &mut [u32]) {
+    const DONE: u32 = u32::MAX;
+    for start in 0..items.len() {
+        let mut k = start;
+        while order[k] != DONE {
+            let from = order[k] as usize;
+            order[k] = DONE;
+            if from == start {
+                break;
+            }
+            items.swap(k, from);
+            k = from;
+        }
+    }
+}
+
 /// How far outside the area a facility may lie and still serve it: the largest walking
 /// threshold at 1 m/s. Ingest uses the configured walking speeds instead (see `ingest`).
 fn default_margin_m(taxonomy: &Taxonomy) -> f64 {
@@ -543,5 +698,38 @@ fn compute_bounds(facilities: &[Facility], areas: &[Area]) -> [f64; 4] {
             180.0,
             geom::MAX_MERCATOR_LAT,
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_by_id_moves_every_facility_once_into_place() {
+        let at = |id: u64| {
+            Facility::new(
+                id,
+                CategoryId(0),
+                (id as f64, 0.0),
+                FacilityText {
+                    source_id: &id.to_string(),
+                    ..FacilityText::default()
+                },
+                None,
+            )
+        };
+        // Cycles of several lengths, fixed points, and equal ids in input order.
+        let ids = [9, 3, 7, 1, 5, 5, 2, 8, 0, 6, 4, 3];
+        let mut facilities: Vec<Facility> = ids.iter().map(|&id| at(id)).collect();
+        for (i, f) in facilities.iter_mut().enumerate() {
+            f.lat = i as f64;
+        }
+        let mut expected: Vec<(u64, f64)> = facilities.iter().map(|f| (f.id, f.lat)).collect();
+        expected.sort_by_key(|e| e.0);
+        sort_by_id(&mut facilities);
+        let got: Vec<(u64, f64)> = facilities.iter().map(|f| (f.id, f.lat)).collect();
+        assert_eq!(got, expected);
+        assert!(facilities.iter().all(|f| f.source_id() == f.id.to_string()));
     }
 }
