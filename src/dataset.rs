@@ -253,9 +253,12 @@ pub struct Dataset {
     /// `(facility index, source, source id)` of the facilities merged into another, by index:
     /// few facilities have any, so they are kept aside rather than a list per facility.
     also: Vec<(u32, u16, Box<str>)>,
-    /// `(hash of source:source_id, facility index)` for every source id of every facility,
-    /// sorted: a lookup checks the few facilities with the key's hash against the key itself,
-    /// so the index holds 16 bytes per key instead of the key text and a hash table.
+    /// `(hash of source:source_id, facility index)` for the source ids a facility's id does not
+    /// follow from (those merged in from later sources, and ids not made by ingest's schemes),
+    /// sorted: a lookup checks the few facilities with the key's hash against the key itself.
+    /// A facility's own source id needs no entry: its id is a function of it (see
+    /// [`id_follows_key`]), so a lookup finds it by id. At city scale that is a million entries
+    /// (16 MB) not held.
     by_source_key: Vec<(u64, u32)>,
     /// Per category, per source: number of facilities.
     source_counts: Vec<Vec<usize>>,
@@ -319,14 +322,19 @@ impl Dataset {
     /// The same data with the facilities' attributes (keyed by facility id; facilities without
     /// an entry have none).
     pub fn with_attributes(mut self, attributes: HashMap<u64, Attributes>) -> Dataset {
-        self.attributes = attributes
-            .into_iter()
-            .filter(|(_, a)| !a.is_empty())
-            .filter_map(|(id, a)| Some((self.index_of(id)?, a)))
-            .collect();
-        let mut counts = [0usize; 4];
-        for idx in 0..self.facilities.len() as u32 {
-            counts[self.status(idx) as usize] += 1;
+        let mut by_index = HashMap::with_capacity(attributes.len());
+        by_index.extend(
+            attributes
+                .into_iter()
+                .filter(|(_, a)| !a.is_empty())
+                .filter_map(|(id, a)| Some((self.index_of(id)?, a))),
+        );
+        self.attributes = by_index;
+        // Facilities without attributes are `existing`.
+        let mut counts = [self.facilities.len(), 0, 0, 0];
+        for a in self.attributes.values() {
+            counts[Status::Existing as usize] -= 1;
+            counts[a.status as usize] += 1;
         }
         self.status_counts = counts;
         self
@@ -431,15 +439,18 @@ impl Dataset {
         self.origin_sources = origin_sources;
         self.origin_rules = origin_rules;
         self.also = also;
-        let mut by_source_key = Vec::with_capacity(self.facilities.len() + self.also.len());
+        let mut by_source_key = Vec::with_capacity(self.also.len());
         for (idx, f) in self.facilities.iter().enumerate() {
-            let idx = idx as u32;
-            let keys = std::iter::once((self.origin_sources[idx as usize], f.source_id()))
-                .chain(self.also_of(idx));
-            for (source, source_id) in keys {
-                if let Some(info) = sources.get(source as usize) {
-                    by_source_key.push((source_key_hash(&info.name, source_id), idx));
-                }
+            let source = self.origin_sources[idx];
+            if let Some(info) = sources.get(source as usize)
+                && !id_follows_key(f.id, &info.name, f.source_id())
+            {
+                by_source_key.push((source_key_hash(&info.name, f.source_id()), idx as u32));
+            }
+        }
+        for &(idx, source, ref source_id) in &self.also {
+            if let Some(info) = sources.get(source as usize) {
+                by_source_key.push((source_key_hash(&info.name, source_id), idx));
             }
         }
         by_source_key.sort_unstable();
@@ -501,12 +512,25 @@ impl Dataset {
     /// The facility listed as `source_id` by source `source` (the `osm:5551873822` form).
     /// When two facilities list the same key, the later one (by index) answers.
     pub fn facility_by_source_key(&self, key: &str) -> Option<&Facility> {
+        // Facilities whose id follows from the key (their own source id, the common case).
+        let by_id = self.sources.iter().flat_map(|info| {
+            let source_id = key
+                .strip_prefix(info.name.as_str())
+                .and_then(|rest| rest.strip_prefix(':'));
+            source_id
+                .into_iter()
+                .flat_map(|id| ids_from_key(&info.name, id))
+                .filter_map(|id| self.index_of(id))
+        });
+        // The others, by the key's hash.
         let hash = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
         let first = self.by_source_key.partition_point(|&(h, _)| h < hash);
-        self.by_source_key[first..]
+        let by_hash = self.by_source_key[first..]
             .iter()
             .take_while(|&&(h, _)| h == hash)
-            .map(|&(_, idx)| idx)
+            .map(|&(_, idx)| idx);
+        by_id
+            .chain(by_hash)
             .filter(|&idx| self.lists_source_key(idx, key))
             .max()
             .map(|idx| &self.facilities[idx as usize])
@@ -654,6 +678,21 @@ fn apply_order<T>(items: &mut [T], order: &mut [u32]) {
     }
 }
 
+/// The ids ingest gives a facility listed as `source_id` by source `source_name`: the
+/// single-file form's ([`crate::ingest::stable_feature_id`]) and a `[[data.sources]]` one's
+/// ([`crate::ingest::sources::source_feature_id`], computed here without building the key).
+fn ids_from_key(source_name: &str, source_id: &str) -> [u64; 2] {
+    [
+        crate::ingest::stable_feature_id(source_id),
+        source_key_hash(source_name, source_id) >> 11,
+    ]
+}
+
+/// Whether a facility's id is one [`ids_from_key`] gives for its own source id.
+fn id_follows_key(id: u64, source_name: &str, source_id: &str) -> bool {
+    ids_from_key(source_name, source_id).contains(&id)
+}
+
 /// How far outside the area a facility may lie and still serve it: the largest walking
 /// threshold at 1 m/s. Ingest uses the configured walking speeds instead (see `ingest`).
 fn default_margin_m(taxonomy: &Taxonomy) -> f64 {
@@ -731,5 +770,85 @@ mod tests {
         let got: Vec<(u64, f64)> = facilities.iter().map(|f| (f.id, f.lat)).collect();
         assert_eq!(got, expected);
         assert!(facilities.iter().all(|f| f.source_id() == f.id.to_string()));
+    }
+
+    #[test]
+    fn source_keys_find_their_facility_whether_or_not_the_id_follows_from_the_key() {
+        let taxonomy = Arc::new(
+            crate::config::Config::embedded()
+                .unwrap()
+                .taxonomy()
+                .unwrap(),
+        );
+        let at = |id: u64, source_id: &str| {
+            Facility::new(
+                id,
+                CategoryId(0),
+                (121.4, 31.2),
+                FacilityText {
+                    source_id,
+                    name: "甲",
+                    ..FacilityText::default()
+                },
+                None,
+            )
+        };
+        let info = |name: &str| SourceInfo {
+            name: name.into(),
+            provider: String::new(),
+            as_of: None,
+            path: std::path::PathBuf::new(),
+        };
+        // A single-file id (the number itself), a `[[data.sources]]` id (a hash of the key), an
+        // id made some other way, and a facility merged into the first.
+        let qualified = crate::ingest::sources::source_feature_id("osm", "n7");
+        let facilities = vec![at(42, "42"), at(qualified, "n7"), at(5, "x9")];
+        let origins = HashMap::from([
+            (
+                42,
+                FacilityOrigin {
+                    source: 0,
+                    rule: None,
+                    also: vec![(1, "n8".into())],
+                },
+            ),
+            (
+                qualified,
+                FacilityOrigin {
+                    source: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                5,
+                FacilityOrigin {
+                    source: 1,
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let dataset = Dataset::new(taxonomy, facilities, Vec::new(), Vec::new(), Vec::new())
+            .with_origins(vec![info("pois"), info("osm")], origins);
+        let found = |key: &str| dataset.facility_by_source_key(key).map(|f| f.id);
+        assert_eq!(found("pois:42"), Some(42));
+        assert_eq!(found("osm:n8"), Some(42));
+        assert_eq!(found("osm:n7"), Some(qualified));
+        assert_eq!(found("osm:x9"), Some(5));
+        assert_eq!(found("osm:42"), None);
+        assert_eq!(found("pois:n7"), None);
+        assert_eq!(
+            dataset.by_source_key.len(),
+            2,
+            "only the merged key and the odd id"
+        );
+        let idx = dataset.index_of(42).unwrap();
+        assert_eq!(
+            dataset.source_keys(dataset.facility(idx)),
+            ["pois:42", "osm:n8"]
+        );
+        assert_eq!(
+            dataset.origin(idx).map(|o| o.also),
+            Some(vec![(1, "n8".to_owned())])
+        );
     }
 }

@@ -79,11 +79,16 @@ impl FgbFile {
             path: path.to_owned(),
             source,
         })?;
-        let reader = FgbReader::open(BufReader::new(file)).map_err(|e| Error::NotFlatGeobuf {
+        let not_fgb = |e: flatgeobuf::Error| Error::NotFlatGeobuf {
             path: path.to_owned(),
             message: describe_fgb_error(&e),
-        })?;
-        let header = reader.header();
+        };
+        // The header is verified here, and each feature as it is decoded (side by side, see
+        // `for_each_mapped`), instead of every feature in turn by the reader.
+        // SAFETY: opening reads no field of the header; it is verified just below, before any is.
+        let reader = unsafe { FgbReader::open_unchecked(BufReader::new(file)) }.map_err(not_fgb)?;
+        let header = size_prefixed_root_as_header(reader.header()._tab.buf())
+            .map_err(|e| not_fgb(e.into()))?;
         if let Some(crs) = header.crs() {
             let code = crs.code();
             let org = crs.org().unwrap_or("EPSG");

@@ -754,7 +754,7 @@ pub fn read_roads_with(
     let datum = options.datum;
     let file = LayerReader::open(path, &options.read_options(), &columns)?;
     let mut report = FileReport::new(path, "roads");
-    let mut roads = Vec::new();
+    let mut roads = Vec::with_capacity(file.announced_features().unwrap_or(0));
     let mut shared: std::collections::HashSet<std::sync::Arc<str>> = Default::default();
     let mut share = |text: String| -> std::sync::Arc<str> {
         if let Some(known) = shared.get(text.as_str()) {
@@ -906,7 +906,7 @@ pub fn read_residents_with(
     let datum = options.datum;
     let file = LayerReader::open(path, &options.read_options(), &columns)?;
     let mut report = FileReport::new(path, "residents");
-    let mut residents = Vec::new();
+    let mut residents = Vec::with_capacity(file.announced_features().unwrap_or(0));
     file.for_each(|feature_idx, geometry, props| {
         report.n_read += 1;
         let (lon, lat) = match geometry.and_then(|g| representative_lonlat(&g)) {

@@ -289,6 +289,7 @@ pub(super) fn read_source_rows<S: std::hash::BuildHasher>(
     if let Some(n) = reader.announced_features() {
         out.facilities.reserve_exact(n);
         out.rows.reserve_exact(n);
+        seen_ids.reserve(n);
     }
     let subdistricts = Interner::default();
     let slot = |field: &str| slots.get(field).copied();

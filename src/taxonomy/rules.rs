@@ -380,7 +380,11 @@ impl RuleSet {
             for &r in &index.scanned {
                 let rule = &self.rules[r.0 as usize];
                 let hit = match rule.kind {
-                    MatchKind::NameSuffix => value.ends_with(&rule.folded),
+                    // The last byte first: most values end otherwise, and cheaper to tell.
+                    MatchKind::NameSuffix => {
+                        value.as_bytes().last() == rule.folded.as_bytes().last()
+                            && value.ends_with(&rule.folded)
+                    }
                     _ => value.contains(&rule.folded),
                 };
                 if hit {
