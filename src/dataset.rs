@@ -138,7 +138,7 @@ pub struct SourceInfo {
 }
 
 /// Where one facility came from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FacilityOrigin {
     /// Index into [`Dataset::sources`].
     pub source: u16,
@@ -146,6 +146,59 @@ pub struct FacilityOrigin {
     pub rule: Option<RuleRef>,
     /// `(source, source id)` of the same facility in later sources, merged into this one.
     pub also: Vec<(u16, String)>,
+}
+
+/// Where each facility came from, as ingest hands it to [`Dataset::with_origins`]: per facility
+/// id, its source and the rule that classified it, and the `(source, source id)` of the same
+/// facility in later sources. A flat list, not a map: a million entries are 16 bytes each.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    /// `(facility id, source, rule or NO_RULE)`.
+    entries: Vec<(u64, u16, u32)>,
+    /// `(facility id, source, source id)`, in the order listed.
+    also: Vec<(u64, u16, String)>,
+}
+
+/// `origin_rules` entry of a facility no rule classified.
+const NO_RULE: u32 = u32::MAX;
+
+impl Origins {
+    pub fn with_capacity(n: usize) -> Origins {
+        Origins {
+            entries: Vec::with_capacity(n),
+            also: Vec::new(),
+        }
+    }
+
+    /// Records facility `id`'s origin (a later record of the same id replaces it).
+    pub fn push(&mut self, id: u64, origin: FacilityOrigin) {
+        let rule = origin.rule.map_or(NO_RULE, |r| r.0);
+        self.entries.push((id, origin.source, rule));
+        self.also.extend(
+            origin
+                .also
+                .into_iter()
+                .map(|(source, source_id)| (id, source, source_id)),
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl From<HashMap<u64, FacilityOrigin>> for Origins {
+    fn from(origins: HashMap<u64, FacilityOrigin>) -> Origins {
+        let mut out = Origins::with_capacity(origins.len());
+        for (id, origin) in origins {
+            out.push(id, origin);
+        }
+        out
+    }
 }
 
 /// One street segment of the walking network, lon/lat vertices.
@@ -193,11 +246,19 @@ pub struct Dataset {
     pub area: AnalysisArea,
     /// The facilities' sources, in config order.
     pub sources: Vec<SourceInfo>,
-    /// Per facility (same index), where it came from; empty when built without origins.
-    origins: Vec<FacilityOrigin>,
-    /// `(hash of source:source_id, facility index)` for every source id of every facility,
-    /// sorted: a lookup checks the few facilities with the key's hash against the key itself,
-    /// so the index holds 16 bytes per key instead of the key text and a hash table.
+    /// Per facility (same index), its source and the rule that classified it (`NO_RULE`: the
+    /// fallback); empty when built without origins. Two flat arrays, 6 bytes a facility.
+    origin_sources: Vec<u16>,
+    origin_rules: Vec<u32>,
+    /// `(facility index, source, source id)` of the facilities merged into another, by index:
+    /// few facilities have any, so they are kept aside rather than a list per facility.
+    also: Vec<(u32, u16, Box<str>)>,
+    /// `(hash of source:source_id, facility index)` for the source ids a facility's id does not
+    /// follow from (those merged in from later sources, and ids not made by ingest's schemes),
+    /// sorted: a lookup checks the few facilities with the key's hash against the key itself.
+    /// A facility's own source id needs no entry: its id is a function of it (see
+    /// [`id_follows_key`]), so a lookup finds it by id. At city scale that is a million entries
+    /// (16 MB) not held.
     by_source_key: Vec<(u64, u32)>,
     /// Per category, per source: number of facilities.
     source_counts: Vec<Vec<usize>>,
@@ -218,7 +279,7 @@ impl Dataset {
         areas: Vec<Area>,
         mut residents: Vec<Residential>,
     ) -> Dataset {
-        facilities.sort_by_key(|f| f.id);
+        sort_by_id(&mut facilities);
         // The layers were read item by item: give back their spare capacity, held for the
         // life of the snapshot otherwise (tens of MB at city scale).
         facilities.shrink_to_fit();
@@ -248,7 +309,9 @@ impl Dataset {
             bounds,
             area,
             sources: Vec::new(),
-            origins: Vec::new(),
+            origin_sources: Vec::new(),
+            origin_rules: Vec::new(),
+            also: Vec::new(),
             by_source_key: Vec::new(),
             source_counts: Vec::new(),
             status_counts: [n_facilities, 0, 0, 0],
@@ -259,14 +322,19 @@ impl Dataset {
     /// The same data with the facilities' attributes (keyed by facility id; facilities without
     /// an entry have none).
     pub fn with_attributes(mut self, attributes: HashMap<u64, Attributes>) -> Dataset {
-        self.attributes = attributes
-            .into_iter()
-            .filter(|(_, a)| !a.is_empty())
-            .filter_map(|(id, a)| Some((self.index_of(id)?, a)))
-            .collect();
-        let mut counts = [0usize; 4];
-        for idx in 0..self.facilities.len() as u32 {
-            counts[self.status(idx) as usize] += 1;
+        let mut by_index = HashMap::with_capacity(attributes.len());
+        by_index.extend(
+            attributes
+                .into_iter()
+                .filter(|(_, a)| !a.is_empty())
+                .filter_map(|(id, a)| Some((self.index_of(id)?, a))),
+        );
+        self.attributes = by_index;
+        // Facilities without attributes are `existing`.
+        let mut counts = [self.facilities.len(), 0, 0, 0];
+        for a in self.attributes.values() {
+            counts[Status::Existing as usize] -= 1;
+            counts[a.status as usize] += 1;
         }
         self.status_counts = counts;
         self
@@ -333,32 +401,63 @@ impl Dataset {
         out
     }
 
-    /// The same data with its sources and each facility's origin (keyed by facility id).
+    /// The same data with its sources and each facility's origin (keyed by facility id: an
+    /// [`Origins`] list, or a map of [`FacilityOrigin`]s). A facility without one is taken as
+    /// the first source's, classified by no rule.
     pub fn with_origins(
         mut self,
         sources: Vec<SourceInfo>,
-        mut origins: HashMap<u64, FacilityOrigin>,
+        origins: impl Into<Origins>,
     ) -> Dataset {
-        self.origins = self
-            .facilities
-            .iter()
-            .map(|f| origins.remove(&f.id).unwrap_or_default())
-            .collect();
-        let mut by_source_key = Vec::with_capacity(self.facilities.len());
-        for (idx, (f, origin)) in self.facilities.iter().zip(&self.origins).enumerate() {
-            let keys = std::iter::once((origin.source, f.source_id()))
-                .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())));
-            for (source, source_id) in keys {
-                if let Some(info) = sources.get(source as usize) {
-                    by_source_key.push((source_key_hash(&info.name, source_id), idx as u32));
+        let Origins { mut entries, also } = origins.into();
+        // Stable: of two records of one id the later wins, as in a map.
+        if !entries.is_sorted_by_key(|e| e.0) {
+            entries.sort_by_key(|e| e.0);
+        }
+        let n = self.facilities.len();
+        let (mut origin_sources, mut origin_rules) = (vec![0u16; n], vec![NO_RULE; n]);
+        let mut entries = entries.into_iter().peekable();
+        for (idx, f) in self.facilities.iter().enumerate() {
+            while let Some(&(id, source, rule)) = entries.peek() {
+                if id > f.id {
+                    break;
                 }
+                if id == f.id {
+                    (origin_sources[idx], origin_rules[idx]) = (source, rule);
+                }
+                entries.next();
+            }
+        }
+        let mut also: Vec<(u32, u16, Box<str>)> = also
+            .into_iter()
+            .filter_map(|(id, source, source_id)| {
+                Some((self.index_of(id)?, source, source_id.into_boxed_str()))
+            })
+            .collect();
+        // Stable: a facility's ids stay in the order listed.
+        also.sort_by_key(|a| a.0);
+        self.origin_sources = origin_sources;
+        self.origin_rules = origin_rules;
+        self.also = also;
+        let mut by_source_key = Vec::with_capacity(self.also.len());
+        for (idx, f) in self.facilities.iter().enumerate() {
+            let source = self.origin_sources[idx];
+            if let Some(info) = sources.get(source as usize)
+                && !id_follows_key(f.id, &info.name, f.source_id())
+            {
+                by_source_key.push((source_key_hash(&info.name, f.source_id()), idx as u32));
+            }
+        }
+        for &(idx, source, ref source_id) in &self.also {
+            if let Some(info) = sources.get(source as usize) {
+                by_source_key.push((source_key_hash(&info.name, source_id), idx));
             }
         }
         by_source_key.sort_unstable();
         by_source_key.shrink_to_fit();
         let mut source_counts = vec![vec![0; sources.len()]; self.taxonomy.len()];
-        for (f, origin) in self.facilities.iter().zip(&self.origins) {
-            if let Some(n) = source_counts[f.category.0 as usize].get_mut(origin.source as usize) {
+        for (f, &source) in self.facilities.iter().zip(&self.origin_sources) {
+            if let Some(n) = source_counts[f.category.0 as usize].get_mut(source as usize) {
                 *n += 1;
             }
         }
@@ -366,6 +465,15 @@ impl Dataset {
         self.by_source_key = by_source_key;
         self.sources = sources;
         self
+    }
+
+    /// `(source, source id)` of the facilities merged into facility `idx`, in the order listed.
+    fn also_of(&self, idx: u32) -> impl Iterator<Item = (u16, &str)> + '_ {
+        let first = self.also.partition_point(|a| a.0 < idx);
+        self.also[first..]
+            .iter()
+            .take_while(move |a| a.0 == idx)
+            .map(|(_, source, id)| (*source, &**id))
     }
 
     /// Facilities of `category` per source (same order as [`Dataset::sources`]).
@@ -376,19 +484,53 @@ impl Dataset {
     }
 
     /// Where facility `idx` came from, when the dataset was built with origins.
-    pub fn origin(&self, idx: u32) -> Option<&FacilityOrigin> {
-        self.origins.get(idx as usize)
+    pub fn origin(&self, idx: u32) -> Option<FacilityOrigin> {
+        Some(FacilityOrigin {
+            source: self.origin_source(idx)?,
+            rule: self.origin_rule(idx),
+            also: self
+                .also_of(idx)
+                .map(|(source, id)| (source, id.to_owned()))
+                .collect(),
+        })
+    }
+
+    /// The source (index into [`Dataset::sources`]) of facility `idx`, when the dataset was
+    /// built with origins.
+    pub fn origin_source(&self, idx: u32) -> Option<u16> {
+        self.origin_sources.get(idx as usize).copied()
+    }
+
+    /// The rule that classified facility `idx` (`None`: the fallback, or built without origins).
+    pub fn origin_rule(&self, idx: u32) -> Option<RuleRef> {
+        self.origin_rules
+            .get(idx as usize)
+            .filter(|&&r| r != NO_RULE)
+            .map(|&r| RuleRef(r))
     }
 
     /// The facility listed as `source_id` by source `source` (the `osm:5551873822` form).
     /// When two facilities list the same key, the later one (by index) answers.
     pub fn facility_by_source_key(&self, key: &str) -> Option<&Facility> {
+        // Facilities whose id follows from the key (their own source id, the common case).
+        let by_id = self.sources.iter().flat_map(|info| {
+            let source_id = key
+                .strip_prefix(info.name.as_str())
+                .and_then(|rest| rest.strip_prefix(':'));
+            source_id
+                .into_iter()
+                .flat_map(|id| ids_from_key(&info.name, id))
+                .filter_map(|id| self.index_of(id))
+        });
+        // The others, by the key's hash.
         let hash = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
         let first = self.by_source_key.partition_point(|&(h, _)| h < hash);
-        self.by_source_key[first..]
+        let by_hash = self.by_source_key[first..]
             .iter()
             .take_while(|&&(h, _)| h == hash)
-            .map(|&(_, idx)| idx)
+            .map(|&(_, idx)| idx);
+        by_id
+            .chain(by_hash)
             .filter(|&idx| self.lists_source_key(idx, key))
             .max()
             .map(|idx| &self.facilities[idx as usize])
@@ -396,12 +538,12 @@ impl Dataset {
 
     /// Whether facility `idx` is listed under `key` (`source:source_id`).
     fn lists_source_key(&self, idx: u32, key: &str) -> bool {
-        let Some(origin) = self.origin(idx) else {
+        let Some(source) = self.origin_source(idx) else {
             return false;
         };
-        let own = (origin.source, self.facilities[idx as usize].source_id());
+        let own = (source, self.facilities[idx as usize].source_id());
         std::iter::once(own)
-            .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
+            .chain(self.also_of(idx))
             .any(|(s, id)| {
                 self.sources.get(s as usize).is_some_and(|info| {
                     key.strip_prefix(info.name.as_str())
@@ -424,8 +566,7 @@ impl Dataset {
     pub fn label(&self, facility: &Facility) -> (&str, &str) {
         let rule = self
             .index_of(facility.id)
-            .and_then(|idx| self.origin(idx))
-            .and_then(|o| o.rule);
+            .and_then(|idx| self.origin_rule(idx));
         self.taxonomy.label(facility.category, rule)
     }
 
@@ -441,16 +582,19 @@ impl Dataset {
     /// The source (name, as-of date) of a facility, when known.
     pub fn source_of(&self, facility: &Facility) -> Option<&SourceInfo> {
         let idx = self.index_of(facility.id)?;
-        self.sources.get(self.origin(idx)?.source as usize)
+        self.sources.get(self.origin_source(idx)? as usize)
     }
 
     /// Every `source:source_id` a facility is listed under (its own first).
     pub fn source_keys(&self, facility: &Facility) -> Vec<String> {
-        let Some(origin) = self.index_of(facility.id).and_then(|idx| self.origin(idx)) else {
+        let Some(idx) = self.index_of(facility.id) else {
             return Vec::new();
         };
-        std::iter::once((origin.source, facility.source_id()))
-            .chain(origin.also.iter().map(|(s, id)| (*s, id.as_str())))
+        let Some(source) = self.origin_source(idx) else {
+            return Vec::new();
+        };
+        std::iter::once((source, facility.source_id()))
+            .chain(self.also_of(idx))
             .filter_map(|(s, id)| {
                 self.sources
                     .get(s as usize)
@@ -499,6 +643,56 @@ fn source_key_hash(source_name: &str, source_id: &str) -> u64 {
     hasher.digest()
 }
 
+/// Sorts facilities by id, stably, moving each once: the order is found on `(id, index)` pairs
+/// (12 bytes a facility, not 72) and then applied in place, cycle by cycle. Input already in
+/// id order (ingest's) is only checked.
+fn sort_by_id(facilities: &mut [Facility]) {
+    if facilities.is_sorted_by_key(|f| f.id) {
+        return;
+    }
+    let mut keys: Vec<(u64, u32)> = facilities
+        .iter()
+        .enumerate()
+        .map(|(idx, f)| (f.id, idx as u32))
+        .collect();
+    keys.sort_unstable();
+    let mut order: Vec<u32> = keys.into_iter().map(|(_, idx)| idx).collect();
+    apply_order(facilities, &mut order);
+}
+
+/// Puts `items[order[k]]` at `k` for every `k`, in place (`order` is a permutation; it is used
+/// up as the marks of the positions done).
+fn apply_order<T>(items: &mut [T], order: &mut [u32]) {
+    const DONE: u32 = u32::MAX;
+    for start in 0..items.len() {
+        let mut k = start;
+        while order[k] != DONE {
+            let from = order[k] as usize;
+            order[k] = DONE;
+            if from == start {
+                break;
+            }
+            items.swap(k, from);
+            k = from;
+        }
+    }
+}
+
+/// The ids ingest gives a facility listed as `source_id` by source `source_name`: the
+/// single-file form's ([`crate::ingest::stable_feature_id`]) and a `[[data.sources]]` one's
+/// ([`crate::ingest::sources::source_feature_id`], computed here without building the key).
+fn ids_from_key(source_name: &str, source_id: &str) -> [u64; 2] {
+    [
+        crate::ingest::stable_feature_id(source_id),
+        source_key_hash(source_name, source_id) >> 11,
+    ]
+}
+
+/// Whether a facility's id is one [`ids_from_key`] gives for its own source id.
+fn id_follows_key(id: u64, source_name: &str, source_id: &str) -> bool {
+    ids_from_key(source_name, source_id).contains(&id)
+}
+
 /// How far outside the area a facility may lie and still serve it: the largest walking
 /// threshold at 1 m/s. Ingest uses the configured walking speeds instead (see `ingest`).
 fn default_margin_m(taxonomy: &Taxonomy) -> f64 {
@@ -543,5 +737,118 @@ fn compute_bounds(facilities: &[Facility], areas: &[Area]) -> [f64; 4] {
             180.0,
             geom::MAX_MERCATOR_LAT,
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_by_id_moves_every_facility_once_into_place() {
+        let at = |id: u64| {
+            Facility::new(
+                id,
+                CategoryId(0),
+                (id as f64, 0.0),
+                FacilityText {
+                    source_id: &id.to_string(),
+                    ..FacilityText::default()
+                },
+                None,
+            )
+        };
+        // Cycles of several lengths, fixed points, and equal ids in input order.
+        let ids = [9, 3, 7, 1, 5, 5, 2, 8, 0, 6, 4, 3];
+        let mut facilities: Vec<Facility> = ids.iter().map(|&id| at(id)).collect();
+        for (i, f) in facilities.iter_mut().enumerate() {
+            f.lat = i as f64;
+        }
+        let mut expected: Vec<(u64, f64)> = facilities.iter().map(|f| (f.id, f.lat)).collect();
+        expected.sort_by_key(|e| e.0);
+        sort_by_id(&mut facilities);
+        let got: Vec<(u64, f64)> = facilities.iter().map(|f| (f.id, f.lat)).collect();
+        assert_eq!(got, expected);
+        assert!(facilities.iter().all(|f| f.source_id() == f.id.to_string()));
+    }
+
+    #[test]
+    fn source_keys_find_their_facility_whether_or_not_the_id_follows_from_the_key() {
+        let taxonomy = Arc::new(
+            crate::config::Config::embedded()
+                .unwrap()
+                .taxonomy()
+                .unwrap(),
+        );
+        let at = |id: u64, source_id: &str| {
+            Facility::new(
+                id,
+                CategoryId(0),
+                (121.4, 31.2),
+                FacilityText {
+                    source_id,
+                    name: "甲",
+                    ..FacilityText::default()
+                },
+                None,
+            )
+        };
+        let info = |name: &str| SourceInfo {
+            name: name.into(),
+            provider: String::new(),
+            as_of: None,
+            path: std::path::PathBuf::new(),
+        };
+        // A single-file id (the number itself), a `[[data.sources]]` id (a hash of the key), an
+        // id made some other way, and a facility merged into the first.
+        let qualified = crate::ingest::sources::source_feature_id("osm", "n7");
+        let facilities = vec![at(42, "42"), at(qualified, "n7"), at(5, "x9")];
+        let origins = HashMap::from([
+            (
+                42,
+                FacilityOrigin {
+                    source: 0,
+                    rule: None,
+                    also: vec![(1, "n8".into())],
+                },
+            ),
+            (
+                qualified,
+                FacilityOrigin {
+                    source: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                5,
+                FacilityOrigin {
+                    source: 1,
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let dataset = Dataset::new(taxonomy, facilities, Vec::new(), Vec::new(), Vec::new())
+            .with_origins(vec![info("pois"), info("osm")], origins);
+        let found = |key: &str| dataset.facility_by_source_key(key).map(|f| f.id);
+        assert_eq!(found("pois:42"), Some(42));
+        assert_eq!(found("osm:n8"), Some(42));
+        assert_eq!(found("osm:n7"), Some(qualified));
+        assert_eq!(found("osm:x9"), Some(5));
+        assert_eq!(found("osm:42"), None);
+        assert_eq!(found("pois:n7"), None);
+        assert_eq!(
+            dataset.by_source_key.len(),
+            2,
+            "only the merged key and the odd id"
+        );
+        let idx = dataset.index_of(42).unwrap();
+        assert_eq!(
+            dataset.source_keys(dataset.facility(idx)),
+            ["pois:42", "osm:n8"]
+        );
+        assert_eq!(
+            dataset.origin(idx).map(|o| o.also),
+            Some(vec![(1, "n8".to_owned())])
+        );
     }
 }

@@ -334,6 +334,16 @@ impl Taxonomy {
         Some((self.rules.rule(rule).category, rule))
     }
 
+    /// [`Taxonomy::classify_record`] with the record's values asked by field position:
+    /// `value(i)` is the value of the field `rules().fields()[i]`.
+    pub fn classify_fields<'v>(
+        &self,
+        value: impl Fn(usize) -> Option<&'v str>,
+    ) -> Option<(CategoryId, RuleRef)> {
+        let rule = self.rules.classify_fields(value)?;
+        Some((self.rules.rule(rule).category, rule))
+    }
+
     /// The rules, for reports (which rule classified what).
     pub fn rules(&self) -> &RuleSet {
         &self.rules

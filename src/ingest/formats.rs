@@ -222,6 +222,14 @@ impl LayerReader {
         &self.path
     }
 
+    /// How many features the file says it holds, when its format says (FlatGeobuf does).
+    pub fn announced_features(&self) -> Option<usize> {
+        match &self.inner {
+            Inner::FlatGeobuf(file) => file.announced_features(),
+            _ => None,
+        }
+    }
+
     /// How a message names feature `feature_idx` (0-based): "feature 12", "line 14", …; see
     /// [`FeatureNames`] for naming features while [`LayerReader::for_each`] runs.
     pub fn describe_feature(&self, feature_idx: usize) -> String {
@@ -257,6 +265,44 @@ impl LayerReader {
                 Ok(())
             }
         }
+    }
+
+    /// Like [`LayerReader::for_each`], with the per-feature work `map` done on rayon's threads,
+    /// a chunk of features at a time: `visit` is given every feature's result in feature order,
+    /// so whatever it counts comes out as when read in turn. `map` must not depend on the order
+    /// it is called in. A FlatGeobuf file's features are decoded side by side too; the other
+    /// formats are decoded in turn.
+    pub fn for_each_mapped<T: Send>(
+        self,
+        map: impl Fn(usize, Result<geo::Geometry<f64>, String>, Vec<Option<Prop>>) -> T + Sync,
+        mut visit: impl FnMut(usize, T),
+    ) -> Result<(), Error> {
+        use rayon::prelude::*;
+        if let Inner::FlatGeobuf(file) = self.inner {
+            return file.for_each_mapped(map, visit);
+        }
+        type Raw = (usize, Result<geo::Geometry<f64>, String>, Vec<Option<Prop>>);
+        let mut chunk: Vec<Raw> = Vec::with_capacity(super::fgb::CHUNK);
+        let mut flush = |chunk: &mut Vec<Raw>| {
+            let results: Vec<(usize, T)> = chunk
+                .par_drain(..)
+                .map(|(feature_idx, geometry, props)| {
+                    (feature_idx, map(feature_idx, geometry, props))
+                })
+                .collect();
+            for (feature_idx, result) in results {
+                visit(feature_idx, result);
+            }
+        };
+        let read = self.for_each(|feature_idx, geometry, props| {
+            chunk.push((feature_idx, geometry, props));
+            if chunk.len() == super::fgb::CHUNK {
+                flush(&mut chunk);
+            }
+        });
+        // The features read before an error are visited, as when read in turn.
+        flush(&mut chunk);
+        read
     }
 }
 

@@ -26,7 +26,7 @@ use geo::{Geometry, InteriorPoint};
 
 use crate::area::{AnalysisArea, AreaSource};
 use crate::config::{Config, FieldMap, FileOptions};
-use crate::dataset::{Area, Facility, FacilityOrigin, Residential, Road, SourceInfo};
+use crate::dataset::{Area, Facility, Origins, Residential, Road, SourceInfo};
 use crate::geom;
 use crate::taxonomy::Taxonomy;
 use formats::{Column, LayerReader, Prop, ReadOptions};
@@ -356,7 +356,7 @@ pub struct Layers {
     /// Per facility id, its attributes, for the facilities that have any.
     pub attributes: HashMap<u64, crate::attributes::Attributes>,
     /// Per facility id, its source and rule.
-    pub origins: HashMap<u64, FacilityOrigin>,
+    pub origins: Origins,
     pub sources: Vec<SourceInfo>,
     pub roads: Vec<Road>,
     pub areas: Vec<Area>,
@@ -380,7 +380,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
     let unmatched = &mut report.unmatched;
     let read_facilities = || -> Result<_, Error> {
         let mut seen_ids = HashSet::new();
-        let mut sourced = Vec::new();
+        let mut sourced = sources::SourcedFacilities::default();
         let mut source_reports = Vec::new();
         let mut feature_names = Vec::new();
         for (spec, options) in &specs {
@@ -393,8 +393,8 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
                 required: spec.required.clone(),
             };
             let (facilities, r, names) =
-                sources::read_source(&spec, taxonomy, &mut seen_ids, unmatched)?;
-            sourced.extend(facilities);
+                sources::read_source_rows(&spec, taxonomy, &mut seen_ids, unmatched)?;
+            sourced.append(facilities);
             source_reports.push(r);
             feature_names.push(names);
         }
@@ -439,7 +439,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
     let mut layers = Layers {
         facilities: Vec::new(),
         attributes: HashMap::new(),
-        origins: HashMap::new(),
+        origins: Origins::default(),
         sources,
         roads,
         areas,
@@ -462,7 +462,7 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
     } else {
         crate::area::derive(
             &layers.areas,
-            sourced.iter().map(|f| (f.facility.lon, f.facility.lat)),
+            sourced.facilities.iter().map(|f| (f.lon, f.lat)),
             margin_m,
         )
     };
@@ -491,11 +491,11 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
         )
     };
     let mut n_out_of_area = 0;
-    sourced.retain(|f| {
-        let keep = area.in_region(f.facility.lon, f.facility.lat);
+    sourced.retain(|f, row| {
+        let keep = area.in_region(f.lon, f.lat);
         if !keep {
-            let r = &mut source_reports[spec_position(&specs, f.origin.source)];
-            r.skip_row(f.feature_idx, outside.clone(), f.facility.source_id());
+            let r = &mut source_reports[spec_position(&specs, row.source)];
+            r.skip_row(row.feature_idx, outside.clone(), f.source_id());
             r.n_loaded -= 1;
             if configured_area {
                 n_out_of_area += 1;
@@ -505,15 +505,14 @@ pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestR
     });
     layers.area = Some(area);
 
-    let (kept, merges) = sources::merge_duplicates(sourced, &source_names, data.dedupe_distance_m);
-    report.merges = merges;
-    for f in kept {
-        if !f.attributes.is_empty() {
-            layers.attributes.insert(f.facility.id, f.attributes);
-        }
-        layers.origins.insert(f.facility.id, f.origin);
-        layers.facilities.push(f.facility);
+    report.merges = sources::merge_duplicates(&mut sourced, &source_names, data.dedupe_distance_m);
+    let mut origins = Origins::with_capacity(sourced.len());
+    for (idx, f) in sourced.facilities.iter().enumerate() {
+        origins.push(f.id, sourced.origin(idx));
     }
+    layers.origins = origins;
+    layers.attributes = std::mem::take(&mut sourced.attributes);
+    layers.facilities = sourced.facilities;
     for (r, names) in source_reports.iter_mut().zip(&feature_names) {
         r.describe_skips(names);
         report.n_facility_rows += r.n_read;
@@ -755,7 +754,7 @@ pub fn read_roads_with(
     let datum = options.datum;
     let file = LayerReader::open(path, &options.read_options(), &columns)?;
     let mut report = FileReport::new(path, "roads");
-    let mut roads = Vec::new();
+    let mut roads = Vec::with_capacity(file.announced_features().unwrap_or(0));
     let mut shared: std::collections::HashSet<std::sync::Arc<str>> = Default::default();
     let mut share = |text: String| -> std::sync::Arc<str> {
         if let Some(known) = shared.get(text.as_str()) {
@@ -907,7 +906,7 @@ pub fn read_residents_with(
     let datum = options.datum;
     let file = LayerReader::open(path, &options.read_options(), &columns)?;
     let mut report = FileReport::new(path, "residents");
-    let mut residents = Vec::new();
+    let mut residents = Vec::with_capacity(file.announced_features().unwrap_or(0));
     file.for_each(|feature_idx, geometry, props| {
         report.n_read += 1;
         let (lon, lat) = match geometry.and_then(|g| representative_lonlat(&g)) {

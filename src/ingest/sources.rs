@@ -22,7 +22,7 @@ use crate::config::FileOptions;
 use crate::dataset::{Facility, FacilityOrigin, FacilityText};
 use crate::geom;
 use crate::geom::datum::Datum;
-use crate::taxonomy::Taxonomy;
+use crate::taxonomy::{RuleRef, Taxonomy};
 
 /// The facility fields a source maps to its columns.
 pub const FACILITY_FIELDS: [&str; 10] = [
@@ -69,17 +69,101 @@ pub struct SourcedFacility {
     pub feature_idx: usize,
 }
 
-/// One shared string per distinct value: the subdistrict names a million facilities repeat.
+/// Facilities read from the sources, in source and file order, kept as parallel lists (a
+/// million facilities at city scale: no per-facility copy of what most do not have).
 #[derive(Default)]
-struct Interner(HashSet<std::sync::Arc<str>>);
+pub struct SourcedFacilities {
+    pub facilities: Vec<Facility>,
+    /// Per facility (same index), the row it came from.
+    pub rows: Vec<SourceRow>,
+    /// By facility id, the attributes of those with any.
+    pub attributes: HashMap<u64, Attributes>,
+    /// By facility id, `(source, source id)` of the same facility in later sources, merged in.
+    pub also: HashMap<u64, Vec<(u16, String)>>,
+}
+
+/// Where a [`SourcedFacilities`] facility was read.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRow {
+    pub source: u16,
+    /// The rule that classified it (`None`: fallback category).
+    pub rule: Option<RuleRef>,
+    /// Feature index in its file, for messages.
+    pub feature_idx: usize,
+}
+
+impl SourcedFacilities {
+    pub fn len(&self) -> usize {
+        self.facilities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.facilities.is_empty()
+    }
+
+    /// Adds another source's facilities after these.
+    pub fn append(&mut self, mut other: SourcedFacilities) {
+        if self.facilities.is_empty() {
+            *self = other;
+            return;
+        }
+        self.facilities.append(&mut other.facilities);
+        self.rows.append(&mut other.rows);
+        self.attributes.extend(other.attributes);
+        self.also.extend(other.also);
+    }
+
+    /// Keeps the facilities `keep` says yes to (asked in order), dropping what the others had.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Facility, &SourceRow) -> bool) {
+        let mut kept = 0;
+        for idx in 0..self.facilities.len() {
+            if keep(&self.facilities[idx], &self.rows[idx]) {
+                self.facilities.swap(kept, idx);
+                self.rows.swap(kept, idx);
+                kept += 1;
+            } else {
+                let id = self.facilities[idx].id;
+                self.attributes.remove(&id);
+                self.also.remove(&id);
+            }
+        }
+        self.facilities.truncate(kept);
+        self.rows.truncate(kept);
+    }
+
+    /// The origin of facility `idx`.
+    pub fn origin(&self, idx: usize) -> FacilityOrigin {
+        let row = &self.rows[idx];
+        FacilityOrigin {
+            source: row.source,
+            rule: row.rule,
+            also: self
+                .also
+                .get(&self.facilities[idx].id)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// One shared string per distinct value: the subdistrict names a million facilities repeat.
+/// Rows are read on several threads, hence the lock (held for a lookup; a miss, rare, inserts).
+#[derive(Default)]
+struct Interner(std::sync::RwLock<HashSet<std::sync::Arc<str>>>);
 
 impl Interner {
-    fn intern(&mut self, text: &str) -> std::sync::Arc<str> {
-        if let Some(shared) = self.0.get(text) {
+    fn intern(&self, text: &str) -> std::sync::Arc<str> {
+        let read = self.0.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(shared) = read.get(text) {
+            return shared.clone();
+        }
+        drop(read);
+        let mut write = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(shared) = write.get(text) {
             return shared.clone();
         }
         let shared: std::sync::Arc<str> = text.into();
-        self.0.insert(shared.clone());
+        write.insert(shared.clone());
         shared
     }
 }
@@ -93,12 +177,82 @@ pub struct UnmatchedValue {
 
 /// Reads one source's facilities. Rows without geometry or at (0, 0) are counted skips; unnamed
 /// rows are kept with an empty name. Also gives how the file names its features in messages.
-pub fn read_source(
+pub fn read_source<S: std::hash::BuildHasher>(
     spec: &SourceSpec<'_>,
     taxonomy: &Taxonomy,
-    seen_ids: &mut HashSet<u64>,
+    seen_ids: &mut HashSet<u64, S>,
     unmatched: &mut BTreeMap<UnmatchedValue, usize>,
 ) -> Result<(Vec<SourcedFacility>, FileReport, FeatureNames), Error> {
+    let (mut read, report, names) = read_source_rows(spec, taxonomy, seen_ids, unmatched)?;
+    let origins: Vec<FacilityOrigin> = (0..read.len()).map(|idx| read.origin(idx)).collect();
+    let out = read
+        .facilities
+        .into_iter()
+        .zip(read.rows)
+        .zip(origins)
+        .map(|((facility, row), origin)| SourcedFacility {
+            attributes: read.attributes.remove(&facility.id).unwrap_or_default(),
+            origin,
+            feature_idx: row.feature_idx,
+            facility,
+        })
+        .collect();
+    Ok((out, report, names))
+}
+
+/// What one row gives, worked out on any thread; [`RowRead::apply`] then counts it and keeps
+/// the facility, row by row in file order, so the report is the same as when read in turn.
+enum RowRead {
+    Skipped {
+        reason: String,
+        source_id: String,
+    },
+    Read {
+        facility: Facility,
+        rule: Option<RuleRef>,
+        attributes: Attributes,
+        /// The value that put it in the fallback category, when no rule matched.
+        unmatched: Option<UnmatchedValue>,
+        notes: Vec<AttributeNote>,
+    },
+}
+
+/// Something about a row's attributes the report counts.
+enum AttributeNote {
+    Unreadable(&'static str, String),
+    UnknownStatus(String),
+    Status(Status),
+    UnmappedFunction(String),
+}
+
+impl AttributeNote {
+    fn count(self, report: &mut FileReport) {
+        match self {
+            AttributeNote::Unreadable(field, value) => {
+                report
+                    .unreadable_attributes
+                    .entry(field)
+                    .or_insert_with(|| (0, value))
+                    .0 += 1;
+            }
+            AttributeNote::UnknownStatus(value) => {
+                *report.unknown_statuses.entry(value).or_default() += 1;
+            }
+            AttributeNote::Status(status) => *report.statuses.entry(status).or_default() += 1,
+            AttributeNote::UnmappedFunction(function) => {
+                *report.unmapped_functions.entry(function).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// [`read_source`] as parallel lists, for ingest.
+pub(super) fn read_source_rows<S: std::hash::BuildHasher>(
+    spec: &SourceSpec<'_>,
+    taxonomy: &Taxonomy,
+    seen_ids: &mut HashSet<u64, S>,
+    unmatched: &mut BTreeMap<UnmatchedValue, usize>,
+) -> Result<(SourcedFacilities, FileReport, FeatureNames), Error> {
     // Slot of every field read: the facility fields, then each field a rule reads.
     let mut slots: HashMap<&str, usize> = HashMap::new();
     let mut columns: Vec<Column<'_>> = Vec::new();
@@ -131,8 +285,13 @@ pub fn read_source(
     let mut report = FileReport::new(spec.path, "facilities");
     report.source = Some(spec.name.to_owned());
     let datum = spec.options.datum;
-    let mut out = Vec::new();
-    let mut subdistricts = Interner::default();
+    let mut out = SourcedFacilities::default();
+    if let Some(n) = reader.announced_features() {
+        out.facilities.reserve_exact(n);
+        out.rows.reserve_exact(n);
+        seen_ids.reserve(n);
+    }
+    let subdistricts = Interner::default();
     let slot = |field: &str| slots.get(field).copied();
     let (id_slot, name_slot) = (slot("id"), slot("name"));
     let (name_en_slot, address_slot, subdistrict_slot) =
@@ -143,8 +302,17 @@ pub fn read_source(
         slot("status"),
         slot("year"),
     ];
-    reader.for_each(|feature_idx, geometry, props| {
-        report.n_read += 1;
+    // The slot of each field the rules read, by the field's position among them.
+    let rule_slots: Vec<Option<usize>> =
+        taxonomy.rules().fields().iter().map(|f| slot(f)).collect();
+    // The fields a row without a rule match is reported by, first present wins.
+    let shown_fields: Vec<(&str, Option<usize>)> = std::iter::once("category")
+        .chain(taxonomy.rules().fields().iter().map(String::as_str))
+        .map(|f| (f, slot(f)))
+        .collect();
+    let read_row = |_feature_idx: usize,
+                    geometry: Result<geo::Geometry<f64>, String>,
+                    props: Vec<Option<Prop>>| {
         let texts: Vec<Option<String>> = props
             .into_iter()
             .map(|p| p.and_then(Prop::into_text))
@@ -153,55 +321,55 @@ pub fn read_source(
         let given_id = text(id_slot).unwrap_or("");
         let (raw_lon, raw_lat) = match geometry.and_then(|g| representative_lonlat(&g)) {
             Ok(p) => p,
-            Err(reason) => return report.skip_row(feature_idx, reason, given_id),
-        };
-        if raw_lon == 0.0 && raw_lat == 0.0 {
-            return report.skip_row(feature_idx, SKIP_NULL_ISLAND, given_id);
-        }
-        let (lon, lat) = datum.to_wgs84(raw_lon, raw_lat);
-        let name = text(name_slot).unwrap_or_default().to_owned();
-        let raw_id = match text(id_slot) {
-            Some(id) => id.to_owned(),
-            None => content_source_id(raw_lon, raw_lat, &texts),
-        };
-        let id = match spec.ids {
-            IdScheme::Legacy => stable_feature_id(&raw_id),
-            IdScheme::Qualified => source_feature_id(spec.name, &raw_id),
-        };
-        if !seen_ids.insert(id) {
-            return report.skip_row(feature_idx, SKIP_DUPLICATE_ID, &raw_id);
-        }
-        let field = |name: &str| text(slots.get(name).copied());
-        let (category, rule) = match taxonomy.classify_record(&field) {
-            Some((category, rule)) => (category, Some(rule)),
-            None => {
-                let shown = std::iter::once("category")
-                    .chain(taxonomy.rules().fields().iter().map(String::as_str))
-                    .find_map(|f| field(f).map(|v| (f, v)));
-                let key = match shown {
-                    Some((f, v)) => UnmatchedValue {
-                        field: spec.options.column(f, f).to_owned(),
-                        value: v.to_owned(),
-                    },
-                    None => UnmatchedValue {
-                        field: spec.options.column("category", "category").to_owned(),
-                        value: String::new(),
-                    },
+            Err(reason) => {
+                return RowRead::Skipped {
+                    reason,
+                    source_id: given_id.to_owned(),
                 };
-                *report
-                    .unknown_categories
-                    .entry(key.value.clone())
-                    .or_default() += 1;
-                *unmatched.entry(key).or_default() += 1;
-                report.n_fallback += 1;
-                (taxonomy.fallback(), None)
             }
         };
-        if name.is_empty() {
-            report.n_unnamed += 1;
+        if raw_lon == 0.0 && raw_lat == 0.0 {
+            return RowRead::Skipped {
+                reason: SKIP_NULL_ISLAND.to_owned(),
+                source_id: given_id.to_owned(),
+            };
         }
+        let (lon, lat) = datum.to_wgs84(raw_lon, raw_lat);
+        let name = text(name_slot).unwrap_or_default();
+        let content_id;
+        let raw_id = match text(id_slot) {
+            Some(id) => id,
+            None => {
+                content_id = content_source_id(raw_lon, raw_lat, &texts);
+                &content_id
+            }
+        };
+        let id = match spec.ids {
+            IdScheme::Legacy => stable_feature_id(raw_id),
+            IdScheme::Qualified => source_feature_id(spec.name, raw_id),
+        };
+        let (category, rule, unmatched) =
+            match taxonomy.classify_fields(|idx| text(rule_slots[idx])) {
+                Some((category, rule)) => (category, Some(rule), None),
+                None => {
+                    let shown = shown_fields
+                        .iter()
+                        .find_map(|&(f, slot)| text(slot).map(|v| (f, v)));
+                    let key = match shown {
+                        Some((f, v)) => UnmatchedValue {
+                            field: spec.options.column(f, f).to_owned(),
+                            value: v.to_owned(),
+                        },
+                        None => UnmatchedValue {
+                            field: spec.options.column("category", "category").to_owned(),
+                            value: String::new(),
+                        },
+                    };
+                    (taxonomy.fallback(), None, Some(key))
+                }
+            };
         let [floor_area, functions, status, year] = attribute_slots.map(text);
-        let attributes = read_attributes(
+        let (attributes, notes) = read_attributes(
             AttributeTexts {
                 floor_area,
                 functions,
@@ -210,29 +378,67 @@ pub fn read_source(
             },
             category,
             taxonomy,
-            &mut report,
         );
-        out.push(SourcedFacility {
+        RowRead::Read {
             facility: Facility::new(
                 id,
                 category,
                 (lon, lat),
                 FacilityText {
-                    source_id: &raw_id,
-                    name: &name,
+                    source_id: raw_id,
+                    name,
                     name_en: text(name_en_slot),
                     address: text(address_slot),
                 },
                 text(subdistrict_slot).map(|s| subdistricts.intern(s)),
             ),
-            origin: FacilityOrigin {
-                source: spec.idx,
-                rule,
-                also: Vec::new(),
-            },
+            rule,
             attributes,
+            unmatched,
+            notes,
+        }
+    };
+    reader.for_each_mapped(read_row, |feature_idx, row| {
+        report.n_read += 1;
+        let (facility, rule, attributes, unmatched_value, notes) = match row {
+            RowRead::Skipped { reason, source_id } => {
+                return report.skip_row(feature_idx, reason, &source_id);
+            }
+            RowRead::Read {
+                facility,
+                rule,
+                attributes,
+                unmatched,
+                notes,
+            } => (facility, rule, attributes, unmatched, notes),
+        };
+        // Checked here, in file order: the first row with an id keeps it.
+        if !seen_ids.insert(facility.id) {
+            return report.skip_row(feature_idx, SKIP_DUPLICATE_ID, facility.source_id());
+        }
+        if let Some(key) = unmatched_value {
+            *report
+                .unknown_categories
+                .entry(key.value.clone())
+                .or_default() += 1;
+            *unmatched.entry(key).or_default() += 1;
+            report.n_fallback += 1;
+        }
+        if facility.name().is_empty() {
+            report.n_unnamed += 1;
+        }
+        for note in notes {
+            note.count(&mut report);
+        }
+        if !attributes.is_empty() {
+            out.attributes.insert(facility.id, attributes);
+        }
+        out.rows.push(SourceRow {
+            source: spec.idx,
+            rule,
             feature_idx,
         });
+        out.facilities.push(facility);
     })?;
     report.n_loaded = out.len();
     if datum != Datum::Wgs84 {
@@ -252,46 +458,36 @@ struct AttributeTexts<'a> {
     year: Option<&'a str>,
 }
 
-/// Typed attributes of one row; what cannot be read is counted in `report` and left out (an
-/// unknown status is taken as existing).
+/// Typed attributes of one row, with what the report counts about them: what cannot be read
+/// is left out (an unknown status is taken as existing).
 fn read_attributes(
     raw: AttributeTexts<'_>,
     primary: crate::taxonomy::CategoryId,
     taxonomy: &Taxonomy,
-    report: &mut FileReport,
-) -> Attributes {
+) -> (Attributes, Vec<AttributeNote>) {
     let mut out = Attributes::default();
-    let mut unreadable = |field: &'static str, value: &str| {
-        let entry = report
-            .unreadable_attributes
-            .entry(field)
-            .or_insert_with(|| (0, value.to_owned()));
-        entry.0 += 1;
-    };
+    let mut notes = Vec::new();
     if let Some(text) = raw.floor_area.map(str::trim).filter(|t| !t.is_empty()) {
         match attributes::parse_floor_area(text) {
             Some(m2) => out.floor_area_m2 = Some(m2),
-            None => unreadable("floor_area", text),
+            None => notes.push(AttributeNote::Unreadable("floor_area", text.to_owned())),
         }
     }
     if let Some(text) = raw.year.map(str::trim).filter(|t| !t.is_empty()) {
         match attributes::parse_year(text) {
             Some(year) => out.year = Some(year),
-            None => unreadable("year", text),
+            None => notes.push(AttributeNote::Unreadable("year", text.to_owned())),
         }
     }
     if let Some(text) = raw.status {
         let trimmed = text.trim();
         if !trimmed.is_empty() {
             out.status = Status::parse(trimmed).unwrap_or_else(|| {
-                *report
-                    .unknown_statuses
-                    .entry(trimmed.to_owned())
-                    .or_default() += 1;
+                notes.push(AttributeNote::UnknownStatus(trimmed.to_owned()));
                 Status::Existing
             });
         }
-        *report.statuses.entry(out.status).or_default() += 1;
+        notes.push(AttributeNote::Status(out.status));
     }
     if let Some(text) = raw.functions {
         out.functions = attributes::split_functions(text);
@@ -303,16 +499,11 @@ fn read_attributes(
                     }
                 }
                 Some(_) => {}
-                None => {
-                    *report
-                        .unmapped_functions
-                        .entry(function.clone())
-                        .or_default() += 1;
-                }
+                None => notes.push(AttributeNote::UnmappedFunction(function.clone())),
             }
         }
     }
-    out
+    (out, notes)
 }
 
 /// Skip reason of a row at (0, 0).
@@ -366,59 +557,62 @@ pub struct Merge {
 /// Merges facilities of later sources into an earlier source's facility with the same
 /// normalised name within `max_distance_m`. Facilities must be in source order.
 pub fn merge_duplicates(
-    facilities: Vec<SourcedFacility>,
+    sourced: &mut SourcedFacilities,
     source_names: &[String],
     max_distance_m: f64,
-) -> (Vec<SourcedFacility>, Vec<Merge>) {
+) -> Vec<Merge> {
     if max_distance_m <= 0.0 || source_names.len() < 2 {
-        return (facilities, Vec::new());
+        return Vec::new();
     }
-    let mut kept: Vec<SourcedFacility> = Vec::with_capacity(facilities.len());
+    let n = sourced.len();
+    // The facilities merged into another, in order.
+    let mut merged: Vec<usize> = Vec::new();
+    // Normalised name → the facilities kept so far with it, in order.
     let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
     let mut merges = Vec::new();
-    for candidate in facilities {
-        let key = normalise_name(candidate.facility.name());
+    for candidate in 0..n {
+        let facility = &sourced.facilities[candidate];
+        let key = normalise_name(facility.name());
         if key.is_empty() {
-            kept.push(candidate);
             continue;
         }
-        let (lon, lat) = (candidate.facility.lon, candidate.facility.lat);
-        let source = candidate.origin.source;
+        let (lon, lat) = (facility.lon, facility.lat);
+        let source = sourced.rows[candidate].source;
         let target = by_name.get(&key).and_then(|idxs| {
             idxs.iter()
                 .map(|&idx| {
-                    let f = &kept[idx].facility;
+                    let f = &sourced.facilities[idx];
                     (idx, geom::haversine_m((f.lon, f.lat), (lon, lat)))
                 })
-                .filter(|&(idx, d)| kept[idx].origin.source < source && d <= max_distance_m)
+                .filter(|&(idx, d)| sourced.rows[idx].source < source && d <= max_distance_m)
                 .min_by(|a, b| a.1.total_cmp(&b.1))
         });
         match target {
             Some((idx, distance_m)) => {
                 let name_of = |s: u16| source_names[s as usize].as_str();
-                let into = &mut kept[idx];
+                let into = &sourced.facilities[idx];
                 merges.push(Merge {
-                    kept: format!(
-                        "{}:{}",
-                        name_of(into.origin.source),
-                        into.facility.source_id()
-                    ),
-                    name: into.facility.name().to_string(),
-                    merged: format!("{}:{}", name_of(source), candidate.facility.source_id()),
+                    kept: format!("{}:{}", name_of(sourced.rows[idx].source), into.source_id()),
+                    name: into.name().to_string(),
+                    merged: format!("{}:{}", name_of(source), facility.source_id()),
                     distance_m,
                 });
-                into.origin
-                    .also
-                    .push((source, candidate.facility.source_id().into()));
-                into.origin.also.extend(candidate.origin.also);
+                let (into_id, candidate_id) = (into.id, facility.id);
+                let mut listed = vec![(source, facility.source_id().to_owned())];
+                listed.extend(sourced.also.remove(&candidate_id).unwrap_or_default());
+                sourced.also.entry(into_id).or_default().extend(listed);
+                merged.push(candidate);
             }
-            None => {
-                by_name.entry(key).or_default().push(kept.len());
-                kept.push(candidate);
-            }
+            None => by_name.entry(key).or_default().push(candidate),
         }
     }
-    (kept, merges)
+    let (mut idx, mut next_merged) = (0, merged.iter().peekable());
+    sourced.retain(|_, _| {
+        let is_merged = next_merged.next_if_eq(&&idx).is_some();
+        idx += 1;
+        !is_merged
+    });
+    merges
 }
 
 #[cfg(test)]
@@ -539,8 +733,17 @@ mod tests {
             sourced(1, "b2", "天山公园", 121.4185, 31.2235),
             sourced(1, "b3", "中山公园", 121.4185, 31.2250),
         ];
-        let (kept, merges) = merge_duplicates(facilities, &names, 30.0);
-        let ids: Vec<&str> = kept.iter().map(|f| f.facility.source_id()).collect();
+        let mut sourced = SourcedFacilities::default();
+        for f in facilities {
+            sourced.rows.push(SourceRow {
+                source: f.origin.source,
+                rule: None,
+                feature_idx: 0,
+            });
+            sourced.facilities.push(f.facility);
+        }
+        let merges = merge_duplicates(&mut sourced, &names, 30.0);
+        let ids: Vec<&str> = sourced.facilities.iter().map(|f| f.source_id()).collect();
         assert_eq!(
             ids,
             ["a1", "a2", "b2", "b3"],
@@ -549,11 +752,12 @@ mod tests {
         assert_eq!(merges.len(), 1);
         assert_eq!(merges[0].merged, "bureau:b1");
         assert!(merges[0].kept.starts_with("amap:a"));
-        let into = kept
+        let into = sourced
+            .facilities
             .iter()
-            .find(|f| format!("amap:{}", f.facility.source_id()) == merges[0].kept)
+            .position(|f| format!("amap:{}", f.source_id()) == merges[0].kept)
             .unwrap();
-        assert_eq!(into.origin.also, [(1, "b1".to_owned())]);
+        assert_eq!(sourced.origin(into).also, [(1, "b1".to_owned())]);
     }
 
     #[test]

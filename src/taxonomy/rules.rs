@@ -168,18 +168,28 @@ pub enum RuleError {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    /// Field → folded value → rule, for `exact`.
-    exact: HashMap<String, HashMap<String, RuleRef>>,
-    /// Field → folded pattern → rule, for `code_prefix` and `prefix` (looked up at every prefix
-    /// length of the value).
-    code_prefix: HashMap<String, HashMap<String, RuleRef>>,
-    prefix: HashMap<String, HashMap<String, RuleRef>>,
-    /// Field → folded segment → rule.
-    segment: HashMap<String, HashMap<String, RuleRef>>,
-    /// Field → rules, for `name_suffix` and `name_contains` (scanned).
-    scanned: HashMap<String, Vec<RuleRef>>,
     /// Every field some rule reads.
     fields: Vec<String>,
+    /// Per field (same index as `fields`), its rules indexed: a record is classified once per
+    /// facility, a million times at city scale, so a field's rules are found by position.
+    by_field: Vec<FieldRules>,
+}
+
+/// The rules on one field, indexed.
+#[derive(Debug, Clone, Default)]
+struct FieldRules {
+    /// Folded value → rule, for `exact`.
+    exact: HashMap<String, RuleRef>,
+    /// Folded pattern → rule, for `code_prefix` and `prefix` (looked up at every prefix length
+    /// of the value, up to the longest pattern).
+    code_prefix: HashMap<String, RuleRef>,
+    prefix: HashMap<String, RuleRef>,
+    /// Bytes of the longest `code_prefix` or `prefix` pattern.
+    longest_prefix: usize,
+    /// Folded segment → rule.
+    segment: HashMap<String, RuleRef>,
+    /// `name_suffix` and `name_contains` rules (scanned).
+    scanned: Vec<RuleRef>,
 }
 
 /// A rule to add: (category, field, kind, pattern, priority, labels, origin).
@@ -252,30 +262,36 @@ impl RuleSet {
         let folded = fold(new.pattern);
         let rule_ref = RuleRef(self.rules.len() as u32);
         let field = new.field.to_owned();
-        if !self.fields.contains(&field) {
-            self.fields.push(field.clone());
+        let field_idx = match self.fields.iter().position(|f| *f == field) {
+            Some(idx) => idx,
+            None => {
+                self.fields.push(field.clone());
+                self.by_field.push(FieldRules::default());
+                self.fields.len() - 1
+            }
+        };
+        let index = &mut self.by_field[field_idx];
+        if matches!(new.kind, MatchKind::CodePrefix | MatchKind::Prefix) {
+            index.longest_prefix = index.longest_prefix.max(folded.len());
         }
         let keyed = match new.kind {
-            MatchKind::Exact => Some(&mut self.exact),
-            MatchKind::CodePrefix => Some(&mut self.code_prefix),
-            MatchKind::Prefix => Some(&mut self.prefix),
-            MatchKind::Segment => Some(&mut self.segment),
+            MatchKind::Exact => Some(&mut index.exact),
+            MatchKind::CodePrefix => Some(&mut index.code_prefix),
+            MatchKind::Prefix => Some(&mut index.prefix),
+            MatchKind::Segment => Some(&mut index.segment),
             MatchKind::NameSuffix | MatchKind::NameContains => None,
         };
         match keyed {
-            Some(index) => {
-                index
-                    .entry(field.clone())
-                    .or_default()
-                    .insert(folded.clone(), rule_ref);
+            Some(keyed) => {
+                keyed.insert(folded.clone(), rule_ref);
             }
             None => {
-                let list = self.scanned.entry(field.clone()).or_default();
-                list.retain(|r| {
-                    let old = &self.rules[r.0 as usize];
+                let rules = &self.rules;
+                index.scanned.retain(|r| {
+                    let old = &rules[r.0 as usize];
                     !(old.kind == new.kind && old.folded == folded)
                 });
-                list.push(rule_ref);
+                index.scanned.push(rule_ref);
             }
         }
         self.rules.push(Rule {
@@ -311,6 +327,12 @@ impl RuleSet {
     /// The most specific rule matching the record (see the module doc), if any. `field` answers
     /// a field's value by name (`None`: the record has no such field, or it is blank).
     pub fn classify<'v>(&self, field: &dyn Fn(&str) -> Option<&'v str>) -> Option<RuleRef> {
+        self.classify_fields(|idx| field(&self.fields[idx]))
+    }
+
+    /// [`RuleSet::classify`] with the record's values asked by field position: `value(i)` is
+    /// the value of the field `fields()[i]`.
+    pub fn classify_fields<'v>(&self, value: impl Fn(usize) -> Option<&'v str>) -> Option<RuleRef> {
         let mut best: Option<(Specificity, RuleRef)> = None;
         let mut consider = |rule_ref: RuleRef, depth: usize| {
             let rule = &self.rules[rule_ref.0 as usize];
@@ -324,40 +346,45 @@ impl RuleSet {
                 best = Some((candidate, rule_ref));
             }
         };
-        for name in &self.fields {
-            let Some(value) = field(name).map(fold).filter(|v| !v.is_empty()) else {
+        for (idx, index) in self.by_field.iter().enumerate() {
+            let Some(value) = value(idx).map(fold_borrowed).filter(|v| !v.is_empty()) else {
                 continue;
             };
-            if let Some(&r) = self.exact.get(name).and_then(|m| m.get(&value)) {
+            let value = value.as_ref();
+            if let Some(&r) = index.exact.get(value) {
                 consider(r, 0);
             }
-            for index in [&self.code_prefix, &self.prefix] {
-                let Some(patterns) = index.get(name) else {
-                    continue;
-                };
+            if !index.code_prefix.is_empty() || !index.prefix.is_empty() {
                 for (end, _) in value
                     .char_indices()
                     .skip(1)
                     .chain(std::iter::once((value.len(), ' ')))
+                    .take_while(|&(end, _)| end <= index.longest_prefix)
                 {
-                    if let Some(&r) = patterns.get(&value[..end]) {
-                        consider(r, end);
+                    for patterns in [&index.code_prefix, &index.prefix] {
+                        if let Some(&r) = patterns.get(&value[..end]) {
+                            consider(r, end);
+                        }
                     }
                 }
             }
-            if let Some(segments) = self.segment.get(name) {
+            if !index.segment.is_empty() {
                 for path in value.split('|') {
                     for (depth, segment) in path.split(';').enumerate() {
-                        if let Some(&r) = segments.get(segment.trim()) {
+                        if let Some(&r) = index.segment.get(segment.trim()) {
                             consider(r, depth);
                         }
                     }
                 }
             }
-            for &r in self.scanned.get(name).into_iter().flatten() {
+            for &r in &index.scanned {
                 let rule = &self.rules[r.0 as usize];
                 let hit = match rule.kind {
-                    MatchKind::NameSuffix => value.ends_with(&rule.folded),
+                    // The last byte first: most values end otherwise, and cheaper to tell.
+                    MatchKind::NameSuffix => {
+                        value.as_bytes().last() == rule.folded.as_bytes().last()
+                            && value.ends_with(&rule.folded)
+                    }
                     _ => value.contains(&rule.folded),
                 };
                 if hit {
@@ -397,11 +424,30 @@ impl Specificity {
 /// Folds text for matching: trimmed, full-width ASCII and the ideographic space to half-width,
 /// lowercase.
 pub fn fold(text: &str) -> String {
-    text.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}')
-        .chars()
-        .map(half_width)
-        .flat_map(char::to_lowercase)
-        .collect()
+    fold_borrowed(text).into_owned()
+}
+
+/// [`fold`], borrowing the trimmed text when folding leaves it as it is (lowercase ASCII and
+/// Chinese, the common case), so classifying a record allocates nothing for it.
+fn fold_borrowed(text: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}');
+    if trimmed.chars().all(folds_to_itself) {
+        return std::borrow::Cow::Borrowed(trimmed);
+    }
+    std::borrow::Cow::Owned(
+        trimmed
+            .chars()
+            .map(half_width)
+            .flat_map(char::to_lowercase)
+            .collect(),
+    )
+}
+
+/// Whether `c` is its own folded form, for the characters most values are made of: ASCII
+/// other than capitals, and U+3001–U+9FFF (CJK punctuation, kana, unified ideographs), which
+/// have no case and no half-width form.
+fn folds_to_itself(c: char) -> bool {
+    (c.is_ascii() && !c.is_ascii_uppercase()) || ('\u{3001}'..='\u{9FFF}').contains(&c)
 }
 
 /// The half-width form of a full-width ASCII character (U+FF01–FF5E) or the ideographic space.
@@ -410,5 +456,40 @@ pub fn half_width(c: char) -> char {
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
         '\u{3000}' => ' ',
         _ => c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_taken_as_folded_fold_to_themselves() {
+        let slow = |c: char| -> String {
+            std::iter::once(half_width(c))
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        for c in (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| folds_to_itself(c))
+        {
+            assert_eq!(slow(c), c.to_string(), "U+{:04X}", c as u32);
+        }
+        for text in [
+            "  Ｐａｒｋ\u{3000}",
+            "中山公园",
+            "社区卫生服务中心(Ａ座)",
+            "bus_stop",
+            " MiXeD 文字 ",
+        ] {
+            let expected: String = text
+                .trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}')
+                .chars()
+                .map(half_width)
+                .flat_map(char::to_lowercase)
+                .collect();
+            assert_eq!(fold(text), expected, "{text:?}");
+        }
     }
 }
