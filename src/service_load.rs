@@ -496,7 +496,7 @@ impl NetworkReach<'_> {
             if d > d0_m {
                 break;
             }
-            for &(next, e) in self.graph.arcs(node) {
+            for (next, e) in self.graph.arcs(node) {
                 for &k in self.on_edge(e) {
                     let p = self.placed[k as usize].expect("indexed places are placed");
                     let along = if self.graph.edges[e as usize].u == node {

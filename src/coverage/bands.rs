@@ -205,7 +205,7 @@ fn levels(
                     (
                         Level {
                             level: -(k as f32 - 0.5),
-                            values: Box::new(move |cell| -f32::from(scores[cell])),
+                            values: Box::new(move |cell| -f32::from(scores.get(cell))),
                         },
                         vec![
                             Property::Uint("score", u64::from(k)),

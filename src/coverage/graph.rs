@@ -20,9 +20,11 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use rstar::{PointDistance, RTree, primitives::GeomWithData, primitives::Line};
+use rayon::prelude::*;
+use rstar::primitives::Line;
 
 use super::field::Frame;
+use super::segments::SegmentIndex;
 use crate::dataset::Road;
 use crate::geom;
 
@@ -43,19 +45,19 @@ pub struct Snap {
     pub off_m: f32,
 }
 
-type IndexedSegment = GeomWithData<Line<[f64; 2]>, u32>;
-
 /// The walkable street network.
 pub struct WalkGraph {
     pub edges: Vec<Edge>,
-    /// `arcs[offsets[n]..offsets[n + 1]]` are node `n`'s `(neighbour, edge)` pairs.
+    /// `arcs[offsets[n]..offsets[n + 1]]` are the edges at node `n`, in edge order (the
+    /// neighbour is the edge's other end).
     offsets: Vec<u32>,
-    arcs: Vec<(u32, u32)>,
-    /// Connected component of each node.
+    arcs: Vec<u32>,
+    /// Connected component of each node; empty when there is one component (all 0).
     component: Vec<u32>,
     n_components: usize,
     node_lonlat: Vec<(f64, f64)>,
-    segments: RTree<IndexedSegment>,
+    /// The edges' segments in `frame`, for snapping.
+    segments: SegmentIndex,
     frame: Frame,
     n_joins: usize,
 }
@@ -107,7 +109,7 @@ impl WalkGraph {
                 line_ends.extend([first, last]);
             }
         }
-        let mut segments = segment_tree(&node_lonlat, &edges, frame);
+        let mut segments = segment_index(&node_lonlat, &edges, frame);
         let n_joins = if join_tolerance_m > 0.0 {
             join_line_ends(
                 &mut node_lonlat,
@@ -122,7 +124,7 @@ impl WalkGraph {
         };
         if n_joins > 0 {
             // Split edges and connectors: index the edges as they now are.
-            segments = segment_tree(&node_lonlat, &edges, frame);
+            segments = segment_index(&node_lonlat, &edges, frame);
         }
         // Both grew piece by piece; the graph lives as long as the snapshot.
         node_lonlat.shrink_to_fit();
@@ -138,14 +140,17 @@ impl WalkGraph {
             offsets[n + 1] = offsets[n] + degree[n];
         }
         let mut fill = offsets.clone();
-        let mut arcs = vec![(0u32, 0u32); offsets[n_nodes] as usize];
+        let mut arcs = vec![0u32; offsets[n_nodes] as usize];
         for (edge_idx, e) in edges.iter().enumerate() {
-            arcs[fill[e.u as usize] as usize] = (e.v, edge_idx as u32);
+            arcs[fill[e.u as usize] as usize] = edge_idx as u32;
             fill[e.u as usize] += 1;
-            arcs[fill[e.v as usize] as usize] = (e.u, edge_idx as u32);
+            arcs[fill[e.v as usize] as usize] = edge_idx as u32;
             fill[e.v as usize] += 1;
         }
-        let (component, n_components) = components(n_nodes, &edges);
+        let (mut component, n_components) = components(n_nodes, &edges);
+        if n_components <= 1 {
+            component = Vec::new();
+        }
         WalkGraph {
             edges,
             offsets,
@@ -170,7 +175,7 @@ impl WalkGraph {
         // Per component its longest edge: a point in the middle of it locates the component.
         let mut longest: Vec<Option<u32>> = vec![None; self.n_components];
         for (idx, e) in self.edges.iter().enumerate() {
-            let c = self.component[e.u as usize] as usize;
+            let c = self.node_component(e.u) as usize;
             length_m[c] += f64::from(e.len_m);
             if longest[c].is_none_or(|l| self.edges[l as usize].len_m < e.len_m) {
                 longest[c] = Some(idx as u32);
@@ -211,49 +216,133 @@ impl WalkGraph {
     }
 
     /// The `(neighbour, edge)` pairs of `node`.
-    pub fn arcs(&self, node: u32) -> &[(u32, u32)] {
+    pub fn arcs(&self, node: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let n = node as usize;
+        self.arcs[self.offsets[n] as usize..self.offsets[n + 1] as usize]
+            .iter()
+            .map(move |&edge| {
+                let e = &self.edges[edge as usize];
+                (if e.u == node { e.v } else { e.u }, edge)
+            })
+    }
+
+    /// The edges at `node`.
+    fn arc_edges(&self, node: u32) -> &[u32] {
         let n = node as usize;
         &self.arcs[self.offsets[n] as usize..self.offsets[n + 1] as usize]
     }
 
     /// Connected component of the edge `edge`.
     pub fn edge_component(&self, edge: u32) -> u32 {
-        self.component[self.edges[edge as usize].u as usize]
+        self.node_component(self.edges[edge as usize].u)
     }
 
-    /// The nearest point of the network to `(lon, lat)`; `None` when the graph has no edges.
+    fn node_component(&self, node: u32) -> u32 {
+        self.component.get(node as usize).copied().unwrap_or(0)
+    }
+
+    /// The nearest point of the network to `(lon, lat)` (the nearest segment, ties to the lowest
+    /// edge index); `None` when the graph has no edges.
     pub fn snap(&self, lon: f64, lat: f64) -> Option<Snap> {
         let xy = self.frame.to_xy(lon, lat);
-        let nearest = self.segments.nearest_neighbor(&xy)?;
-        Some(self.snap_onto(nearest, xy, (lon, lat)))
+        self.snap_xy(xy, (lon, lat), None)
     }
 
-    /// The snap of every cell centre of `grid` (same frame), searched block by block.
-    pub fn snap_cells(&self, grid: &super::field::Grid) -> Vec<Option<Snap>> {
-        let mut snaps = vec![None; grid.n_cells()];
+    /// [`WalkGraph::snap`] at frame position `xy` (lon/lat `lonlat`); `hint`, the edge of a snap
+    /// nearby, speeds the search up.
+    fn snap_xy(&self, xy: [f64; 2], lonlat: (f64, f64), hint: Option<u32>) -> Option<Snap> {
+        let (edge, _) =
+            self.segments
+                .nearest(xy, |e| self.segment(e), |_| true, f64::INFINITY, hint)?;
+        Some(self.snap_onto(edge, xy, lonlat))
+    }
+
+    /// The snap of each of `n` places (`lonlat(k)`; `None`: not snapped), the same as
+    /// [`WalkGraph::snap`] one by one: taken in Hilbert order in parallel runs, each query
+    /// starting from the previous one's edge.
+    pub fn snap_many(
+        &self,
+        n: usize,
+        lonlat: impl Fn(usize) -> Option<(f64, f64)> + Sync,
+    ) -> Vec<Option<Snap>> {
+        /// Places per parallel run.
+        const RUN: usize = 2048;
+        let mut snaps = vec![None; n];
         if self.edges.is_empty() {
             return snaps;
         }
-        super::field::for_each_cell_with_candidates(
-            grid,
-            4,
-            &self.segments,
-            &mut snaps,
-            |_, xy, candidates| {
-                let nearest = candidates.iter().min_by(|a, b| {
-                    a.distance_2(&xy)
-                        .total_cmp(&b.distance_2(&xy))
-                        .then(a.data.cmp(&b.data))
-                })?;
-                Some(self.snap_onto(nearest, xy, self.frame.to_lonlat(xy)))
-            },
-        );
+        let mut keyed: Vec<(u32, u32)> = (0..n)
+            .into_par_iter()
+            .filter_map(|k| {
+                let (lon, lat) = lonlat(k)?;
+                Some((
+                    self.segments.hilbert_key(self.frame.to_xy(lon, lat)),
+                    k as u32,
+                ))
+            })
+            .collect();
+        keyed.par_sort_unstable();
+        let found: Vec<(u32, Snap)> = keyed
+            .par_chunks(RUN)
+            .flat_map_iter(|run| {
+                let mut hint = None;
+                run.iter()
+                    .filter_map(|&(_, k)| {
+                        let (lon, lat) = lonlat(k as usize)?;
+                        let snap = self.snap_xy(self.frame.to_xy(lon, lat), (lon, lat), hint)?;
+                        hint = Some(snap.edge);
+                        Some((k, snap))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for (k, snap) in found {
+            snaps[k as usize] = Some(snap);
+        }
         snaps
     }
 
-    /// Where the place at frame position `xy` (lon/lat `lonlat`) meets the segment `nearest`.
-    fn snap_onto(&self, nearest: &IndexedSegment, xy: [f64; 2], lonlat: (f64, f64)) -> Snap {
-        let line = nearest.geom();
+    /// The snap of every cell centre of `grid` (same frame), row by row, each cell's search
+    /// starting from its west neighbour's edge.
+    pub fn snap_cells(&self, grid: &super::field::Grid) -> Vec<Option<Snap>> {
+        let mut snaps = vec![None; grid.n_cells()];
+        if self.edges.is_empty() || grid.n_cols == 0 {
+            return snaps;
+        }
+        snaps
+            .par_chunks_mut(grid.n_cols)
+            .enumerate()
+            .for_each(|(row, cells)| {
+                let mut hint = None;
+                for (col, cell) in cells.iter_mut().enumerate() {
+                    let xy = grid.centre_xy(col, row);
+                    *cell = self.snap_xy(xy, self.frame.to_lonlat(xy), hint);
+                    hint = cell.map(|s| s.edge);
+                }
+            });
+        snaps
+    }
+
+    /// Frees what only speeds snapping in bulk up ([`WalkGraph::snap_many`],
+    /// [`WalkGraph::snap_cells`]); later snaps are the same, a little slower.
+    pub fn drop_bulk_snapping(&mut self) {
+        self.segments.drop_bulk_copy();
+    }
+
+    /// Where the place at `(lon, lat)` meets `edge`: the snap [`WalkGraph::snap`] gives when
+    /// `edge` is the nearest.
+    pub fn snap_onto_edge(&self, edge: u32, lon: f64, lat: f64) -> Snap {
+        self.snap_onto(edge, self.frame.to_xy(lon, lat), (lon, lat))
+    }
+
+    /// The segment of `edge` in the frame.
+    fn segment(&self, edge: u32) -> Line<[f64; 2]> {
+        segment_of(&self.node_lonlat, &self.edges, self.frame, edge)
+    }
+
+    /// Where the place at frame position `xy` (lon/lat `lonlat`) meets the segment of `edge_idx`.
+    fn snap_onto(&self, edge_idx: u32, xy: [f64; 2], lonlat: (f64, f64)) -> Snap {
+        let line = self.segment(edge_idx);
         let on_line = line.nearest_point(&xy);
         let (dx, dy) = (line.to[0] - line.from[0], line.to[1] - line.from[1]);
         let len2 = dx * dx + dy * dy;
@@ -263,7 +352,6 @@ impl WalkGraph {
         } else {
             0.0
         };
-        let edge_idx = nearest.data;
         let edge = self.edges[edge_idx as usize];
         let snapped = self.point_on_edge(edge_idx, t);
         Snap {
@@ -318,28 +406,28 @@ impl WalkGraph {
     pub fn heap_bytes(&self) -> usize {
         self.edges.capacity() * std::mem::size_of::<Edge>()
             + self.offsets.capacity() * 4
-            + self.arcs.capacity() * 8
+            + self.arcs.capacity() * 4
             + self.component.capacity() * 4
             + self.node_lonlat.capacity() * 16
-            + self.segments.size() * (std::mem::size_of::<IndexedSegment>() + 16)
+            + self.segments.heap_bytes()
     }
 }
 
+/// The segment of `edge` in `frame`.
+fn segment_of(
+    node_lonlat: &[(f64, f64)],
+    edges: &[Edge],
+    frame: Frame,
+    edge: u32,
+) -> Line<[f64; 2]> {
+    let e = edges[edge as usize];
+    let (a, b) = (node_lonlat[e.u as usize], node_lonlat[e.v as usize]);
+    Line::new(frame.to_xy(a.0, a.1), frame.to_xy(b.0, b.1))
+}
+
 /// The edges' segments in `frame`, indexed by edge.
-fn segment_tree(node_lonlat: &[(f64, f64)], edges: &[Edge], frame: Frame) -> RTree<IndexedSegment> {
-    RTree::bulk_load(
-        edges
-            .iter()
-            .enumerate()
-            .map(|(idx, e)| {
-                let (a, b) = (node_lonlat[e.u as usize], node_lonlat[e.v as usize]);
-                GeomWithData::new(
-                    Line::new(frame.to_xy(a.0, a.1), frame.to_xy(b.0, b.1)),
-                    idx as u32,
-                )
-            })
-            .collect(),
-    )
+fn segment_index(node_lonlat: &[(f64, f64)], edges: &[Edge], frame: Frame) -> SegmentIndex {
+    SegmentIndex::build(edges.len(), |e| segment_of(node_lonlat, edges, frame, e))
 }
 
 /// Joins every line end in `line_ends` to the nearest point, within `tolerance_m`, of an edge not
@@ -351,7 +439,7 @@ fn join_line_ends(
     node_lonlat: &mut Vec<(f64, f64)>,
     edges: &mut Vec<Edge>,
     mut line_ends: Vec<u32>,
-    tree: &RTree<IndexedSegment>,
+    index: &SegmentIndex,
     frame: Frame,
     tolerance_m: f64,
 ) -> usize {
@@ -369,21 +457,22 @@ fn join_line_ends(
     let mut joined: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
     for &end in &line_ends {
         let xy = xy_of(node_lonlat, end);
-        let nearest = tree
-            .locate_within_distance(xy, tolerance_m * tolerance_m)
-            .filter(|s| {
-                let e = edges[s.data as usize];
+        let nearest = index.nearest(
+            xy,
+            |e| segment_of(node_lonlat, edges, frame, e),
+            |e| {
+                let e = edges[e as usize];
                 e.u != end && e.v != end
-            })
-            .min_by(|a, b| {
-                a.distance_2(&xy)
-                    .total_cmp(&b.distance_2(&xy))
-                    .then(a.data.cmp(&b.data))
-            });
-        let Some(segment) = nearest else { continue };
-        let line = segment.geom();
+            },
+            tolerance_m * tolerance_m,
+            None,
+        );
+        let Some((segment, _)) = nearest else {
+            continue;
+        };
+        let line = segment_of(node_lonlat, edges, frame, segment);
         let on_line = line.nearest_point(&xy);
-        let e = edges[segment.data as usize];
+        let e = edges[segment as usize];
         let dist =
             |a: [f64; 2], b: [f64; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
         let target = if dist(on_line, line.from) <= ON_NODE_M {
@@ -395,7 +484,7 @@ fn join_line_ends(
             let (a, b) = (node_lonlat[e.u as usize], node_lonlat[e.v as usize]);
             node_lonlat.push((a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t));
             let split_node = (node_lonlat.len() - 1) as u32;
-            splits.push((segment.data, t, split_node));
+            splits.push((segment, t, split_node));
             split_node
         };
         if joined.insert((end.min(target), end.max(target))) {
@@ -629,7 +718,7 @@ impl Search {
             if visit(node, d) == Flow::Stop {
                 break;
             }
-            for &(next, edge) in graph.arcs(node) {
+            for (next, edge) in graph.arcs(node) {
                 self.relax(next, d + graph.edges[edge as usize].len_m);
             }
         }
@@ -655,6 +744,119 @@ impl Search {
     /// The distances of the last run, one per node.
     pub fn into_dist(self) -> Vec<f32> {
         self.dist
+    }
+}
+
+/// Shortest walks for a whole field: from many seeds, every node's distance (exact up to the
+/// cut-off, as [`Search::run`] leaves it: settled nodes exact, their neighbours beyond it an upper
+/// bound, the rest `INFINITY`), with no visitor. Only the distances count, not the order of
+/// equal ones, so nodes wait in a [`RadixHeap`]. Reusable: one per thread.
+pub struct FieldSearch {
+    dist: Vec<f32>,
+    heap: RadixHeap,
+}
+
+impl FieldSearch {
+    pub fn new(graph: &WalkGraph) -> FieldSearch {
+        FieldSearch {
+            dist: vec![f32::INFINITY; graph.n_nodes()],
+            heap: RadixHeap::default(),
+        }
+    }
+
+    /// Runs from `seeds` (`(node, starting distance ≥ 0)`) up to `cutoff_m`; returns the
+    /// distance of every node.
+    pub fn run(
+        &mut self,
+        graph: &WalkGraph,
+        seeds: impl IntoIterator<Item = (u32, f32)>,
+        cutoff_m: f32,
+    ) -> &[f32] {
+        self.dist.fill(f32::INFINITY);
+        self.heap.clear();
+        let dist = &mut self.dist;
+        let heap = &mut self.heap;
+        fn relax(dist: &mut [f32], heap: &mut RadixHeap, node: u32, d: f32) {
+            let slot = &mut dist[node as usize];
+            if d < *slot {
+                *slot = d;
+                heap.push(d, node);
+            }
+        }
+        for (node, d) in seeds {
+            relax(dist, heap, node, d);
+        }
+        while let Some((d, node)) = heap.pop() {
+            if d > dist[node as usize] {
+                continue;
+            }
+            if d > cutoff_m {
+                break;
+            }
+            for &edge in graph.arc_edges(node) {
+                let e = &graph.edges[edge as usize];
+                let next = if e.u == node { e.v } else { e.u };
+                relax(dist, heap, next, d + e.len_m);
+            }
+        }
+        &self.dist
+    }
+}
+
+/// A monotone priority queue of non-negative `f32` keys (ordered as their bit patterns): a key
+/// pushed is never below the last popped. Items wait in 33 buckets by the highest bit in which
+/// their key differs from the last popped; popping refills bucket 0 from the first non-empty one.
+pub struct RadixHeap {
+    last: u32,
+    buckets: [Vec<(u32, u32)>; 33],
+}
+
+impl Default for RadixHeap {
+    fn default() -> RadixHeap {
+        RadixHeap {
+            last: 0,
+            buckets: std::array::from_fn(|_| Vec::new()),
+        }
+    }
+}
+
+impl RadixHeap {
+    fn bucket(last: u32, key: u32) -> usize {
+        (32 - (key ^ last).leading_zeros()) as usize
+    }
+
+    pub fn clear(&mut self) {
+        self.last = 0;
+        for b in &mut self.buckets {
+            b.clear();
+        }
+    }
+
+    /// Adds `value` at `key` (`key` ≥ the last popped key, ≥ 0).
+    pub fn push(&mut self, key: f32, value: u32) {
+        // -0.0 sorts as 0.0.
+        let bits = (key + 0.0).to_bits();
+        debug_assert!(
+            bits >= self.last && key >= 0.0,
+            "{key} below the last popped"
+        );
+        self.buckets[Self::bucket(self.last, bits)].push((bits, value));
+    }
+
+    /// Removes an item of the smallest key.
+    pub fn pop(&mut self) -> Option<(f32, u32)> {
+        if self.buckets[0].is_empty() {
+            let i = self.buckets.iter().position(|b| !b.is_empty())?;
+            let mut items = std::mem::take(&mut self.buckets[i]);
+            self.last = items.iter().map(|&(k, _)| k).min().expect("non-empty");
+            for &(k, v) in &items {
+                self.buckets[Self::bucket(self.last, k)].push((k, v));
+            }
+            items.clear();
+            // Keep the emptied bucket's buffer for later pushes.
+            self.buckets[i] = items;
+        }
+        self.buckets[0].pop().map(|(k, v)| (f32::from_bits(k), v))
     }
 }
 
@@ -804,6 +1006,50 @@ mod tests {
         // Joining never joins beyond the tolerance.
         let strict = WalkGraph::build(&roads, &[], frame, 0.35);
         assert_eq!(strict.n_joins(), 1, "only the 0.3 m end-to-end gap");
+    }
+
+    /// The field search leaves every node's distance bit for bit as the search with a visitor
+    /// does (settled, bounded beyond the cut-off, or unreached), on a random street grid with
+    /// many seeds.
+    #[test]
+    fn field_search_matches_search() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let o = (121.40, 31.20);
+        let mut roads = Vec::new();
+        for i in 0..30 {
+            let wobble = |rng: &mut rand_chacha::ChaCha8Rng| rng.random_range(-20.0..20.0);
+            let row: Vec<(f64, f64)> = (0..30)
+                .map(|j| offset(o, j as f64 * 70.0, i as f64 * 70.0 + wobble(&mut rng)))
+                .collect();
+            roads.push(road("residential", &row));
+            let col: Vec<(f64, f64)> = (0..30)
+                .map(|j| offset(o, i as f64 * 70.0 + wobble(&mut rng), j as f64 * 70.0))
+                .collect();
+            roads.push(road("footway", &col));
+        }
+        let graph = WalkGraph::build(&roads, &[], Frame::new(o.0, o.1), 1.0);
+        let mut search = Search::new(&graph);
+        let mut field = FieldSearch::new(&graph);
+        for cutoff in [150.0, 600.0, f32::INFINITY] {
+            let seeds: Vec<(u32, f32)> = (0..25)
+                .map(|_| {
+                    (
+                        rng.random_range(0..graph.n_nodes() as u32),
+                        rng.random_range(0.0..80.0),
+                    )
+                })
+                .collect();
+            search.run(&graph, seeds.iter().copied(), cutoff, |_, _| Flow::Continue);
+            let dist = field.run(&graph, seeds.iter().copied(), cutoff);
+            for n in 0..graph.n_nodes() as u32 {
+                assert_eq!(
+                    search.dist(n).to_bits(),
+                    dist[n as usize].to_bits(),
+                    "node {n}"
+                );
+            }
+        }
     }
 
     #[test]

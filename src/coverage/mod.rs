@@ -33,6 +33,7 @@ pub mod field;
 pub mod graph;
 pub mod raster;
 pub mod scenario;
+pub mod segments;
 pub mod stats;
 
 use std::sync::Arc;
@@ -48,7 +49,7 @@ use crate::config::{CoverageConfig, CoverageMode};
 use crate::dataset::{Area, Dataset};
 use crate::taxonomy::{CategoryId, GroupId, Taxonomy};
 use field::{FAR, Grid, IndexedFacility, NO_AREA, UNREACHABLE};
-use graph::{Flow, Search, Snap, WalkGraph};
+use graph::{FieldSearch, Snap, WalkGraph};
 
 /// Why a coverage could not be built, or a coverage request answered.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -186,26 +187,95 @@ pub struct BuildInfo {
     pub n_components: usize,
 }
 
-/// Per-cell composite scores of one profile.
+/// Per cell, which composite categories are within their threshold under one profile: bit `k`
+/// (of word `k / 16`) stands for `composite_categories[k]`. A score (`all`, a group) is the count
+/// of its members' bits, so one set of words serves every composite id.
 struct Composite {
-    /// Number of composite categories within their threshold.
-    all: Vec<u8>,
-    /// The same, per group.
-    groups: Vec<Vec<u8>>,
+    /// [`Coverage::composite_words`] words per cell.
+    within: Vec<u16>,
+}
+
+/// The composite score of one id under one profile, per cell
+/// ([`Coverage::composite_scores`]): how many of the id's categories are within their threshold.
+#[derive(Debug, Clone, Copy)]
+pub struct Scores<'a> {
+    within: &'a [u16],
+    /// The id's members among the bits of a cell's words.
+    members: &'a [u16],
+}
+
+impl Scores<'_> {
+    /// The score of `cell`.
+    pub fn get(&self, cell: usize) -> u8 {
+        match self.members {
+            [] => 0,
+            [mask] => (self.within[cell] & mask).count_ones() as u8,
+            masks => {
+                let words = &self.within[cell * masks.len()..(cell + 1) * masks.len()];
+                words
+                    .iter()
+                    .zip(masks)
+                    .map(|(w, m)| (w & m).count_ones())
+                    .sum::<u32>() as u8
+            }
+        }
+    }
 }
 
 /// The walking network and what is attached to its edges.
 struct Network {
     graph: WalkGraph,
-    /// Facilities by the edge they are snapped to: `(facility idx, along_m, off_m)`.
-    facilities: EdgeIndex<(u32, f32, f32)>,
-    /// Residential places by edge: `(resident idx, along_m, off_m)`.
-    residents: EdgeIndex<(u32, f32, f32)>,
-    /// Snap of every residential place.
-    resident_snaps: Vec<Option<Snap>>,
+    /// Facilities (dataset index) by the edge they are snapped to; where on it is recomputed
+    /// when asked ([`Network::facilities_on`]): a million of them would hold 8 more bytes each.
+    facilities: EdgeIndex<u32>,
+    /// Residential places by the edge they are snapped to.
+    residents: EdgeIndex<u32>,
+    /// The edge each residential place is snapped to ([`NOT_SNAPPED`]: none); where on it is
+    /// recomputed when asked ([`Network::resident_snap`]).
+    resident_edges: Vec<u32>,
     /// Per category, per component: does the component hold a facility of the category?
     category_components: Vec<Vec<bool>>,
 }
+
+impl Network {
+    /// The facilities of `dataset` (the coverage's own) snapped to `edge`, with where:
+    /// `(facility idx, along_m, off_m)`.
+    fn facilities_on<'a>(
+        &'a self,
+        dataset: &'a Dataset,
+        edge: u32,
+    ) -> impl Iterator<Item = (u32, f32, f32)> + 'a {
+        self.facilities.on(edge).iter().map(move |&idx| {
+            let f = dataset.facility(idx);
+            let snap = self.graph.snap_onto_edge(edge, f.lon, f.lat);
+            (idx, snap.along_m, snap.off_m)
+        })
+    }
+
+    /// The residential places of `dataset` (the coverage's own) snapped to `edge`, with where:
+    /// `(resident idx, along_m, off_m)`.
+    fn residents_on<'a>(
+        &'a self,
+        dataset: &'a Dataset,
+        edge: u32,
+    ) -> impl Iterator<Item = (u32, f32, f32)> + 'a {
+        self.residents.on(edge).iter().map(move |&r| {
+            let place = &dataset.residents[r as usize];
+            let snap = self.graph.snap_onto_edge(edge, place.lon, place.lat);
+            (r, snap.along_m, snap.off_m)
+        })
+    }
+
+    /// Where residential place `r` of `dataset` (the coverage's own) meets the network.
+    fn resident_snap(&self, dataset: &Dataset, r: usize) -> Option<Snap> {
+        let edge = self.resident_edges[r];
+        let place = &dataset.residents[r];
+        (edge != NOT_SNAPPED).then(|| self.graph.snap_onto_edge(edge, place.lon, place.lat))
+    }
+}
+
+/// [`Network::resident_edges`] of a place not snapped.
+const NOT_SNAPPED: u32 = u32::MAX;
 
 /// Items grouped by edge (compressed rows).
 struct EdgeIndex<T> {
@@ -213,25 +283,64 @@ struct EdgeIndex<T> {
     items: Vec<T>,
 }
 
-impl<T: Copy> EdgeIndex<T> {
-    fn new(n_edges: usize, mut pairs: Vec<(u32, T)>) -> EdgeIndex<T> {
-        pairs.sort_by_key(|p| p.0);
+impl<T: Copy + Default> EdgeIndex<T> {
+    /// The items of the places snapped (`snaps[idx]`), by edge, in place order within an
+    /// edge: `item(idx, snap)`. Counted into place, with no pairs to sort.
+    fn of_snaps(
+        n_edges: usize,
+        snaps: &[Option<Snap>],
+        item: impl Fn(u32, &Snap) -> T,
+    ) -> EdgeIndex<T> {
         let mut offsets = vec![0u32; n_edges + 1];
-        for &(edge, _) in &pairs {
-            offsets[edge as usize + 1] += 1;
+        for snap in snaps.iter().flatten() {
+            offsets[snap.edge as usize + 1] += 1;
         }
         for e in 0..n_edges {
             offsets[e + 1] += offsets[e];
         }
-        // Collected in place, the items would keep the pairs' larger (and grown) buffer.
-        let mut items: Vec<T> = pairs.into_iter().map(|p| p.1).collect();
-        items.shrink_to_fit();
+        let mut fill = offsets.clone();
+        let mut items = vec![T::default(); offsets[n_edges] as usize];
+        for (idx, snap) in snaps.iter().enumerate() {
+            if let Some(snap) = snap {
+                let at = &mut fill[snap.edge as usize];
+                items[*at as usize] = item(idx as u32, snap);
+                *at += 1;
+            }
+        }
         EdgeIndex { offsets, items }
     }
 
-    fn on(&self, edge: u32) -> &[T] {
+    /// Positions in `items` of the items on `edge`.
+    fn range(&self, edge: u32) -> std::ops::Range<usize> {
         let e = edge as usize;
-        &self.items[self.offsets[e] as usize..self.offsets[e + 1] as usize]
+        self.offsets[e] as usize..self.offsets[e + 1] as usize
+    }
+
+    fn on(&self, edge: u32) -> &[T] {
+        &self.items[self.range(edge)]
+    }
+}
+
+/// One flag per item, 64 to a word.
+struct Bits(Vec<u64>);
+
+impl From<Vec<bool>> for Bits {
+    fn from(flags: Vec<bool>) -> Bits {
+        let mut words = vec![0u64; flags.len().div_ceil(64)];
+        for (k, _) in flags.iter().enumerate().filter(|(_, f)| **f) {
+            words[k / 64] |= 1 << (k % 64);
+        }
+        Bits(words)
+    }
+}
+
+impl Bits {
+    fn get(&self, k: usize) -> bool {
+        self.0[k / 64] & (1 << (k % 64)) != 0
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.capacity() * 8
     }
 }
 
@@ -242,7 +351,7 @@ struct Residents {
     /// Area (subdistrict) containing each place, or [`NO_AREA`].
     area: Vec<u16>,
     /// Whether each place lies inside the analysis area: only those are counted.
-    in_area: Vec<bool>,
+    in_area: Bits,
     /// Per category, the walking distance from each place (field encoding).
     dist_m: Vec<Vec<u16>>,
 }
@@ -261,12 +370,17 @@ pub struct Coverage {
     /// Categories the composite counts: every category but the taxonomy's fallback and those
     /// with no facility in the data.
     composite_categories: Vec<CategoryId>,
+    /// Words per cell of a [`Composite`]: one per 16 composite categories.
+    composite_words: usize,
+    /// The bits of `all` and of every group in a cell's composite words.
+    all_members: Vec<u16>,
+    group_members: Vec<Vec<u16>>,
     /// Categories (but the fallback) with no facility in the data at all.
     categories_without_data: Vec<CategoryId>,
     /// Per cell: subdistrict index or [`NO_AREA`].
     cell_area: Vec<u16>,
     /// Per cell: the centre lies inside the analysis area.
-    in_area: Vec<bool>,
+    in_area: Bits,
     /// The analysis area the grid was built for, and its outline's edges.
     area: AnalysisArea,
     area_edges: clip::AreaEdges,
@@ -404,9 +518,9 @@ impl Coverage {
         phase("fields");
 
         let cell_area = field::rasterise_areas(&grid, &dataset.areas);
-        let in_area = area_mask(&dataset.area, &grid);
+        let in_area = Bits::from(area_mask(&dataset.area, &grid));
         let area_edges = clip::AreaEdges::new(&dataset.area);
-        let resident_in_area = residents_in_area(dataset, &grid, &area_edges);
+        let resident_in_area = Bits::from(residents_in_area(dataset, &grid, &area_edges));
         let resident_area = dataset
             .residents
             .par_iter()
@@ -419,6 +533,21 @@ impl Coverage {
                 .map(|(id, _)| id)
                 .filter(|&id| id != fallback)
                 .partition(|&id| !servers[id.0 as usize].is_empty());
+        let composite_words = composite_categories.len().div_ceil(16);
+        let members = |pick: &dyn Fn(CategoryId) -> bool| {
+            let mut words = vec![0u16; composite_words];
+            for (k, &c) in composite_categories.iter().enumerate() {
+                if pick(c) {
+                    words[k / 16] |= 1 << (k % 16);
+                }
+            }
+            words
+        };
+        let all_members = members(&|_| true);
+        let group_members = taxonomy
+            .groups()
+            .map(|(g, _)| members(&|c| taxonomy.category(c).group == g))
+            .collect();
         let mut coverage = Coverage {
             params: params.clone(),
             mode,
@@ -428,6 +557,9 @@ impl Coverage {
             fields,
             composites: Vec::new(),
             composite_categories,
+            composite_words,
+            all_members,
+            group_members,
             categories_without_data,
             cell_area,
             in_area,
@@ -476,29 +608,21 @@ impl Coverage {
                 )
             })
             .collect();
-        let n_cells = self.grid.n_cells();
-        let n_groups = self.taxonomy.groups().len();
-        // One pass per count, each straight into its own array (no per-cell allocation).
-        let count = |group: Option<usize>| -> Vec<u8> {
-            let members: Vec<(usize, u16)> = limits
-                .iter()
-                .filter(|&&(_, _, g)| group.is_none_or(|group| g == group))
-                .map(|&(cat, limit, _)| (cat, limit))
-                .collect();
-            (0..n_cells)
-                .into_par_iter()
-                .map(|cell| {
-                    members
-                        .iter()
-                        .filter(|&&(cat, limit)| self.fields[cat][cell] <= limit)
-                        .count() as u8
-                })
-                .collect()
-        };
-        Composite {
-            all: count(None),
-            groups: (0..n_groups).map(|g| count(Some(g))).collect(),
+        let words = self.composite_words;
+        let mut within = vec![0u16; self.grid.n_cells() * words];
+        if words > 0 {
+            within
+                .par_chunks_mut(words)
+                .enumerate()
+                .for_each(|(cell, out)| {
+                    for (k, &(cat, limit, _)) in limits.iter().enumerate() {
+                        if self.fields[cat][cell] <= limit {
+                            out[k / 16] |= 1 << (k % 16);
+                        }
+                    }
+                });
         }
+        Composite { within }
     }
 
     fn heap_bytes(&self) -> usize {
@@ -506,11 +630,11 @@ impl Coverage {
         let composites: usize = self
             .composites
             .iter()
-            .map(|c| c.all.capacity() + c.groups.iter().map(Vec::capacity).sum::<usize>())
+            .map(|c| c.within.capacity() * 2)
             .sum();
         let residents = self.residents.cell.capacity() * 4
             + self.residents.area.capacity() * 2
-            + self.residents.in_area.capacity()
+            + self.residents.in_area.heap_bytes()
             + self
                 .residents
                 .dist_m
@@ -519,11 +643,11 @@ impl Coverage {
                 .sum::<usize>();
         let network = self.network.as_ref().map_or(0, |n| {
             n.graph.heap_bytes()
-                + n.facilities.items.capacity() * 12
+                + n.facilities.items.capacity() * 4
                 + n.facilities.offsets.capacity() * 4
-                + n.residents.items.capacity() * 12
+                + n.residents.items.capacity() * 4
                 + n.residents.offsets.capacity() * 4
-                + n.resident_snaps.capacity() * std::mem::size_of::<Option<Snap>>()
+                + n.resident_edges.capacity() * 4
         });
         let trees: usize = self
             .trees
@@ -536,7 +660,7 @@ impl Coverage {
             + network
             + trees
             + self.cell_area.capacity() * 2
-            + self.in_area.capacity()
+            + self.in_area.heap_bytes()
     }
 
     pub fn taxonomy(&self) -> &Taxonomy {
@@ -656,11 +780,14 @@ impl Coverage {
     }
 
     /// The composite score per cell of `id` (not a category) under `profile`.
-    pub fn composite_scores(&self, id: CoverageId, profile: ProfileId) -> &[u8] {
-        let composite = &self.composites[profile.0 as usize];
-        match id {
-            CoverageId::Group(g) => &composite.groups[g.0 as usize],
-            CoverageId::All | CoverageId::Category(_) => &composite.all,
+    pub fn composite_scores(&self, id: CoverageId, profile: ProfileId) -> Scores<'_> {
+        let members = match id {
+            CoverageId::Group(g) => &self.group_members[g.0 as usize],
+            CoverageId::All | CoverageId::Category(_) => &self.all_members,
+        };
+        Scores {
+            within: &self.composites[profile.0 as usize].within,
+            members,
         }
     }
 
@@ -690,7 +817,7 @@ impl Coverage {
 
     /// Does the cell's centre lie inside the analysis area?
     pub fn in_area(&self, cell: usize) -> bool {
-        self.in_area[cell]
+        self.in_area.get(cell)
     }
 
     /// The analysis area the coverage covers.
@@ -725,9 +852,15 @@ impl Coverage {
         &self.categories_without_data
     }
 
+    /// Per residential place (dataset order), the walking distance to the nearest facility of
+    /// `category` ([`field`] encoding).
+    pub fn resident_dist_m(&self, category: CategoryId) -> &[u16] {
+        &self.residents.dist_m[category.0 as usize]
+    }
+
     /// Is residential place `r` inside the analysis area (its cell is)?
     pub fn resident_in_area(&self, r: usize) -> bool {
-        self.residents.in_area[r]
+        self.residents.in_area.get(r)
     }
 
     /// The walking graph (network mode), for analyses that walk from single facilities
@@ -908,122 +1041,147 @@ fn network_fields(
     dataset: &Dataset,
     servers: &[Vec<u32>],
     grid: &Grid,
-    graph: WalkGraph,
+    mut graph: WalkGraph,
     cutoff_m: f64,
     reach_box: [f64; 4],
 ) -> NetworkFields {
     let taxonomy = &dataset.taxonomy;
+    let started = std::time::Instant::now();
     // Only what lies within reach of the grid is snapped: the rest is beyond the cut-off of
     // every cell.
-    let facility_snaps: Vec<Option<Snap>> = dataset
-        .facilities()
-        .par_iter()
-        .map(|f| {
-            in_box((f.lon, f.lat), reach_box)
-                .then(|| graph.snap(f.lon, f.lat))
-                .flatten()
-        })
-        .collect();
-    let resident_snaps: Vec<Option<Snap>> = dataset
-        .residents
-        .par_iter()
-        .map(|r| {
-            in_box((r.lon, r.lat), reach_box)
-                .then(|| graph.snap(r.lon, r.lat))
-                .flatten()
-        })
-        .collect();
+    let facilities = dataset.facilities();
+    let facility_snaps = graph.snap_many(facilities.len(), |k| {
+        let f = &facilities[k];
+        in_box((f.lon, f.lat), reach_box).then_some((f.lon, f.lat))
+    });
+    let residents = &dataset.residents;
+    let resident_snaps = graph.snap_many(residents.len(), |k| {
+        let r = &residents[k];
+        in_box((r.lon, r.lat), reach_box).then_some((r.lon, r.lat))
+    });
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "snapped facilities and residential places"
+    );
     let cell_snaps = graph.snap_cells(grid);
-    tracing::debug!("snapped cells, facilities and residential places");
+    graph.drop_bulk_snapping();
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "snapped cells"
+    );
+    let n_edges = graph.edges.len();
+    let facilities_by_edge =
+        EdgeIndex::of_snaps(n_edges, &facility_snaps, |idx, s| (idx, s.along_m, s.off_m));
+    drop(facility_snaps);
+    // Per item of `facilities_by_edge`, the categories the facility serves (bit `c % 16` of
+    // word `c / 16`), read beside the items while the fields are built.
+    let category_ids: Vec<CategoryId> = taxonomy.categories().map(|(id, _)| id).collect();
+    let words = category_ids.len().div_ceil(16);
+    let serves = {
+        let mut per_facility = vec![0u16; dataset.facilities().len() * words];
+        for &c in &category_ids {
+            let c = c.0 as usize;
+            for &idx in &servers[c] {
+                per_facility[idx as usize * words + c / 16] |= 1 << (c % 16);
+            }
+        }
+        let mut per_item = Vec::with_capacity(facilities_by_edge.items.len() * words);
+        for &(idx, _, _) in &facilities_by_edge.items {
+            let at = idx as usize * words;
+            per_item.extend_from_slice(&per_facility[at..at + words]);
+        }
+        per_item
+    };
+    let serving = |item: usize, c: usize| serves[item * words + c / 16] & (1 << (c % 16)) != 0;
     let n_components = graph.n_components();
-    let category_components: Vec<Vec<bool>> = taxonomy
-        .categories()
-        .map(|(id, _)| {
-            let mut has = vec![false; n_components];
-            for &idx in &servers[id.0 as usize] {
-                if let Some(snap) = facility_snaps[idx as usize] {
-                    has[graph.edge_component(snap.edge) as usize] = true;
+    let mut category_components = vec![vec![false; n_components]; category_ids.len()];
+    for edge in 0..n_edges as u32 {
+        let component = graph.edge_component(edge) as usize;
+        for item in facilities_by_edge.range(edge) {
+            for (c, has) in category_components.iter_mut().enumerate() {
+                if serving(item, c) {
+                    has[component] = true;
                 }
             }
-            has
-        })
-        .collect();
-    let category_ids: Vec<CategoryId> = taxonomy.categories().map(|(id, _)| id).collect();
+        }
+    }
     let per_category: Vec<(Vec<u16>, Vec<u16>)> = category_ids
         .par_iter()
-        .map(|&category| {
-            let facilities = &servers[category.0 as usize];
-            // The sources by edge, looked up once per cell: an array, not a hash map.
-            let mut on_edges = Vec::with_capacity(facilities.len());
-            let mut seeds = Vec::with_capacity(facilities.len() * 2);
-            for &idx in facilities {
-                if let Some(snap) = facility_snaps[idx as usize] {
-                    seeds.extend(graph.seeds(&snap, snap.off_m));
-                    on_edges.push((snap.edge, (snap.along_m, snap.off_m)));
+        .map_init(
+            || FieldSearch::new(&graph),
+            |search, &category| {
+                let c = category.0 as usize;
+                let mut seeds = Vec::with_capacity(servers[c].len() * 2);
+                for edge in 0..n_edges as u32 {
+                    for item in facilities_by_edge.range(edge) {
+                        if serving(item, c) {
+                            let (_, along_m, off_m) = facilities_by_edge.items[item];
+                            let snap = Snap {
+                                edge,
+                                along_m,
+                                off_m,
+                            };
+                            seeds.extend(graph.seeds(&snap, off_m));
+                        }
+                    }
                 }
-            }
-            let same_edge = EdgeIndex::new(graph.edges.len(), on_edges);
-            let mut search = Search::new(&graph);
-            search.run(&graph, seeds, cutoff_m as f32, |_, _| Flow::Continue);
-            let dist = search.into_dist();
-            let components = &category_components[category.0 as usize];
-            let value = |snap: &Option<Snap>| -> u16 {
-                let Some(snap) = snap else {
-                    return UNREACHABLE;
+                let dist = search.run(&graph, seeds, cutoff_m as f32);
+                let components = &category_components[c];
+                let value = |snap: &Option<Snap>| -> u16 {
+                    let Some(snap) = snap else {
+                        return UNREACHABLE;
+                    };
+                    let mut d = via_ends(&graph, dist, snap);
+                    // Straight along the edge to a source on it.
+                    for item in facilities_by_edge.range(snap.edge) {
+                        if serving(item, c) {
+                            let (_, along_m, off_m) = facilities_by_edge.items[item];
+                            d = d.min((along_m - snap.along_m).abs() + off_m);
+                        }
+                    }
+                    let d = d + snap.off_m;
+                    if f64::from(d) <= cutoff_m {
+                        field::encode_m(f64::from(d))
+                    } else if components[graph.edge_component(snap.edge) as usize] {
+                        FAR
+                    } else {
+                        UNREACHABLE
+                    }
                 };
-                let d = point_distance(&graph, &dist, &same_edge, snap);
-                if f64::from(d) <= cutoff_m {
-                    field::encode_m(f64::from(d))
-                } else if components[graph.edge_component(snap.edge) as usize] {
-                    FAR
-                } else {
-                    UNREACHABLE
-                }
-            };
-            let cells: Vec<u16> = cell_snaps.par_iter().map(value).collect();
-            let residents: Vec<u16> = resident_snaps.iter().map(value).collect();
-            (cells, residents)
-        })
+                let cells: Vec<u16> = cell_snaps.par_iter().map(value).collect();
+                let residents: Vec<u16> = resident_snaps.iter().map(value).collect();
+                (cells, residents)
+            },
+        )
         .collect();
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "searched every category"
+    );
+    drop(serves);
     let (fields, resident_dist) = per_category.into_iter().unzip();
-    let n_edges = graph.edges.len();
-    let facility_items = facility_snaps
-        .iter()
-        .enumerate()
-        .filter_map(|(idx, s)| s.map(|s| (s.edge, (idx as u32, s.along_m, s.off_m))))
-        .collect();
-    let resident_items = resident_snaps
-        .iter()
-        .enumerate()
-        .filter_map(|(idx, s)| s.map(|s| (s.edge, (idx as u32, s.along_m, s.off_m))))
-        .collect();
     let network = Network {
-        facilities: EdgeIndex::new(n_edges, facility_items),
-        residents: EdgeIndex::new(n_edges, resident_items),
-        resident_snaps,
+        facilities: EdgeIndex {
+            items: facilities_by_edge.items.iter().map(|item| item.0).collect(),
+            offsets: facilities_by_edge.offsets,
+        },
+        residents: EdgeIndex::of_snaps(n_edges, &resident_snaps, |idx, _| idx),
+        resident_edges: resident_snaps
+            .iter()
+            .map(|s| s.map_or(NOT_SNAPPED, |s| s.edge))
+            .collect(),
         category_components,
         graph,
     };
     (fields, resident_dist, network)
 }
 
-/// Walking distance from a snapped place to the nearest source, given the node distances of a
-/// multi-source search and the sources lying on the place's own edge (`(along_m, off_m)`): via
-/// either end of the edge, or straight along it to a source on the same edge; plus the place's
-/// own off-network leg.
-fn point_distance(
-    graph: &WalkGraph,
-    node_dist: &[f32],
-    same_edge: &EdgeIndex<(f32, f32)>,
-    snap: &Snap,
-) -> f32 {
+/// Walking distance from a snapped place to the nearest source via either end of its edge,
+/// given the node distances of a multi-source search (without the place's off-network leg).
+fn via_ends(graph: &WalkGraph, node_dist: &[f32], snap: &Snap) -> f32 {
     let edge = graph.edges[snap.edge as usize];
-    let mut best = (node_dist[edge.u as usize] + snap.along_m)
-        .min(node_dist[edge.v as usize] + (edge.len_m - snap.along_m).max(0.0));
-    for &(along_m, off_m) in same_edge.on(snap.edge) {
-        best = best.min((along_m - snap.along_m).abs() + off_m);
-    }
-    best + snap.off_m
+    (node_dist[edge.u as usize] + snap.along_m)
+        .min(node_dist[edge.v as usize] + (edge.len_m - snap.along_m).max(0.0))
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ pub fn render_png(
                     if !inside(gx, grid.n_cols) || !in_spans(&spans, pixels.lons[px]) {
                         continue;
                     }
-                    let score = bilinear(grid, gx, gy, |cell| f32::from(scores[cell]));
+                    let score = bilinear(grid, gx, gy, |cell| f32::from(scores.get(cell)));
                     let k = (score.round().max(0.0) as usize).min(ramp.len() - 1);
                     let at = (py * TILE_PX as usize + px) * 4;
                     rgba[at..at + 4].copy_from_slice(&ramp[k]);

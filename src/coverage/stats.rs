@@ -631,7 +631,7 @@ pub fn suggest_cancellable(
                     || Search::new(graph),
                     |search, &c| {
                         let mut hits = vec![c as u32];
-                        let Some(snap) = network.resident_snaps[c] else {
+                        let Some(snap) = network.resident_snap(dataset, c) else {
                             return hits;
                         };
                         if cancel.load(std::sync::atomic::Ordering::Relaxed) {
@@ -643,7 +643,7 @@ pub fn suggest_cancellable(
                                 hits.push(r);
                             }
                         };
-                        for &(r, along_m, off_m) in network.residents.on(snap.edge) {
+                        for (r, along_m, off_m) in network.residents_on(dataset, snap.edge) {
                             consider(r, start_m + (along_m - snap.along_m).abs() + off_m);
                         }
                         search.run(
@@ -651,8 +651,8 @@ pub fn suggest_cancellable(
                             graph.seeds(&snap, start_m),
                             limit as f32,
                             |node, d| {
-                                for &(_, edge) in graph.arcs(node) {
-                                    for &(r, along_m, off_m) in network.residents.on(edge) {
+                                for (_, edge) in graph.arcs(node) {
+                                    for (r, along_m, off_m) in network.residents_on(dataset, edge) {
                                         consider(
                                             r,
                                             d + graph.along_from(edge, node, along_m) + off_m,
@@ -845,7 +845,7 @@ pub fn at(
                         }
                     }
                 };
-                for &(f, along_m, off_m) in network.facilities.on(snap.edge) {
+                for (f, along_m, off_m) in network.facilities_on(dataset, snap.edge) {
                     offer(
                         &mut best,
                         f,
@@ -857,8 +857,8 @@ pub fn at(
                     if wanted.iter().all(|&c| best[c].0 <= f64::from(d)) {
                         return Flow::Stop;
                     }
-                    for &(_, edge) in graph.arcs(node) {
-                        for &(f, along_m, off_m) in network.facilities.on(edge) {
+                    for (_, edge) in graph.arcs(node) {
+                        for (f, along_m, off_m) in network.facilities_on(dataset, edge) {
                             let via = d + graph.along_from(edge, node, along_m) + off_m;
                             offer(&mut best, f, f64::from(via));
                         }

@@ -548,13 +548,13 @@ fn composite_counts_categories_within_their_own_threshold() {
                 .categories()
                 .filter(|(id, _)| *id != coverage.taxonomy().fallback() && within(*id))
                 .count();
-            assert_eq!(usize::from(all[cell]), expected_all);
+            assert_eq!(usize::from(all.get(cell)), expected_all);
             // Living: market, supermarket, community_service (and not `other`).
             let expected_living = ["market", "supermarket", "community_service"]
                 .iter()
                 .filter(|id| within(category(id)))
                 .count();
-            assert_eq!(usize::from(group[cell]), expected_living);
+            assert_eq!(usize::from(group.get(cell)), expected_living);
         }
     }
     // Every category with facilities (medical, park, market), not the empty ones.
