@@ -54,8 +54,8 @@ const TERMS: &[&str] = &[
 
 /// Prefixes completed by `/search/suggest`.
 const PREFIXES: &[&str] = &[
-    "y", "ye", "yey", "幼", "幼儿", "z", "zh", "zhongs", "p", "pha", "华", "华阳", "s", "社区", "超",
-    "cs", "gong", "银", "地铁", "x",
+    "y", "ye", "yey", "幼", "幼儿", "z", "zh", "zhongs", "p", "pha", "华", "华阳", "s", "社区",
+    "超", "cs", "gong", "银", "地铁", "x",
 ];
 
 fn load(path: &str) -> Dataset {
@@ -202,7 +202,7 @@ fn searches(dataset: &Dataset) -> Vec<SearchQuery> {
 
 /// One line per answer: the query, then what it answered.
 fn describe(index: &SearchIndex, dataset: &Dataset, q: &SearchQuery) -> String {
-    let results = index.search(q);
+    let results = index.search(dataset, q);
     let mut line = format!(
         "search {:?} near {:?} radius {:?} bbox {:?} categories {:?} statuses {} offset {} limit {} → total {} terms {:?}:",
         q.text,
@@ -283,7 +283,7 @@ fn main() {
     for _ in 0..RUNS {
         for (i, q) in queries.iter().enumerate() {
             let t = Instant::now();
-            std::hint::black_box(index.search(q));
+            std::hint::black_box(index.search(&dataset, q));
             let elapsed = t.elapsed();
             all.push(elapsed);
             fastest[i] = fastest[i].min(elapsed);
