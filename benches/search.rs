@@ -201,8 +201,8 @@ fn report(label: &str, dataset: &Dataset) -> (Arc<SearchIndex>, Vec<SearchQuery>
         stats.memory_bytes as f64 / 1048576.0
     );
     let queries = query_mix(dataset);
-    latency(label, "random points", &index, &queries);
-    latency(label, "densest spot", &index, &dense_mix(dataset));
+    latency(label, "random points", &index, dataset, &queries);
+    latency(label, "densest spot", &index, dataset, &dense_mix(dataset));
     let mut suggest_times: Vec<Duration> = Vec::new();
     for prefix in [
         "y", "ye", "yey", "幼", "幼儿", "z", "zh", "zhongs", "p", "pha", "华", "华阳", "s", "社区",
@@ -228,9 +228,15 @@ fn report(label: &str, dataset: &Dataset) -> (Arc<SearchIndex>, Vec<SearchQuery>
 /// Times every query of `queries` five times and prints the percentiles: over all runs, and
 /// over each query's fastest run (which leaves out the time the thread spent preempted on a
 /// busy machine).
-fn latency(label: &str, mix: &str, index: &SearchIndex, queries: &[SearchQuery]) {
+fn latency(
+    label: &str,
+    mix: &str,
+    index: &SearchIndex,
+    dataset: &Dataset,
+    queries: &[SearchQuery],
+) {
     for q in queries {
-        std::hint::black_box(index.search(q));
+        std::hint::black_box(index.search(dataset, q));
     }
     const RUNS: usize = 5;
     let mut all: Vec<Duration> = Vec::with_capacity(queries.len() * RUNS);
@@ -238,7 +244,7 @@ fn latency(label: &str, mix: &str, index: &SearchIndex, queries: &[SearchQuery])
     for _ in 0..RUNS {
         for (i, q) in queries.iter().enumerate() {
             let t = Instant::now();
-            std::hint::black_box(index.search(q));
+            std::hint::black_box(index.search(dataset, q));
             let elapsed = t.elapsed();
             all.push(elapsed);
             fastest[i] = (fastest[i].0.min(elapsed), i);
@@ -247,7 +253,7 @@ fn latency(label: &str, mix: &str, index: &SearchIndex, queries: &[SearchQuery])
     all.sort();
     let mut fastest_sorted: Vec<Duration> = fastest.iter().map(|f| f.0).collect();
     fastest_sorted.sort();
-    let n_hits: usize = queries.iter().map(|q| index.search(q).total).sum();
+    let n_hits: usize = queries.iter().map(|q| index.search(dataset, q).total).sum();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     eprintln!(
         "{label}, {mix}: {} keyword/category + radius queries (mean {:.0} matches), {} runs each; load average {}",
@@ -292,7 +298,7 @@ fn bench_set(c: &mut Criterion, label: &str, dataset: &Dataset) {
     group.bench_function("keyword_radius_mix", |b| {
         b.iter(|| {
             next = (next + 1) % queries.len();
-            index.search(&queries[next])
+            index.search(dataset, &queries[next])
         })
     });
     group.finish();

@@ -89,11 +89,12 @@ pub async fn get_search(
     // the blocking pool and back costs two thread wake-ups, which on a busy machine are most of
     // the answer's time. An unbounded one (the whole city) runs on the blocking pool.
     let results = if query.radius_m.is_some() {
-        snapshot.search.search(&query)
+        snapshot.search.search(&snapshot.dataset, &query)
     } else {
         let index = snapshot.search.clone();
+        let dataset = snapshot.dataset.clone();
         let request = query.clone();
-        tokio::task::spawn_blocking(move || index.search(&request)).await?
+        tokio::task::spawn_blocking(move || index.search(&dataset, &request)).await?
     };
     let dataset = &snapshot.dataset;
     let taxonomy = &dataset.taxonomy;

@@ -82,8 +82,6 @@ impl Grid {
             .iter()
             .map(|&(lon, lat)| grid.cell_of(lon, lat))
             .collect();
-        let mut order: Vec<u32> = (0..points.len() as u32).collect();
-        order.sort_by_key(|&i| (cells[i as usize], i));
         let n_cells = grid.n_cols as usize * grid.n_rows as usize;
         let mut counts = vec![0u32; n_cells + 1];
         for &cell in &cells {
@@ -91,6 +89,14 @@ impl Grid {
         }
         for i in 1..counts.len() {
             counts[i] += counts[i - 1];
+        }
+        // A counting sort by cell, stable: ties keep the input order.
+        let mut fill = counts.clone();
+        let mut order = vec![0u32; points.len()];
+        for (i, &cell) in cells.iter().enumerate() {
+            let at = &mut fill[cell as usize];
+            order[*at as usize] = i as u32;
+            *at += 1;
         }
         grid.cell_start = counts;
         (grid, order)

@@ -19,6 +19,7 @@
 //!
 //! Pure: no IO, no clock in the answers, no globals.
 
+mod compact;
 mod grid;
 mod keywords;
 mod query;
@@ -32,10 +33,11 @@ use std::ops::Range;
 use crate::attributes::{Status, StatusSet};
 use crate::dataset::{Dataset, Facility};
 use crate::geom;
+use compact::{DocTokens, Postings};
 use grid::Grid;
 use keywords::Keywords;
 use rank::{FIELD_SHIFT, Hit, Ranking, TermMatch};
-use vocab::{Csr, Field, VocabBuilder, Vocabulary};
+use vocab::{Field, VocabBuilder, Vocabulary};
 
 pub use query::{
     SearchLimits, SearchQuery, SearchText, SuggestQuery, SuggestText, parse_search, parse_suggest,
@@ -86,21 +88,20 @@ pub struct IndexStats {
     pub memory_bytes: usize,
 }
 
-/// The search index of one dataset version. Immutable.
+/// The search index of one dataset version. Immutable. Positions are read from the dataset it
+/// was built from, which every search is given.
 pub struct SearchIndex {
-    /// Per document (grid order): dataset index, position, category.
+    /// Per document (grid order): dataset index, category.
     doc_facility: Vec<u32>,
-    doc_lonlat: Vec<(f64, f64)>,
-    /// Unit vectors of the positions on the sphere, for fast exact radius tests.
-    doc_unit: Vec<[f64; 3]>,
     doc_category: Vec<u8>,
-    /// Document → its tokens, each tagged with its field above [`FIELD_SHIFT`].
-    doc_tokens: Csr,
+    /// Document → its tokens, each tagged with its field above [`FIELD_SHIFT`] when read.
+    doc_tokens: DocTokens,
     /// Token → documents holding it, ascending.
-    postings: Csr,
-    /// Category → its documents, ascending: those of the category and those whose functions
-    /// add it.
-    category_docs: Vec<Vec<u32>>,
+    postings: Postings,
+    /// Category → how many documents it has: those of the category and those whose functions
+    /// add it. The documents themselves are found by a scan of `doc_category` (a byte each)
+    /// and of `attr_docs`.
+    category_count: Vec<u32>,
     /// Documents of facilities with attributes, ascending, and theirs (parallel): most
     /// facilities have none (existing, their own category only), so this stays small.
     attr_docs: Vec<u32>,
@@ -116,58 +117,29 @@ pub struct SearchIndex {
 /// facilities are found.
 const KNN_START_RADIUS_M: f64 = 400.0;
 
-/// Facilities tokenised per batch while building (bounds the temporary memory).
+/// Facilities tokenised per batch while building (bounds the temporary memory); the batch is
+/// tokenised on the rayon pool in chunks while the previous one is interned.
 const BUILD_BATCH: usize = 65_536;
+const TOKENIZE_CHUNK: usize = 2048;
 
 impl SearchIndex {
     /// Indexes every facility of `dataset` (and its taxonomy's keywords). Blocking; uses the
     /// rayon pool for tokenising.
     pub fn build(dataset: &Dataset) -> SearchIndex {
-        use rayon::prelude::*;
         let facilities = dataset.facilities();
-        let points: Vec<(f64, f64)> = facilities.iter().map(|f| (f.lon, f.lat)).collect();
-        let (grid, order) = Grid::build(&points);
-        let mut builder = VocabBuilder::default();
-        let mut doc_token_start: Vec<u32> = Vec::with_capacity(order.len() + 1);
-        let mut doc_token_items: Vec<u32> = Vec::new();
-        doc_token_start.push(0);
-        for batch in order.chunks(BUILD_BATCH) {
-            let tokenized: Vec<Vec<(Field, String)>> = batch
-                .par_iter()
-                .map(|&idx| facility_tokens(&facilities[idx as usize]))
-                .collect();
-            for tokens in tokenized {
-                let first = doc_token_items.len();
-                for (field, text) in tokens {
-                    let tagged = builder.intern(&text, field) | (field as u32) << FIELD_SHIFT;
-                    if !doc_token_items[first..].contains(&tagged) {
-                        doc_token_items.push(tagged);
-                    }
-                }
-                doc_token_start.push(doc_token_items.len() as u32);
-            }
-        }
-        let vocab = builder.finish();
-        // Grown item by item: give back the spare capacity the index would hold for its life.
-        doc_token_items.shrink_to_fit();
-        let doc_tokens = Csr::from_parts(doc_token_start, doc_token_items);
-        let postings = Csr::from_pairs(
-            vocab.len(),
-            (0..order.len() as u32).flat_map(|doc| {
-                doc_tokens
-                    .row(doc)
-                    .iter()
-                    .map(move |&t| (t & rank::TOKEN_MASK, doc))
-            }),
-        );
+        let (grid, order) = {
+            let points: Vec<(f64, f64)> = facilities.iter().map(|f| (f.lon, f.lat)).collect();
+            Grid::build(&points)
+        };
+        let (vocab, doc_tokens, postings) = index_texts(facilities, &order);
         let taxonomy = &dataset.taxonomy;
-        let mut category_docs = vec![Vec::new(); taxonomy.len()];
         let doc_category: Vec<u8> = order
             .iter()
             .map(|&idx| facilities[idx as usize].category.0)
             .collect();
-        for (doc, &category) in doc_category.iter().enumerate() {
-            category_docs[category as usize].push(doc as u32);
+        let mut category_count = vec![0u32; taxonomy.len()];
+        for &category in &doc_category {
+            category_count[category as usize] += 1;
         }
         let mut attributed: Vec<(u32, DocAttributes)> = order
             .iter()
@@ -185,36 +157,31 @@ impl SearchIndex {
             .collect();
         attributed.sort_by_key(|(doc, _)| *doc);
         for (doc, a) in &attributed {
-            for &c in &a.serves {
-                category_docs[c as usize].push(*doc);
+            let mut added: Vec<u8> = a.serves.clone();
+            added.sort_unstable();
+            added.dedup();
+            for c in added {
+                if c != doc_category[*doc as usize] {
+                    category_count[c as usize] += 1;
+                }
             }
-        }
-        for docs in &mut category_docs {
-            docs.sort_unstable();
-            docs.dedup();
-            docs.shrink_to_fit();
         }
         let (attr_docs, attr): (Vec<u32>, Vec<DocAttributes>) = attributed.into_iter().unzip();
         let keywords = Keywords::new(taxonomy);
         let suggester = suggest::Suggester::build(
             &vocab,
-            |tok| postings.row(tok).len() as u32,
+            |tok| postings.len(tok) as u32,
             &keywords,
-            |category| category_docs[category.0 as usize].len() as u32,
+            |category| category_count[category.0 as usize],
         );
         let mut index = SearchIndex {
-            doc_lonlat: order.iter().map(|&idx| points[idx as usize]).collect(),
-            doc_unit: order
-                .iter()
-                .map(|&idx| unit_vector(points[idx as usize]))
-                .collect(),
             doc_facility: order,
             doc_category,
             attr_docs,
             attr,
             doc_tokens,
             postings,
-            category_docs,
+            category_count,
             grid,
             vocab,
             keywords,
@@ -237,16 +204,10 @@ impl SearchIndex {
 
     fn measure(&self) -> IndexStats {
         let memory_bytes = self.doc_facility.capacity() * 4
-            + self.doc_lonlat.capacity() * 16
-            + self.doc_unit.capacity() * 24
             + self.doc_category.capacity()
             + self.doc_tokens.memory_bytes()
             + self.postings.memory_bytes()
-            + self
-                .category_docs
-                .iter()
-                .map(|v| 24 + v.capacity() * 4)
-                .sum::<usize>()
+            + self.category_count.capacity() * 4
             + self.attr_docs.capacity() * 4
             + self
                 .attr
@@ -270,8 +231,10 @@ impl SearchIndex {
         self.suggester.suggest(&query.text, query.limit)
     }
 
-    /// Answers `query`.
-    pub fn search(&self, query: &SearchQuery) -> SearchResults {
+    /// Answers `query`. `dataset` is the one the index was built from: it holds the positions.
+    pub fn search(&self, dataset: &Dataset, query: &SearchQuery) -> SearchResults {
+        let facilities = dataset.facilities();
+        debug_assert_eq!(facilities.len(), self.doc_facility.len());
         let mut raw_terms: Vec<tokenize::Token> = Vec::new();
         for token in tokenize::tokens(&query.text) {
             if !raw_terms.contains(&token) {
@@ -290,7 +253,7 @@ impl SearchIndex {
             return empty(term_texts);
         }
         let category_mask: Option<Vec<bool>> = (!query.categories.is_empty()).then(|| {
-            let mut mask = vec![false; self.category_docs.len()];
+            let mut mask = vec![false; self.category_count.len()];
             for c in &query.categories {
                 if let Some(slot) = mask.get_mut(c.0 as usize) {
                     *slot = true;
@@ -300,6 +263,7 @@ impl SearchIndex {
         });
         let near = query.near.map(|center| Near::new(center, query.radius_m));
         let filter = Filter {
+            facilities,
             terms: &terms,
             categories: category_mask.as_deref(),
             bbox: query.bbox,
@@ -308,6 +272,7 @@ impl SearchIndex {
             statuses: query.statuses,
         };
         let mut hits: Vec<Hit> = Vec::new();
+        let mut tagged: Vec<u32> = Vec::new();
         let total;
         if terms.is_empty()
             && query.near.is_some()
@@ -328,7 +293,7 @@ impl SearchIndex {
                 };
                 for range in self.grid.ranges(rect) {
                     for doc in range {
-                        self.consider(doc, &circle, &mut hits);
+                        self.consider(doc, &circle, &mut hits, &mut tagged);
                     }
                 }
                 if hits.len() >= wanted || self.grid.covered_by(rect) {
@@ -341,7 +306,11 @@ impl SearchIndex {
                 Some(_) => query
                     .categories
                     .iter()
-                    .map(|c| self.category_docs.get(c.0 as usize).map_or(0, Vec::len))
+                    .map(|c| {
+                        self.category_count
+                            .get(c.0 as usize)
+                            .map_or(0, |&n| n as usize)
+                    })
                     .sum(),
             };
         } else {
@@ -360,14 +329,14 @@ impl SearchIndex {
                 Some(rect) => self.grid.ranges(rect),
                 None => std::iter::once(0..self.doc_facility.len() as u32).collect(),
             };
-            self.collect(&ranges, &filter, query, &mut hits);
+            self.collect(&ranges, &filter, query, &mut hits, &mut tagged);
             total = hits.len();
         }
         let ranking = match query.near {
             Some(center) if !terms.is_empty() => {
                 let n_terms = terms.len() as u32;
                 for hit in &mut hits {
-                    let distance_m = geom::haversine_m(center, self.doc_lonlat[hit.doc as usize]);
+                    let distance_m = geom::haversine_m(center, position(facilities, hit));
                     let bonus_m = query
                         .name_bonus
                         .metres(hit.name_match, hit.name_hits == n_terms);
@@ -386,7 +355,7 @@ impl SearchIndex {
                     facility_idx: h.facility_idx,
                     distance_m: query
                         .near
-                        .map(|center| geom::haversine_m(center, self.doc_lonlat[h.doc as usize])),
+                        .map(|center| geom::haversine_m(center, position(facilities, &h))),
                     relevance: (max_score > 0).then(|| f64::from(h.score) / f64::from(max_score)),
                     name_match: h.name_match,
                 })
@@ -439,6 +408,7 @@ impl SearchIndex {
         filter: &Filter,
         query: &SearchQuery,
         hits: &mut Vec<Hit>,
+        tagged: &mut Vec<u32>,
     ) {
         let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
             return;
@@ -451,44 +421,44 @@ impl SearchIndex {
         let band_share = f64::from(last.end - first.start) / n_docs;
         let per_candidate = 1.0 + filter.terms.len() as f64;
         // Cost units: checking one candidate against one term ≈ 1.
-        let list_cost = |lists: &mut dyn Iterator<Item = usize>| {
+        let list_cost = |lists: &[DocList]| {
             let mut cost = 0.0;
-            for len in lists {
-                let len = len as f64;
+            for &list in lists {
+                let len = self.list_len(list) as f64;
                 cost +=
                     2.0 * (len + 2.0).log2() + len * band_share * 0.5 + len * share * per_candidate;
             }
             cost
         };
         let mut best_cost = n_in_ranges as f64 * per_candidate;
-        let mut source: Option<Vec<&[u32]>> = None;
+        let mut source: Option<Vec<DocList>> = None;
         for term in filter.terms {
-            let lists: Vec<&[u32]> = term
+            let lists: Vec<DocList> = term
                 .tokens
                 .iter()
-                .map(|&tok| self.postings.row(tok))
+                .map(|&tok| DocList::Token(tok))
                 .chain(
                     term.category_level
                         .iter()
                         .enumerate()
                         .filter(|&(_, &level)| level > 0)
-                        .map(|(c, _)| self.category_docs[c].as_slice()),
+                        .map(|(c, _)| DocList::Category(c as u8)),
                 )
                 .collect();
-            let cost = list_cost(&mut lists.iter().map(|l| l.len()));
+            let cost = list_cost(&lists);
             if cost < best_cost {
                 best_cost = cost;
                 source = Some(lists);
             }
         }
         if !query.categories.is_empty() {
-            let lists: Vec<&[u32]> = query
+            let lists: Vec<DocList> = query
                 .categories
                 .iter()
-                .filter_map(|c| self.category_docs.get(c.0 as usize))
-                .map(Vec::as_slice)
+                .filter(|c| (c.0 as usize) < self.category_count.len())
+                .map(|c| DocList::Category(c.0))
                 .collect();
-            let cost = list_cost(&mut lists.iter().map(|l| l.len()));
+            let cost = list_cost(&lists);
             if cost < best_cost {
                 source = Some(lists);
             }
@@ -497,29 +467,73 @@ impl SearchIndex {
             None => {
                 for range in ranges {
                     for doc in range.clone() {
-                        self.consider(doc, filter, hits);
+                        self.consider(doc, filter, hits, tagged);
                     }
                 }
             }
             Some(lists) => {
                 let mut candidates: Vec<u32> = Vec::new();
-                for list in &lists {
-                    restrict(list, ranges, &mut candidates);
+                for &list in &lists {
+                    self.restrict(list, ranges, &mut candidates);
                 }
                 if lists.len() > 1 {
                     candidates.sort_unstable();
                     candidates.dedup();
                 }
                 for doc in candidates {
-                    self.consider(doc, filter, hits);
+                    self.consider(doc, filter, hits, tagged);
+                }
+            }
+        }
+    }
+
+    /// Number of documents in `list`.
+    fn list_len(&self, list: DocList) -> usize {
+        match list {
+            DocList::Token(tok) => self.postings.len(tok),
+            DocList::Category(c) => self.category_count[c as usize] as usize,
+        }
+    }
+
+    /// Appends the documents of `list` that fall in `ranges` (ascending, disjoint, non-empty),
+    /// each once.
+    fn restrict(&self, list: DocList, ranges: &[Range<u32>], out: &mut Vec<u32>) {
+        let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
+            return;
+        };
+        match list {
+            DocList::Token(tok) => self.postings.restrict(tok, ranges, out),
+            DocList::Category(c) => {
+                for range in ranges {
+                    let docs = &self.doc_category[range.start as usize..range.end as usize];
+                    out.extend(
+                        docs.iter()
+                            .enumerate()
+                            .filter(|&(_, &category)| category == c)
+                            .map(|(at, _)| range.start + at as u32),
+                    );
+                }
+                // Documents of another category whose functions add `c`.
+                let lo = self.attr_docs.partition_point(|&d| d < first.start);
+                let hi = self.attr_docs.partition_point(|&d| d < last.end);
+                for at in lo..hi {
+                    let doc = self.attr_docs[at];
+                    if self.doc_category[doc as usize] == c || !self.attr[at].serves.contains(&c) {
+                        continue;
+                    }
+                    let r = ranges.partition_point(|r| r.end <= doc);
+                    if ranges.get(r).is_some_and(|r| r.start <= doc) {
+                        out.push(doc);
+                    }
                 }
             }
         }
     }
 
     /// Checks document `doc` against every filter and term; pushes a hit when it passes.
+    /// `tagged` holds the document's tokens while it is checked.
     #[inline]
-    fn consider(&self, doc: u32, filter: &Filter, hits: &mut Vec<Hit>) {
+    fn consider(&self, doc: u32, filter: &Filter, hits: &mut Vec<Hit>, tagged: &mut Vec<u32>) {
         let d = doc as usize;
         let category = self.doc_category[d];
         let attributes = self
@@ -538,13 +552,12 @@ impl SearchIndex {
         {
             return;
         }
-        let (lon, lat) = self.doc_lonlat[d];
-        if let Some([west, south, east, north]) = filter.bbox
-            && !(lon >= west && lon <= east && lat >= south && lat <= north)
-        {
-            return;
+        // Text before place: the tokens are at hand, the position is in the dataset.
+        tagged.clear();
+        if !filter.terms.is_empty() {
+            self.doc_tokens.row_into(doc, FIELD_SHIFT, tagged);
         }
-        let tagged = self.doc_tokens.row(doc);
+        let tagged = tagged.as_slice();
         let mut score = 0u32;
         for term in filter.terms {
             // A facility is found by the words of every category it serves.
@@ -558,21 +571,30 @@ impl SearchIndex {
             }
             score += u32::from(level);
         }
-        let closeness = match filter.near {
-            Some(near) => match near.within(&self.doc_unit[d], (lon, lat)) {
-                Some(chord2) => chord2,
-                None => return,
-            },
-            None => 0.0,
-        };
+        let facility_idx = self.doc_facility[d];
+        let mut closeness = 0.0;
+        if filter.bbox.is_some() || filter.near.is_some() {
+            let facility = &filter.facilities[facility_idx as usize];
+            let (lon, lat) = (facility.lon, facility.lat);
+            if let Some([west, south, east, north]) = filter.bbox
+                && !(lon >= west && lon <= east && lat >= south && lat <= north)
+            {
+                return;
+            }
+            if let Some(near) = filter.near {
+                match near.within((lon, lat)) {
+                    Some(chord2) => closeness = chord2,
+                    None => return,
+                }
+            }
+        }
         let name_hits = filter.terms.iter().filter(|t| t.in_name(tagged)).count() as u32;
         let name_match = match filter.terms.first() {
             Some(first) => self.name_match(first, tagged, filter.query_compact),
             None => NameMatch::None,
         };
         hits.push(Hit {
-            doc,
-            facility_idx: self.doc_facility[d],
+            facility_idx,
             name_match,
             score,
             name_hits,
@@ -621,6 +643,8 @@ impl SearchIndex {
 /// What a candidate must satisfy.
 #[derive(Clone, Copy)]
 struct Filter<'a> {
+    /// The dataset's facilities, for positions.
+    facilities: &'a [Facility],
     terms: &'a [TermMatch],
     /// Allowed categories, indexed by category; `None` allows all.
     categories: Option<&'a [bool]>,
@@ -628,6 +652,21 @@ struct Filter<'a> {
     near: Option<&'a Near>,
     query_compact: &'a str,
     statuses: StatusSet,
+}
+
+/// A list of documents candidates may come from.
+#[derive(Debug, Clone, Copy)]
+enum DocList {
+    /// The documents holding a token.
+    Token(u32),
+    /// The documents of a category, or whose functions add it.
+    Category(u8),
+}
+
+/// Where a hit's facility is, `(lon, lat)`.
+fn position(facilities: &[Facility], hit: &Hit) -> (f64, f64) {
+    let facility = &facilities[hit.facility_idx as usize];
+    (facility.lon, facility.lat)
 }
 
 /// What the index keeps of a facility's attributes.
@@ -647,12 +686,17 @@ fn unit_vector((lon, lat): (f64, f64)) -> [f64; 3] {
 /// Distance tests from one centre. The squared chord between unit vectors grows with the
 /// great-circle distance, so it orders hits and tests the radius exactly with a few
 /// multiplications; positions within a hair of the radius are settled with haversine, the
-/// distance the server reports.
+/// distance the server reports. A position well outside the circle's bounding box is turned
+/// away before its unit vector is computed.
 struct Near {
     center: (f64, f64),
     unit: [f64; 3],
     /// Squared chord of the radius, and the radius in metres.
     limit: Option<(f64, f64)>,
+    /// The circle's bounding box (`grid::radius_rect`) grown by a hundredth of its size on
+    /// every side: whatever lies outside is farther than the radius by far more than the
+    /// chord test's tolerance, so turning it away here changes no answer.
+    bounds: Option<[f64; 4]>,
 }
 
 impl Near {
@@ -661,16 +705,36 @@ impl Near {
             let half_angle = (r / geom::EARTH_RADIUS_M / 2.0).min(std::f64::consts::FRAC_PI_2);
             ((2.0 * half_angle.sin()).powi(2), r)
         });
+        let bounds = radius_m.map(|r| {
+            let [west, south, east, north] = grid::radius_rect(center, r);
+            let margin_lon = (east - west) * 0.01 + 1e-9;
+            let margin_lat = (north - south) * 0.01 + 1e-9;
+            [
+                west - margin_lon,
+                south - margin_lat,
+                east + margin_lon,
+                north + margin_lat,
+            ]
+        });
         Near {
             center,
             unit: unit_vector(center),
             limit,
+            bounds,
         }
     }
 
     /// The squared chord to a position, or `None` when it lies beyond the radius.
     #[inline]
-    fn within(&self, unit: &[f64; 3], lonlat: (f64, f64)) -> Option<f64> {
+    fn within(&self, lonlat: (f64, f64)) -> Option<f64> {
+        let (lon, lat) = lonlat;
+        // Written to let a NaN through, as the chord test does.
+        if let Some([west, south, east, north]) = self.bounds
+            && (lon < west || lon > east || lat < south || lat > north)
+        {
+            return None;
+        }
+        let unit = unit_vector(lonlat);
         let chord2 = (unit[0] - self.unit[0]).powi(2)
             + (unit[1] - self.unit[1]).powi(2)
             + (unit[2] - self.unit[2]).powi(2);
@@ -687,41 +751,160 @@ impl Near {
     }
 }
 
-/// Appends the items of the ascending `list` that fall in `ranges` (ascending, disjoint,
-/// non-empty): two binary searches bound the band the ranges span, then one walk.
-fn restrict(list: &[u32], ranges: &[Range<u32>], out: &mut Vec<u32>) {
-    let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
-        return;
+/// Tokenises the facilities' texts in document order (`order[doc]` is the facility of `doc`)
+/// and indexes them: the vocabulary with tokens numbered by how many documents hold them (the
+/// commonest first, so that they take one byte in the compact lists), each document's tokens
+/// and each token's documents.
+fn index_texts(facilities: &[Facility], order: &[u32]) -> (Vocabulary, DocTokens, Postings) {
+    use rayon::prelude::*;
+    let tokenize = |docs: &[u32]| -> Vec<TokenBatch> {
+        docs.par_chunks(TOKENIZE_CHUNK)
+            .map(|chunk| TokenBatch::of(facilities, chunk))
+            .collect()
     };
-    let lo = list.partition_point(|&d| d < first.start);
-    let hi = lo + list[lo..].partition_point(|&d| d < last.end);
-    let mut r = 0;
-    for &d in &list[lo..hi] {
-        // d < last.end, so this stops at a range.
-        while d >= ranges[r].end {
-            r += 1;
-        }
-        if d >= ranges[r].start {
-            out.push(d);
+    // Each document's tokens as interned (tagged with the field), deduplicated in the row.
+    let mut builder = VocabBuilder::default();
+    let mut row_start: Vec<u32> = Vec::with_capacity(order.len() + 1);
+    let mut rows: Vec<u32> = Vec::new();
+    row_start.push(0);
+    let mut batches = order.chunks(BUILD_BATCH);
+    let mut pending = batches.next().map(tokenize).unwrap_or_default();
+    loop {
+        let next = batches.next();
+        let ((), upcoming) = rayon::join(
+            || {
+                for batch in &pending {
+                    batch.intern(&mut builder, &mut rows, &mut row_start);
+                }
+            },
+            || next.map(tokenize),
+        );
+        match upcoming {
+            Some(batch) => pending = batch,
+            None => break,
         }
     }
+    drop(pending);
+    let row = |doc: usize| &rows[row_start[doc] as usize..row_start[doc + 1] as usize];
+    // How many documents hold each token, and the numbering by that count.
+    let n_tokens = builder.len();
+    let mut doc_count = vec![0u32; n_tokens];
+    let mut last_doc = vec![u32::MAX; n_tokens];
+    for doc in 0..order.len() {
+        for &t in row(doc) {
+            let tok = (t & rank::TOKEN_MASK) as usize;
+            if last_doc[tok] != doc as u32 {
+                last_doc[tok] = doc as u32;
+                doc_count[tok] += 1;
+            }
+        }
+    }
+    drop(last_doc);
+    let mut by_rank: Vec<u32> = (0..n_tokens as u32).collect();
+    by_rank.sort_by_key(|&tok| (std::cmp::Reverse(doc_count[tok as usize]), tok));
+    let mut new_id = vec![0u32; n_tokens];
+    for (rank, &tok) in by_rank.iter().enumerate() {
+        new_id[tok as usize] = rank as u32;
+    }
+    let (postings, doc_tokens) = rayon::join(
+        || {
+            // Token → documents, by counting: each token's slot is its count.
+            let mut start = vec![0u32; n_tokens + 1];
+            for (rank, &tok) in by_rank.iter().enumerate() {
+                start[rank + 1] = start[rank] + doc_count[tok as usize];
+            }
+            let mut fill = start.clone();
+            let mut docs = vec![0u32; start[n_tokens] as usize];
+            for doc in 0..order.len() {
+                for &t in row(doc) {
+                    let tok = new_id[(t & rank::TOKEN_MASK) as usize] as usize;
+                    let at = fill[tok] as usize;
+                    if at > start[tok] as usize && docs[at - 1] == doc as u32 {
+                        continue;
+                    }
+                    docs[at] = doc as u32;
+                    fill[tok] += 1;
+                }
+            }
+            let mut postings = Postings::with_capacity(n_tokens);
+            for tok in 0..n_tokens {
+                postings.push_list(&docs[start[tok] as usize..start[tok + 1] as usize]);
+            }
+            postings.finish();
+            postings
+        },
+        || {
+            let mut doc_tokens = DocTokens::with_capacity(order.len());
+            for doc in 0..order.len() {
+                doc_tokens.push_row(
+                    row(doc)
+                        .iter()
+                        .map(|&t| (new_id[(t & rank::TOKEN_MASK) as usize], t >> FIELD_SHIFT)),
+                );
+            }
+            doc_tokens.shrink_to_fit();
+            doc_tokens
+        },
+    );
+    (builder.finish_in_order(&by_rank), doc_tokens, postings)
 }
 
-/// The tokens of a facility's searchable fields, name first.
-fn facility_tokens(f: &Facility) -> Vec<(Field, String)> {
-    let mut out = Vec::new();
-    let fields = [
-        (Field::Name, Some(f.name())),
-        (Field::NameEn, f.name_en()),
-        (Field::Address, f.address()),
-        (Field::Subdistrict, f.subdistrict()),
-    ];
-    for (field, text) in fields {
-        if let Some(text) = text {
-            out.extend(tokenize::tokens(text).into_iter().map(|t| (field, t.text)));
+/// The tokens of a run of documents: their texts end to end, each token's end in `text` with
+/// its field, and each document's end in `tokens`.
+#[derive(Default)]
+struct TokenBatch {
+    text: String,
+    tokens: Vec<(u32, Field)>,
+    doc_ends: Vec<u32>,
+}
+
+impl TokenBatch {
+    /// Tokenises the searchable fields of the facilities `docs`, name first (as `tokenize::
+    /// tokens` would, without a `String` per token).
+    fn of(facilities: &[Facility], docs: &[u32]) -> TokenBatch {
+        let mut batch = TokenBatch::default();
+        let mut normalized = String::new();
+        for &idx in docs {
+            let f = &facilities[idx as usize];
+            let fields = [
+                (Field::Name, Some(f.name())),
+                (Field::NameEn, f.name_en()),
+                (Field::Address, f.address()),
+                (Field::Subdistrict, f.subdistrict()),
+            ];
+            for (field, text) in fields {
+                let Some(text) = text else { continue };
+                normalized.clear();
+                tokenize::normalize_into(text, &mut normalized);
+                tokenize::split_spans(&normalized, |token, _| {
+                    batch.text.push_str(token);
+                    batch.tokens.push((batch.text.len() as u32, field));
+                });
+            }
+            batch.doc_ends.push(batch.tokens.len() as u32);
+        }
+        batch
+    }
+
+    /// Interns the batch's tokens and appends its documents' rows: token ids tagged with the
+    /// field, each (token, field) once per document, in order of occurrence.
+    fn intern(&self, builder: &mut VocabBuilder, rows: &mut Vec<u32>, row_start: &mut Vec<u32>) {
+        let (mut token, mut text_at) = (0usize, 0usize);
+        for &doc_end in &self.doc_ends {
+            let first = rows.len();
+            while token < doc_end as usize {
+                let (end, field) = self.tokens[token];
+                let text = &self.text[text_at..end as usize];
+                text_at = end as usize;
+                token += 1;
+                let tagged = builder.intern(text, field) | (field as u32) << FIELD_SHIFT;
+                if !rows[first..].contains(&tagged) {
+                    rows.push(tagged);
+                }
+            }
+            row_start.push(rows.len() as u32);
         }
     }
-    out
 }
 
 #[cfg(test)]

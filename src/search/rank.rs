@@ -171,8 +171,6 @@ pub const TOKEN_MASK: u32 = (1 << FIELD_SHIFT) - 1;
 /// One matching facility, before paging.
 #[derive(Debug, Clone, Copy)]
 pub struct Hit {
-    /// Document number in the index.
-    pub doc: u32,
     /// Index in the dataset, which is sorted by facility id.
     pub facility_idx: u32,
     pub name_match: NameMatch,
@@ -245,7 +243,6 @@ mod tests {
 
     fn hit(facility_idx: u32, name_match: NameMatch, score: u32, closeness: f64) -> Hit {
         Hit {
-            doc: facility_idx,
             facility_idx,
             name_match,
             score,

@@ -37,6 +37,12 @@ pub struct Token {
 /// points all pass through or vanish).
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    normalize_into(text, &mut out);
+    out
+}
+
+/// [`normalize`], appending to `out` (the index reuses one buffer for a million texts).
+pub fn normalize_into(text: &str, out: &mut String) {
     for c in text.chars() {
         let c = fold_width(c);
         if is_ignorable(c) {
@@ -52,7 +58,6 @@ pub fn normalize(text: &str) -> String {
             out.extend(c.to_lowercase());
         }
     }
-    out
 }
 
 /// Full-width ASCII variants (U+FF01..U+FF5E) → ASCII; the ideographic space → a space.
@@ -105,29 +110,40 @@ fn script_of(c: char) -> Option<Script> {
 /// Splits normalised text into runs of one script; separators are dropped.
 pub fn split(normalized: &str) -> Vec<Token> {
     let mut tokens: Vec<Token> = Vec::new();
-    let mut current: Option<Token> = None;
-    for c in normalized.chars() {
+    split_spans(normalized, |text, script| {
+        tokens.push(Token {
+            text: text.to_owned(),
+            script,
+        })
+    });
+    tokens
+}
+
+/// [`split`] without a `String` per token: calls `emit` with each token's text (a slice of
+/// `normalized`) and script, in order.
+pub fn split_spans<'a>(normalized: &'a str, mut emit: impl FnMut(&'a str, Script)) {
+    // The current run: its start (byte) and script.
+    let mut current: Option<(usize, Script)> = None;
+    for (at, c) in normalized.char_indices() {
         let script = script_of(c);
-        match (&mut current, script) {
-            (Some(token), Some(s)) if token.script == s => token.text.push(c),
+        match (current, script) {
+            (Some((_, run)), Some(s)) if run == s => {}
             (_, Some(s)) => {
-                if let Some(done) = current.take() {
-                    tokens.push(done);
+                if let Some((start, run)) = current {
+                    emit(&normalized[start..at], run);
                 }
-                current = Some(Token {
-                    text: c.to_string(),
-                    script: s,
-                });
+                current = Some((at, s));
             }
             (_, None) => {
-                if let Some(done) = current.take() {
-                    tokens.push(done);
+                if let Some((start, run)) = current.take() {
+                    emit(&normalized[start..at], run);
                 }
             }
         }
     }
-    tokens.extend(current);
-    tokens
+    if let Some((start, run)) = current {
+        emit(&normalized[start..], run);
+    }
 }
 
 /// [`normalize`] then [`split`].

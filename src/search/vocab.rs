@@ -95,10 +95,6 @@ impl Csr {
         &self.items[self.start[row] as usize..self.start[row + 1] as usize]
     }
 
-    pub fn n_items(&self) -> usize {
-        self.items.len()
-    }
-
     pub fn memory_bytes(&self) -> usize {
         (self.start.capacity() + self.items.capacity()) * 4
     }
@@ -128,8 +124,10 @@ impl Field {
 /// Collects tokens while the index is built.
 #[derive(Default)]
 pub struct VocabBuilder {
-    ids: HashMap<String, u32>,
-    texts: Vec<String>,
+    /// Hashed with xxh3 (the index interns every token of a million facilities), looked up by
+    /// `&str` so that a token seen before costs no allocation.
+    ids: HashMap<Box<str>, u32, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+    texts: Vec<Box<str>>,
     fields: Vec<u8>,
 }
 
@@ -140,8 +138,8 @@ impl VocabBuilder {
             Some(&id) => id,
             None => {
                 let id = self.texts.len() as u32;
-                self.ids.insert(text.to_owned(), id);
-                self.texts.push(text.to_owned());
+                self.ids.insert(text.into(), id);
+                self.texts.push(text.into());
                 self.fields.push(0);
                 id
             }
@@ -150,8 +148,34 @@ impl VocabBuilder {
         id
     }
 
+    /// Number of distinct tokens so far.
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// The vocabulary, tokens numbered in interning order.
+    #[cfg(test)]
     pub fn finish(self) -> Vocabulary {
-        Vocabulary::new(self.texts, self.fields)
+        let order: Vec<u32> = (0..self.texts.len() as u32).collect();
+        self.finish_in_order(&order)
+    }
+
+    /// The vocabulary with the tokens renumbered: token `new` is the one interned as
+    /// `order[new]` (a permutation).
+    pub fn finish_in_order(self, order: &[u32]) -> Vocabulary {
+        let VocabBuilder {
+            ids, texts, fields, ..
+        } = self;
+        drop(ids);
+        let texts: Vec<Box<str>> = {
+            let mut slots: Vec<Option<Box<str>>> = texts.into_iter().map(Some).collect();
+            order
+                .iter()
+                .map(|&old| slots[old as usize].take().unwrap_or_default())
+                .collect()
+        };
+        let fields = order.iter().map(|&old| fields[old as usize]).collect();
+        Vocabulary::new(texts, fields)
     }
 }
 
@@ -195,8 +219,8 @@ fn pair_key(a: u32, b: u32) -> u64 {
 }
 
 impl Vocabulary {
-    fn new(texts: Vec<String>, fields: Vec<u8>) -> Vocabulary {
-        let mut arena = String::with_capacity(texts.iter().map(String::len).sum());
+    fn new(texts: Vec<Box<str>>, fields: Vec<u8>) -> Vocabulary {
+        let mut arena = String::with_capacity(texts.iter().map(|t| t.len()).sum());
         let mut text_start = Vec::with_capacity(texts.len() + 1);
         let mut flags = fields;
         let mut char_index: HashMap<char, u32> = HashMap::new();

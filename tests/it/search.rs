@@ -725,7 +725,7 @@ fn city_scale_category_words_find_the_nearest_facility_of_the_category() {
                 near: Some(place),
                 ..SearchQuery::text(word, 1)
             };
-            let results = index.search(&query);
+            let results = index.search(&data, &query);
             let hit = &results.hits[0];
             let first = data.facility(hit.facility_idx);
             let distance_m = hit.distance_m.unwrap();
