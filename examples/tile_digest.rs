@@ -202,11 +202,22 @@ fn main() {
     let basemap = Basemap::new(&dataset, &config.basemap.roads);
     let basemap_s = t.elapsed().as_secs_f64();
     let basemap_mb = rss_mb() - rss;
+    println!(
+        "basemap street index holds {:.1} MB",
+        basemap.heap_bytes() as f64 / 1e6
+    );
     let rss = rss_mb();
     let t = Instant::now();
     let points = FacilityPoints::new(&dataset, Datum::Wgs84, params, StatusSet::EXISTING);
     let points_s = t.elapsed().as_secs_f64();
     let points_mb = rss_mb() - rss;
+    println!(
+        "tile index + pyramid + fine grid hold {:.1} MB (pyramid {:.1} MB, {} records; fine grid {:.1} MB)",
+        points.heap_bytes() as f64 / 1e6,
+        points.pyramid().heap_bytes() as f64 / 1e6,
+        points.pyramid().n_records(),
+        points.fine_grid().map_or(0, |g| g.heap_bytes()) as f64 / 1e6,
+    );
     println!(
         "basemap {basemap_s:.2} s +{basemap_mb:.0} MB; tile index + pyramid {points_s:.2} s +{points_mb:.0} MB; together +{:.0} MB",
         basemap_mb + points_mb
