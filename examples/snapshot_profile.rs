@@ -87,6 +87,7 @@ fn main() {
         dataset = dataset.with_area(area);
     }
     stage("dataset", t);
+    let dataset = Arc::new(dataset);
     let t = Instant::now();
     let basemap = Basemap::new(&dataset, &config.basemap.roads);
     stage("basemap", t);

@@ -1,18 +1,22 @@
 //! Basemap tiles: subdistrict areas, their outlines and labels, and the street network →
 //! MVT, so that a map works with nothing but this server (no external basemap, no network).
 //!
-//! Takes the context layers of a [`Dataset`] once, projected to Web Mercator and indexed
-//! ([`Basemap::new`]); gives one tile at a time ([`Basemap::render`]): geometry clipped to the
-//! tile plus its buffer, simplified to the tile's resolution, streets shown from the zoom of
-//! their class (`road_classes`, from `[basemap.road_classes]`).
+//! Takes the context layers of a [`Dataset`] once ([`Basemap::new`]): the subdistricts projected
+//! to Web Mercator, the streets indexed by their projected bounds only (a tile projects the few
+//! streets it draws from the dataset's lon/lat, which holds them anyway: a projected copy of a
+//! city's streets would take more memory than the tiles ever need at once); gives one tile at a
+//! time ([`Basemap::render`]): geometry clipped to the tile plus its buffer, simplified to the
+//! tile's resolution, streets shown from the zoom of their class (`road_classes`, from
+//! `[basemap.road_classes]`).
 
 use geo::{
     BooleanOps, Coord, InteriorPoint, LineString, MultiLineString, MultiPolygon, Orient, Polygon,
     Rect, Simplify, orient::Direction,
 };
 use mvt::{GeomEncoder, GeomType, Tile};
-use rstar::{AABB, Envelope, RTree, primitives::GeomWithData, primitives::Rectangle};
+use rstar::{AABB, Envelope};
 
+use super::box_index::{BoxIndex, world_box};
 use super::{EncodeError, TileParams};
 use crate::dataset::Dataset;
 use crate::geom::{self, TileKey};
@@ -50,14 +54,6 @@ pub fn vector_layers(minzoom: u8, maxzoom: u8) -> Vec<VectorLayer> {
         .collect()
 }
 
-struct Road {
-    /// Shared with the dataset's road (see [`crate::dataset::Road`]).
-    highway: std::sync::Arc<str>,
-    name: Option<std::sync::Arc<str>>,
-    minzoom: u8,
-    merc: LineString<f64>,
-}
-
 struct Area {
     name: String,
     name_en: Option<String>,
@@ -67,8 +63,12 @@ struct Area {
 
 /// The projected, indexed context layers of one snapshot.
 pub struct Basemap {
-    roads: Vec<Road>,
-    road_index: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// The streets are drawn from here.
+    dataset: std::sync::Arc<Dataset>,
+    /// Per street of the dataset, the first zoom it is drawn at.
+    road_minzoom: Vec<u8>,
+    /// The streets' projected bounds, rounded outwards.
+    road_index: BoxIndex,
     areas: Vec<Area>,
 }
 
@@ -79,34 +79,20 @@ fn to_merc(lon: f64, lat: f64) -> Coord<f64> {
 
 impl Basemap {
     /// `road_classes` says from which zoom each street is drawn.
-    pub fn new(dataset: &Dataset, road_classes: &RoadClasses) -> Basemap {
-        let roads: Vec<Road> = dataset
+    pub fn new(dataset: &std::sync::Arc<Dataset>, road_classes: &RoadClasses) -> Basemap {
+        let road_minzoom = dataset
             .roads
             .iter()
-            .map(|r| Road {
-                highway: r.highway.clone(),
-                name: r.name.clone(),
-                minzoom: road_classes.minzoom(&r.highway),
-                merc: r
-                    .coords
-                    .iter()
-                    .map(|&(lon, lat)| to_merc(lon, lat))
-                    .collect(),
-            })
+            .map(|r| road_classes.minzoom(&r.highway))
             .collect();
-        let road_index = RTree::bulk_load(
-            roads
+        let road_index = BoxIndex::new(
+            dataset
+                .roads
                 .iter()
                 .enumerate()
                 .filter_map(|(idx, road)| {
-                    let rect = geo::BoundingRect::bounding_rect(&road.merc)?;
-                    Some(GeomWithData::new(
-                        Rectangle::from_corners(
-                            [rect.min().x, rect.min().y],
-                            [rect.max().x, rect.max().y],
-                        ),
-                        idx as u32,
-                    ))
+                    let (min, max) = merc_bounds(&road.coords)?;
+                    Some((world_box((min.x, min.y), (max.x, max.y)), idx as u32))
                 })
                 .collect(),
         );
@@ -141,10 +127,17 @@ impl Basemap {
             })
             .collect();
         Basemap {
-            roads,
+            dataset: dataset.clone(),
+            road_minzoom,
             road_index,
             areas,
         }
+    }
+
+    /// Bytes held besides the dataset (the street index and zooms; the subdistricts' polygons
+    /// are not counted).
+    pub fn heap_bytes(&self) -> usize {
+        self.road_index.heap_bytes() + self.road_minzoom.capacity()
     }
 
     /// Renders basemap tile `key`; empty bytes when nothing falls in it.
@@ -233,18 +226,39 @@ impl Basemap {
         }
 
         let mut roads_layer = tile.create_layer("roads");
-        let mut road_idx: Vec<u32> = self
+        let (lo, hi) = (envelope.lower(), envelope.upper());
+        let mut road_idx = self
             .road_index
-            .locate_in_envelope_intersecting(&envelope)
-            .map(|r| r.data)
-            .collect();
+            .query(&world_box((lo[0], lo[1]), (hi[0], hi[1])));
         road_idx.sort_unstable();
         for idx in road_idx {
-            let road = &self.roads[idx as usize];
-            if key.z < road.minzoom {
+            if key.z < self.road_minzoom[idx as usize] {
                 continue;
             }
-            let projected = MultiLineString(vec![geo::MapCoords::map_coords(&road.merc, to_tile)]);
+            let road = &self.dataset.roads[idx as usize];
+            // One pass: each point projected, its Mercator bounds kept, and mapped to tile units.
+            let (mut lo, mut hi) = (
+                Coord::from((f64::MAX, f64::MAX)),
+                Coord::from((f64::MIN, f64::MIN)),
+            );
+            let line: LineString<f64> = road
+                .coords
+                .iter()
+                .map(|&(lon, lat)| {
+                    let merc = to_merc(lon, lat);
+                    lo = Coord::from((lo.x.min(merc.x), lo.y.min(merc.y)));
+                    hi = Coord::from((hi.x.max(merc.x), hi.y.max(merc.y)));
+                    to_tile(merc)
+                })
+                .collect();
+            // The index rounds bounds outwards: keep exactly the streets whose bounds meet the
+            // envelope.
+            if line.0.is_empty()
+                || !envelope.intersects(&AABB::from_corners([lo.x, lo.y], [hi.x, hi.y]))
+            {
+                continue;
+            }
+            let projected = MultiLineString(vec![line]);
             let clipped = clip_rect.clip(&projected, false).simplify(0.5);
             if let Some(geometry) = encode_lines(&clipped)? {
                 let mut feature = roads_layer.into_feature(geometry);
@@ -270,6 +284,26 @@ impl Basemap {
             Ok(Vec::new())
         }
     }
+}
+
+/// The bounds of a street in Mercator: those of its projected points (`None` without points).
+fn merc_bounds(coords: &[(f64, f64)]) -> Option<(Coord<f64>, Coord<f64>)> {
+    coords.iter().fold(None, |bounds, &(lon, lat)| {
+        let p = to_merc(lon, lat);
+        Some(match bounds {
+            None => (p, p),
+            Some((min, max)) => (
+                Coord {
+                    x: f64::min(min.x, p.x),
+                    y: f64::min(min.y, p.y),
+                },
+                Coord {
+                    x: f64::max(max.x, p.x),
+                    y: f64::max(max.y, p.y),
+                },
+            ),
+        })
+    })
 }
 
 /// Rounds a ring or line to whole tile units, dropping repeated points.

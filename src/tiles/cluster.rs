@@ -295,6 +295,14 @@ impl ClusterPyramid {
         self.levels.iter().map(Vec::len).sum()
     }
 
+    /// Bytes held by the records.
+    pub fn heap_bytes(&self) -> usize {
+        self.levels
+            .iter()
+            .map(|l| l.capacity() * std::mem::size_of::<Record>())
+            .sum()
+    }
+
     /// The cells of `level` (≤ `key.z`, ≤ `base_zoom`) around tile `key`, with `margin_cells`
     /// extra cells on each side, counting only categories `filter` allows. Positions are in
     /// tile units of `key`.

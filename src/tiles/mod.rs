@@ -7,6 +7,7 @@
 //! grid), [`encode`] writes the protobuf.
 
 pub mod basemap;
+mod box_index;
 pub mod cluster;
 mod encode;
 pub mod points;
@@ -108,8 +109,13 @@ pub fn render(
         let mut writer = encode::LayerWriter::new(dataset, params.extent);
         match density {
             Density::Points => {
-                let members = scanned.as_ref().map_or(&[][..], |(m, _)| m.as_slice());
-                for m in members {
+                // In index order: the facilities' records are then read in the order they are
+                // stored, and the features come in an order that does not depend on the index.
+                let members = scanned
+                    .as_mut()
+                    .map_or(&mut [][..], |(m, _)| m.as_mut_slice());
+                members.sort_unstable_by_key(|m| m.idx);
+                for m in &*members {
                     let (x, y) = (m.gx - origin.0, m.gy - origin.1);
                     if within_margin(key, m.merc, buffer_margin) && within_buffer(x, y) {
                         writer.facility(m.idx, x, y)?;
