@@ -49,7 +49,7 @@ fn intersects(a: &WorldBox, b: &WorldBox) -> bool {
 
 /// The Z-order key of a box's centre (16 bits of each axis).
 fn z_order(b: &WorldBox) -> u32 {
-    let centre = |lo: u32, hi: u32| ((u64::from(lo) + u64::from(hi)) / 2 >> 16) as u32;
+    let centre = |lo: u32, hi: u32| (((u64::from(lo) + u64::from(hi)) / 2) >> 16) as u32;
     let spread = |mut v: u32| {
         v = (v | (v << 8)) & 0x00FF_00FF;
         v = (v | (v << 4)) & 0x0F0F_0F0F;
