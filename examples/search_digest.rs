@@ -5,10 +5,10 @@
 //!
 //! Two builds of the index answer alike exactly when their digests are equal; with a second
 //! argument the answers are also written there one per line, so two runs can be compared with
-//! `diff`.
+//! `diff`; with a third, each search's fastest time (µs) is written there.
 //!
 //! ```sh
-//! cargo run --release --example search_digest -- city.toml [answers.txt]
+//! cargo run --release --example search_digest -- city.toml [answers.txt [timings.tsv]]
 //! ```
 //!
 //! The queries are drawn from the data with a fixed seed: Chinese, English and pinyin terms and
@@ -238,7 +238,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let config = args
         .next()
-        .expect("usage: search_digest CONFIG.toml [ANSWERS.txt]");
+        .expect("usage: search_digest CONFIG.toml [ANSWERS.txt [TIMINGS.tsv]]");
     let out_path = args.next();
     let dataset = load(&config);
     let started = Instant::now();
@@ -290,6 +290,22 @@ fn main() {
         }
     }
     let us = |d: Duration| d.as_secs_f64() * 1e6;
+    if let Some(path) = args.next() {
+        let mut timings = String::new();
+        for (q, d) in queries.iter().zip(&fastest) {
+            let _ = writeln!(
+                timings,
+                "{:.0}\t{:?} near {:?} radius {:?} bbox {:?} categories {:?}",
+                us(*d),
+                q.text,
+                q.near,
+                q.radius_m,
+                q.bbox,
+                q.categories.iter().map(|c| c.0).collect::<Vec<_>>()
+            );
+        }
+        std::fs::write(&path, timings).expect("timings written");
+    }
     let mut within: Vec<Duration> = queries
         .iter()
         .zip(&fastest)

@@ -1,5 +1,5 @@
 //! Compact lists of numbers for the search index: each document's tokens
-//! ([`DocTokens`]) and each token's documents ([`Postings`]), stored as variable-length
+//! ([`DocTokens`]) and each token's (or category's) documents ([`Postings`]), stored as variable-length
 //! integers (LEB128: seven bits a byte) instead of four bytes an entry.
 //!
 //! Takes the lists as plain numbers while the index is built; gives them back one row at a
@@ -141,6 +141,11 @@ impl Postings {
     /// Number of documents holding `tok`.
     pub fn len(&self, tok: u32) -> usize {
         self.lens[tok as usize] as usize
+    }
+
+    /// Number of lists.
+    pub fn n_lists(&self) -> usize {
+        self.lens.len()
     }
 
     pub fn n_items(&self) -> usize {

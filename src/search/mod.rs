@@ -5,17 +5,20 @@
 //! (the facilities numbered cell by cell on a ground-metre grid, `grid`), the vocabulary of
 //! distinct tokens of names, English names, addresses and subdistricts (`vocab`), each
 //! facility's token list, each token's facility list (sorted by document, so restricting it
-//! to a radius is two binary searches and a walk over the band of grid rows the circle spans),
-//! the taxonomy's keywords (`keywords`) and the completion keys (`suggest`).
+//! to a radius is a binary search and a walk over the band of grid rows the circle spans; both
+//! lists as variable-length integers, `compact`), each facility's category, the taxonomy's
+//! keywords (`keywords`) and the completion keys (`suggest`). Positions stay in the dataset,
+//! which every search is given.
 //!
 //! A query is answered in three steps: every term is resolved against the vocabulary and the
 //! keywords once; candidates come either from the postings of the most selective term or
 //! category, restricted to the grid rows of the search area, or from a scan of those rows,
 //! whichever is estimated cheaper; each candidate is checked against every filter and term
-//! (table look-ups) and the radius (on unit vectors, exact, settled by `geom::haversine_m` at
-//! the boundary), and the hits are ranked (`rank`). Reported distances are haversine. A keyword
-//! within a radius therefore touches only the facilities near the point or the ones carrying
-//! the keyword, never the whole city.
+//! (table look-ups) and then the place: the box, and the radius (on unit vectors computed from
+//! the dataset's lon/lat, exact, settled by `geom::haversine_m` at the boundary), and the hits
+//! are ranked (`rank`). Reported distances are haversine. A keyword within a radius therefore
+//! touches only the facilities near the point or the ones carrying the keyword, never the whole
+//! city.
 //!
 //! Pure: no IO, no clock in the answers, no globals.
 
@@ -98,10 +101,9 @@ pub struct SearchIndex {
     doc_tokens: DocTokens,
     /// Token → documents holding it, ascending.
     postings: Postings,
-    /// Category → how many documents it has: those of the category and those whose functions
-    /// add it. The documents themselves are found by a scan of `doc_category` (a byte each)
-    /// and of `attr_docs`.
-    category_count: Vec<u32>,
+    /// Category → its documents, ascending: those of the category and those whose functions
+    /// add it.
+    category_docs: Postings,
     /// Documents of facilities with attributes, ascending, and theirs (parallel): most
     /// facilities have none (existing, their own category only), so this stays small.
     attr_docs: Vec<u32>,
@@ -137,9 +139,9 @@ impl SearchIndex {
             .iter()
             .map(|&idx| facilities[idx as usize].category.0)
             .collect();
-        let mut category_count = vec![0u32; taxonomy.len()];
-        for &category in &doc_category {
-            category_count[category as usize] += 1;
+        let mut category_lists: Vec<Vec<u32>> = vec![Vec::new(); taxonomy.len()];
+        for (doc, &category) in doc_category.iter().enumerate() {
+            category_lists[category as usize].push(doc as u32);
         }
         let mut attributed: Vec<(u32, DocAttributes)> = order
             .iter()
@@ -157,22 +159,25 @@ impl SearchIndex {
             .collect();
         attributed.sort_by_key(|(doc, _)| *doc);
         for (doc, a) in &attributed {
-            let mut added: Vec<u8> = a.serves.clone();
-            added.sort_unstable();
-            added.dedup();
-            for c in added {
-                if c != doc_category[*doc as usize] {
-                    category_count[c as usize] += 1;
-                }
+            for &c in &a.serves {
+                category_lists[c as usize].push(*doc);
             }
         }
+        let mut category_docs = Postings::with_capacity(category_lists.len());
+        for docs in &mut category_lists {
+            docs.sort_unstable();
+            docs.dedup();
+            category_docs.push_list(docs);
+            *docs = Vec::new();
+        }
+        category_docs.finish();
         let (attr_docs, attr): (Vec<u32>, Vec<DocAttributes>) = attributed.into_iter().unzip();
         let keywords = Keywords::new(taxonomy);
         let suggester = suggest::Suggester::build(
             &vocab,
             |tok| postings.len(tok) as u32,
             &keywords,
-            |category| category_count[category.0 as usize],
+            |category| category_docs.len(u32::from(category.0)) as u32,
         );
         let mut index = SearchIndex {
             doc_facility: order,
@@ -181,7 +186,7 @@ impl SearchIndex {
             attr,
             doc_tokens,
             postings,
-            category_count,
+            category_docs,
             grid,
             vocab,
             keywords,
@@ -207,7 +212,7 @@ impl SearchIndex {
             + self.doc_category.capacity()
             + self.doc_tokens.memory_bytes()
             + self.postings.memory_bytes()
-            + self.category_count.capacity() * 4
+            + self.category_docs.memory_bytes()
             + self.attr_docs.capacity() * 4
             + self
                 .attr
@@ -253,7 +258,7 @@ impl SearchIndex {
             return empty(term_texts);
         }
         let category_mask: Option<Vec<bool>> = (!query.categories.is_empty()).then(|| {
-            let mut mask = vec![false; self.category_count.len()];
+            let mut mask = vec![false; self.category_docs.n_lists()];
             for c in &query.categories {
                 if let Some(slot) = mask.get_mut(c.0 as usize) {
                     *slot = true;
@@ -292,7 +297,11 @@ impl SearchIndex {
                     ..filter
                 };
                 for range in self.grid.ranges(rect) {
-                    for doc in range {
+                    for doc in range.clone() {
+                        let ahead = doc + PREFETCH_AHEAD as u32;
+                        if ahead < range.end {
+                            prefetch(facilities, self.doc_facility[ahead as usize]);
+                        }
                         self.consider(doc, &circle, &mut hits, &mut tagged);
                     }
                 }
@@ -306,11 +315,8 @@ impl SearchIndex {
                 Some(_) => query
                     .categories
                     .iter()
-                    .map(|c| {
-                        self.category_count
-                            .get(c.0 as usize)
-                            .map_or(0, |&n| n as usize)
-                    })
+                    .filter(|c| (c.0 as usize) < self.category_docs.n_lists())
+                    .map(|c| self.category_docs.len(u32::from(c.0)))
                     .sum(),
             };
         } else {
@@ -455,7 +461,7 @@ impl SearchIndex {
             let lists: Vec<DocList> = query
                 .categories
                 .iter()
-                .filter(|c| (c.0 as usize) < self.category_count.len())
+                .filter(|c| (c.0 as usize) < self.category_docs.n_lists())
                 .map(|c| DocList::Category(c.0))
                 .collect();
             let cost = list_cost(&lists);
@@ -480,7 +486,11 @@ impl SearchIndex {
                     candidates.sort_unstable();
                     candidates.dedup();
                 }
-                for doc in candidates {
+                let wants_position = filter.near.is_some() || filter.bbox.is_some();
+                for (at, &doc) in candidates.iter().enumerate() {
+                    if wants_position && let Some(&ahead) = candidates.get(at + PREFETCH_AHEAD) {
+                        prefetch(filter.facilities, self.doc_facility[ahead as usize]);
+                    }
                     self.consider(doc, filter, hits, tagged);
                 }
             }
@@ -491,42 +501,15 @@ impl SearchIndex {
     fn list_len(&self, list: DocList) -> usize {
         match list {
             DocList::Token(tok) => self.postings.len(tok),
-            DocList::Category(c) => self.category_count[c as usize] as usize,
+            DocList::Category(c) => self.category_docs.len(u32::from(c)),
         }
     }
 
-    /// Appends the documents of `list` that fall in `ranges` (ascending, disjoint, non-empty),
-    /// each once.
+    /// Appends the documents of `list` that fall in `ranges` (ascending, disjoint, non-empty).
     fn restrict(&self, list: DocList, ranges: &[Range<u32>], out: &mut Vec<u32>) {
-        let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
-            return;
-        };
         match list {
             DocList::Token(tok) => self.postings.restrict(tok, ranges, out),
-            DocList::Category(c) => {
-                for range in ranges {
-                    let docs = &self.doc_category[range.start as usize..range.end as usize];
-                    out.extend(
-                        docs.iter()
-                            .enumerate()
-                            .filter(|&(_, &category)| category == c)
-                            .map(|(at, _)| range.start + at as u32),
-                    );
-                }
-                // Documents of another category whose functions add `c`.
-                let lo = self.attr_docs.partition_point(|&d| d < first.start);
-                let hi = self.attr_docs.partition_point(|&d| d < last.end);
-                for at in lo..hi {
-                    let doc = self.attr_docs[at];
-                    if self.doc_category[doc as usize] == c || !self.attr[at].serves.contains(&c) {
-                        continue;
-                    }
-                    let r = ranges.partition_point(|r| r.end <= doc);
-                    if ranges.get(r).is_some_and(|r| r.start <= doc) {
-                        out.push(doc);
-                    }
-                }
-            }
+            DocList::Category(c) => self.category_docs.restrict(u32::from(c), ranges, out),
         }
     }
 
@@ -661,6 +644,24 @@ enum DocList {
     Token(u32),
     /// The documents of a category, or whose functions add it.
     Category(u8),
+}
+
+/// How many candidates ahead a facility's position is fetched.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Asks the processor to bring facility `idx` (its position) into the cache ahead of its
+/// test: candidates come in document order, while the dataset keeps facilities in id order, so
+/// each position is a cache miss unless fetched early.
+#[inline]
+fn prefetch(facilities: &[Facility], idx: u32) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(facility) = facilities.get(idx as usize) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint to the cache; it reads nothing and cannot fault.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((facility as *const Facility).cast()) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (facilities, idx);
 }
 
 /// Where a hit's facility is, `(lon, lat)`.
