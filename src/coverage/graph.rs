@@ -302,22 +302,66 @@ impl WalkGraph {
         snaps
     }
 
-    /// The snap of every cell centre of `grid` (same frame), row by row, each cell's search
-    /// starting from its west neighbour's edge.
+    /// The snap of every cell centre of `grid` (same frame), the same as [`WalkGraph::snap`]
+    /// cell by cell. Cells go in square blocks: the segments that may be nearest to any cell of a
+    /// block are gathered once around its centre, and each cell picks among them; a block far
+    /// from the streets (too many candidates) falls back to searching cell by cell.
     pub fn snap_cells(&self, grid: &super::field::Grid) -> Vec<Option<Snap>> {
+        /// Cells per side of a block.
+        const BLOCK: usize = 4;
+        /// Beyond this many candidates a block's cells search on their own.
+        const MAX_CANDIDATES: usize = 256;
         let mut snaps = vec![None; grid.n_cells()];
         if self.edges.is_empty() || grid.n_cols == 0 {
             return snaps;
         }
+        let n_cols = grid.n_cols;
         snaps
-            .par_chunks_mut(grid.n_cols)
+            .par_chunks_mut(n_cols * BLOCK)
             .enumerate()
-            .for_each(|(row, cells)| {
+            .for_each(|(band, cells)| {
+                let row0 = band * BLOCK;
+                let rows = cells.len() / n_cols;
+                let mut candidates = Vec::new();
                 let mut hint = None;
-                for (col, cell) in cells.iter_mut().enumerate() {
-                    let xy = grid.centre_xy(col, row);
-                    *cell = self.snap_xy(xy, self.frame.to_lonlat(xy), hint);
-                    hint = cell.map(|s| s.edge);
+                for col0 in (0..n_cols).step_by(BLOCK) {
+                    let cols = BLOCK.min(n_cols - col0);
+                    let (first, last) = (
+                        grid.centre_xy(col0, row0),
+                        grid.centre_xy(col0 + cols - 1, row0 + rows - 1),
+                    );
+                    let centre = [(first[0] + last[0]) / 2.0, (first[1] + last[1]) / 2.0];
+                    // Every cell centre lies within `half` of the block's centre (the farthest
+                    // are the corners).
+                    let half = (last[0] - first[0]).hypot(last[1] - first[1]) / 2.0;
+                    let gathered = self
+                        .segments
+                        .nearest(centre, |e| self.segment(e), |_| true, f64::INFINITY, hint)
+                        .is_some_and(|(_, d2)| {
+                            // A cell's nearest segment is within `d + half` of the cell, so
+                            // within `d + 2·half` of the centre; a metre more for rounding.
+                            self.segments.gather_within(
+                                centre,
+                                d2.sqrt() + 2.0 * half + 1.0,
+                                &mut candidates,
+                            ) && candidates.len() <= MAX_CANDIDATES
+                        });
+                    for row in 0..rows {
+                        for col in col0..col0 + cols {
+                            let xy = grid.centre_xy(col, row0 + row);
+                            let cell = &mut cells[row * n_cols + col];
+                            *cell = if gathered {
+                                self.segments
+                                    .nearest_among(xy, |e| self.segment(e), &candidates, hint)
+                                    .map(|(edge, _)| {
+                                        self.snap_onto(edge, xy, self.frame.to_lonlat(xy))
+                                    })
+                            } else {
+                                self.snap_xy(xy, self.frame.to_lonlat(xy), hint)
+                            };
+                            hint = cell.map(|s| s.edge).or(hint);
+                        }
+                    }
                 }
             });
         snaps
@@ -896,6 +940,50 @@ mod tests {
             search.dist(graph.edges[2].u).is_infinite(),
             "other component"
         );
+    }
+
+    #[test]
+    fn cells_snap_block_by_block_as_one_by_one() {
+        // A lattice of streets 100 m apart (cell centres equidistant from two streets are ties),
+        // a few diagonals, and padding wide enough that blocks far out search cell by cell.
+        let (m_per_deg_lon, m_per_deg_lat) = geom::metres_per_degree(31.2);
+        let at = |x_m: f64, y_m: f64| (121.4 + x_m / m_per_deg_lon, 31.2 + y_m / m_per_deg_lat);
+        let mut roads = Vec::new();
+        for k in 0..=20 {
+            let k = f64::from(k) * 100.0;
+            let across: Vec<_> = (0..=20).map(|j| at(f64::from(j) * 100.0, k)).collect();
+            let up: Vec<_> = (0..=20).map(|j| at(k, f64::from(j) * 100.0)).collect();
+            roads.push(road("residential", &across));
+            roads.push(road("footway", &up));
+        }
+        roads.push(road("path", &[at(-30.0, 10.0), at(1990.0, 2030.0)]));
+        roads.push(road("path", &[at(2050.0, -40.0), at(10.0, 1970.0)]));
+        let bounds = {
+            let (w, s) = at(0.0, 0.0);
+            let (e, n) = at(2000.0, 2000.0);
+            [w, s, e, n]
+        };
+        let grid = crate::coverage::field::Grid::covering(bounds, 1500.0, 40.0);
+        let graph = WalkGraph::build(&roads, &[], grid.frame, 0.0);
+        assert!(graph.edges.len() > 800);
+        let snaps = graph.snap_cells(&grid);
+        for row in 0..grid.n_rows {
+            for col in 0..grid.n_cols {
+                let xy = grid.centre_xy(col, row);
+                let one = graph.snap_xy(xy, graph.frame.to_lonlat(xy), None);
+                let cell = snaps[row * grid.n_cols + col];
+                assert_eq!(
+                    cell.map(|s| s.edge),
+                    one.map(|s| s.edge),
+                    "cell ({col}, {row})"
+                );
+                assert_eq!(
+                    cell.map(|s| (s.along_m.to_bits(), s.off_m.to_bits())),
+                    one.map(|s| (s.along_m.to_bits(), s.off_m.to_bits())),
+                    "cell ({col}, {row})"
+                );
+            }
+        }
     }
 
     #[test]

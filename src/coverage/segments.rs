@@ -286,31 +286,111 @@ impl SegmentIndex {
             if level == 0 {
                 let end = ((j + 1) * FANOUT).min(self.order.len());
                 for pos in j * FANOUT..end {
-                    if let Some(a) = self.approx.get(pos) {
-                        // The copy's box grown by the error holds the segment: beyond the
-                        // bound, nothing of it is nearer.
-                        let err = self.approx_err;
-                        let (x0, x1) = (f64::from(a[0].min(a[2])), f64::from(a[0].max(a[2])));
-                        let (y0, y1) = (f64::from(a[1].min(a[3])), f64::from(a[1].max(a[3])));
-                        let dx = (x0 - err - xy[0]).max(xy[0] - x1 - err).max(0.0);
-                        let dy = (y0 - err - xy[1]).max(xy[1] - y1 - err).max(0.0);
-                        if dx * dx + dy * dy > bound {
-                            continue;
-                        }
-                        let near = Line::new(
-                            [f64::from(a[0]), f64::from(a[1])],
-                            [f64::from(a[2]), f64::from(a[3])],
-                        )
-                        .distance_2(&xy);
-                        if near > approx_bound {
-                            continue;
-                        }
+                    if let Some(a) = self.approx.get(pos)
+                        && !self.copy_may_reach(a, xy, bound, approx_bound)
+                    {
+                        continue;
                     }
                     offer(self.order[pos], &mut best, &mut bound, &mut approx_bound);
                 }
             } else {
                 let end = ((j + 1) * FANOUT).min(self.levels[level - 1].len());
                 push_children(level - 1, j * FANOUT..end, &mut stack, &mut order, bound);
+            }
+        }
+        best
+    }
+
+    /// Whether the segment whose `f32` copy is `a` may lie within `sqrt(bound)` of `xy`
+    /// (`approx_bound`: `bound` grown by the copy's error). `false` only when it surely does not.
+    fn copy_may_reach(&self, a: &[f32; 4], xy: [f64; 2], bound: f64, approx_bound: f64) -> bool {
+        // The copy's box grown by the error holds the segment: beyond the bound, nothing of it
+        // is nearer.
+        let err = self.approx_err;
+        let (x0, x1) = (f64::from(a[0].min(a[2])), f64::from(a[0].max(a[2])));
+        let (y0, y1) = (f64::from(a[1].min(a[3])), f64::from(a[1].max(a[3])));
+        let dx = (x0 - err - xy[0]).max(xy[0] - x1 - err).max(0.0);
+        let dy = (y0 - err - xy[1]).max(xy[1] - y1 - err).max(0.0);
+        if dx * dx + dy * dy > bound {
+            return false;
+        }
+        let near = Line::new(
+            [f64::from(a[0]), f64::from(a[1])],
+            [f64::from(a[2]), f64::from(a[3])],
+        )
+        .distance_2(&xy);
+        near <= approx_bound
+    }
+
+    /// While the bulk copy is held ([`SegmentIndex::drop_bulk_copy`]): every segment that may
+    /// lie within `radius` of `xy` (a superset: boxes are rounded outward), as its edge id and
+    /// its `f32` copy, into `out` (cleared first). `false` without the copy.
+    pub fn gather_within(&self, xy: [f64; 2], radius: f64, out: &mut Vec<(u32, [f32; 4])>) -> bool {
+        out.clear();
+        if self.approx.is_empty() {
+            return false;
+        }
+        let Some(top) = self.levels.len().checked_sub(1) else {
+            return true;
+        };
+        let radius_2 = radius * radius;
+        let approx_radius_2 = (radius + self.approx_err).powi(2);
+        let mut stack: Vec<(usize, usize)> =
+            (0..self.levels[top].len()).map(|j| (top, j)).collect();
+        while let Some((level, j)) = stack.pop() {
+            if box_distance_2(&self.levels[level][j], xy) > radius_2 {
+                continue;
+            }
+            if level == 0 {
+                let end = ((j + 1) * FANOUT).min(self.order.len());
+                for pos in j * FANOUT..end {
+                    let a = &self.approx[pos];
+                    if self.copy_may_reach(a, xy, radius_2, approx_radius_2) {
+                        out.push((self.order[pos], *a));
+                    }
+                }
+            } else {
+                let end = ((j + 1) * FANOUT).min(self.levels[level - 1].len());
+                stack.extend((j * FANOUT..end).map(|k| (level - 1, k)));
+            }
+        }
+        true
+    }
+
+    /// [`SegmentIndex::nearest`] (every segment accepted, no radius) among `candidates`, which
+    /// must hold every segment as near to `xy` as its nearest (e.g. [`SegmentIndex::gather_within`]
+    /// around a point close by, with a radius covering the distance between them twice): the
+    /// same answer, ties to the lowest edge id.
+    pub fn nearest_among(
+        &self,
+        xy: [f64; 2],
+        line: impl Fn(u32) -> Line<[f64; 2]>,
+        candidates: &[(u32, [f32; 4])],
+        hint: Option<u32>,
+    ) -> Option<(u32, f64)> {
+        let mut best: Option<(u32, f64)> = None;
+        let mut bound = f64::INFINITY;
+        let mut approx_bound = f64::INFINITY;
+        let mut offer = |e: u32, bound: &mut f64, approx_bound: &mut f64| {
+            let d = line(e).distance_2(&xy);
+            let better = match best {
+                None => d <= *bound,
+                Some((b, bd)) => d < bd || (d == bd && e < b),
+            };
+            if better {
+                best = Some((e, d));
+                if d < *bound {
+                    *bound = d;
+                    *approx_bound = (d.sqrt() + self.approx_err).powi(2);
+                }
+            }
+        };
+        if let Some(e) = hint {
+            offer(e, &mut bound, &mut approx_bound);
+        }
+        for (e, a) in candidates {
+            if self.copy_may_reach(a, xy, bound, approx_bound) {
+                offer(*e, &mut bound, &mut approx_bound);
             }
         }
         best
