@@ -91,11 +91,14 @@ pub struct IndexStats {
     pub memory_bytes: usize,
 }
 
-/// The search index of one dataset version. Immutable. Positions are read from the dataset it
-/// was built from, which every search is given.
+/// The search index of one dataset version. Immutable. Every search is given the dataset it was
+/// built from, for the facilities it answers with.
 pub struct SearchIndex {
-    /// Per document (grid order): dataset index, category.
+    /// Per document (grid order): dataset index, position, category. The positions are a copy
+    /// (16 bytes a facility) because candidates are tested in document order: read from the
+    /// dataset, which keeps facilities in id order, each would be a cache miss.
     doc_facility: Vec<u32>,
+    doc_lonlat: Vec<(f64, f64)>,
     doc_category: Vec<u8>,
     /// Document → its tokens, each tagged with its field above [`FIELD_SHIFT`] when read.
     doc_tokens: DocTokens,
@@ -129,10 +132,10 @@ impl SearchIndex {
     /// rayon pool for tokenising.
     pub fn build(dataset: &Dataset) -> SearchIndex {
         let facilities = dataset.facilities();
-        let (grid, order) = {
-            let points: Vec<(f64, f64)> = facilities.iter().map(|f| (f.lon, f.lat)).collect();
-            Grid::build(&points)
-        };
+        let points: Vec<(f64, f64)> = facilities.iter().map(|f| (f.lon, f.lat)).collect();
+        let (grid, order) = Grid::build(&points);
+        let doc_lonlat: Vec<(f64, f64)> = order.iter().map(|&idx| points[idx as usize]).collect();
+        drop(points);
         let (vocab, doc_tokens, postings) = index_texts(facilities, &order);
         let taxonomy = &dataset.taxonomy;
         let doc_category: Vec<u8> = order
@@ -181,6 +184,7 @@ impl SearchIndex {
         );
         let mut index = SearchIndex {
             doc_facility: order,
+            doc_lonlat,
             doc_category,
             attr_docs,
             attr,
@@ -209,6 +213,7 @@ impl SearchIndex {
 
     fn measure(&self) -> IndexStats {
         let memory_bytes = self.doc_facility.capacity() * 4
+            + self.doc_lonlat.capacity() * 16
             + self.doc_category.capacity()
             + self.doc_tokens.memory_bytes()
             + self.postings.memory_bytes()
@@ -236,7 +241,7 @@ impl SearchIndex {
         self.suggester.suggest(&query.text, query.limit)
     }
 
-    /// Answers `query`. `dataset` is the one the index was built from: it holds the positions.
+    /// Answers `query`. `dataset` is the one the index was built from.
     pub fn search(&self, dataset: &Dataset, query: &SearchQuery) -> SearchResults {
         let facilities = dataset.facilities();
         debug_assert_eq!(facilities.len(), self.doc_facility.len());
@@ -268,7 +273,6 @@ impl SearchIndex {
         });
         let near = query.near.map(|center| Near::new(center, query.radius_m));
         let filter = Filter {
-            facilities,
             terms: &terms,
             categories: category_mask.as_deref(),
             bbox: query.bbox,
@@ -298,10 +302,6 @@ impl SearchIndex {
                 };
                 for range in self.grid.ranges(rect) {
                     for doc in range.clone() {
-                        let ahead = doc + PREFETCH_AHEAD as u32;
-                        if ahead < range.end {
-                            prefetch(facilities, self.doc_facility[ahead as usize]);
-                        }
                         self.consider(doc, &circle, &mut hits, &mut tagged);
                     }
                 }
@@ -486,11 +486,7 @@ impl SearchIndex {
                     candidates.sort_unstable();
                     candidates.dedup();
                 }
-                let wants_position = filter.near.is_some() || filter.bbox.is_some();
-                for (at, &doc) in candidates.iter().enumerate() {
-                    if wants_position && let Some(&ahead) = candidates.get(at + PREFETCH_AHEAD) {
-                        prefetch(filter.facilities, self.doc_facility[ahead as usize]);
-                    }
+                for &doc in &candidates {
                     self.consider(doc, filter, hits, tagged);
                 }
             }
@@ -535,7 +531,7 @@ impl SearchIndex {
         {
             return;
         }
-        // Text before place: the tokens are at hand, the position is in the dataset.
+        // Text before place: the tokens rule out most candidates before any distance is taken.
         tagged.clear();
         if !filter.terms.is_empty() {
             self.doc_tokens.row_into(doc, FIELD_SHIFT, tagged);
@@ -557,8 +553,7 @@ impl SearchIndex {
         let facility_idx = self.doc_facility[d];
         let mut closeness = 0.0;
         if filter.bbox.is_some() || filter.near.is_some() {
-            let facility = &filter.facilities[facility_idx as usize];
-            let (lon, lat) = (facility.lon, facility.lat);
+            let (lon, lat) = self.doc_lonlat[d];
             if let Some([west, south, east, north]) = filter.bbox
                 && !(lon >= west && lon <= east && lat >= south && lat <= north)
             {
@@ -626,8 +621,6 @@ impl SearchIndex {
 /// What a candidate must satisfy.
 #[derive(Clone, Copy)]
 struct Filter<'a> {
-    /// The dataset's facilities, for positions.
-    facilities: &'a [Facility],
     terms: &'a [TermMatch],
     /// Allowed categories, indexed by category; `None` allows all.
     categories: Option<&'a [bool]>,
@@ -644,24 +637,6 @@ enum DocList {
     Token(u32),
     /// The documents of a category, or whose functions add it.
     Category(u8),
-}
-
-/// How many candidates ahead a facility's position is fetched.
-const PREFETCH_AHEAD: usize = 8;
-
-/// Asks the processor to bring facility `idx` (its position) into the cache ahead of its
-/// test: candidates come in document order, while the dataset keeps facilities in id order, so
-/// each position is a cache miss unless fetched early.
-#[inline]
-fn prefetch(facilities: &[Facility], idx: u32) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(facility) = facilities.get(idx as usize) {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch is a hint to the cache; it reads nothing and cannot fault.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((facility as *const Facility).cast()) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (facilities, idx);
 }
 
 /// Where a hit's facility is, `(lon, lat)`.
