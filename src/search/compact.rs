@@ -153,43 +153,51 @@ impl Postings {
     }
 
     /// Appends the documents of `tok` that fall in `ranges` (ascending, disjoint, non-empty):
-    /// a binary search over the blocks finds the first one that may hold the band the ranges
-    /// span, then one walk to the band's end.
+    /// one forward walk over the list that decodes the documents inside the ranges' blocks and
+    /// jumps over whole blocks lying between two ranges (a radius is a few dozen narrow ranges,
+    /// one per grid row, spread over a wide band of documents), never decoding a gap twice.
     pub fn restrict(&self, tok: u32, ranges: &[Range<u32>], out: &mut Vec<u32>) {
-        let (Some(first), Some(last)) = (ranges.first(), ranges.last()) else {
-            return;
-        };
         let tok = tok as usize;
         let blocks = self.token_blocks[tok] as usize..self.token_blocks[tok + 1] as usize;
         let firsts = &self.block_first[blocks.clone()];
-        let from = blocks.start
-            + firsts
-                .partition_point(|&d| d <= first.start)
-                .saturating_sub(1);
-        let mut r = 0;
-        for block in from..blocks.end {
-            let mut doc = self.block_first[block];
-            let (mut at, end) = (
-                self.block_at[block] as usize,
-                self.block_at[block + 1] as usize,
-            );
-            loop {
-                if doc >= last.end {
+        let Some(first_range) = ranges.first() else {
+            return;
+        };
+        if firsts.is_empty() {
+            return;
+        }
+        // The cursor: block `b`, its next gap at `at` (ending at `end`), the current document.
+        let mut b = firsts
+            .partition_point(|&d| d <= first_range.start)
+            .saturating_sub(1);
+        let block_bytes = |b: usize| {
+            (
+                self.block_at[blocks.start + b] as usize,
+                self.block_at[blocks.start + b + 1] as usize,
+            )
+        };
+        let (mut at, mut end) = block_bytes(b);
+        let mut doc = firsts[b];
+        for range in ranges {
+            // Jump to the last block starting at or before the range, without decoding.
+            while b + 1 < firsts.len() && firsts[b + 1] <= range.start {
+                b += 1;
+                (at, end) = block_bytes(b);
+                doc = firsts[b];
+            }
+            while doc < range.end {
+                if doc >= range.start {
+                    out.push(doc);
+                }
+                if at < end {
+                    doc += read_varint(&self.bytes, &mut at);
+                } else if b + 1 < firsts.len() {
+                    b += 1;
+                    (at, end) = block_bytes(b);
+                    doc = firsts[b];
+                } else {
                     return;
                 }
-                if doc >= first.start {
-                    // doc < last.end, so this stops at a range.
-                    while doc >= ranges[r].end {
-                        r += 1;
-                    }
-                    if doc >= ranges[r].start {
-                        out.push(doc);
-                    }
-                }
-                if at >= end {
-                    break;
-                }
-                doc += read_varint(&self.bytes, &mut at);
             }
         }
     }
