@@ -111,6 +111,9 @@ pub struct SearchIndex {
     /// facilities have none (existing, their own category only), so this stays small.
     attr_docs: Vec<u32>,
     attr: Vec<DocAttributes>,
+    /// One bit per document: whether it is in `attr_docs`, so the many without attributes skip
+    /// the binary search.
+    attr_bits: Vec<u64>,
     grid: Grid,
     vocab: Vocabulary,
     keywords: Keywords,
@@ -175,6 +178,10 @@ impl SearchIndex {
         }
         category_docs.finish();
         let (attr_docs, attr): (Vec<u32>, Vec<DocAttributes>) = attributed.into_iter().unzip();
+        let mut attr_bits = vec![0u64; order.len().div_ceil(64)];
+        for &doc in &attr_docs {
+            attr_bits[doc as usize / 64] |= 1 << (doc % 64);
+        }
         let keywords = Keywords::new(taxonomy);
         let suggester = suggest::Suggester::build(
             &vocab,
@@ -188,6 +195,7 @@ impl SearchIndex {
             doc_category,
             attr_docs,
             attr,
+            attr_bits,
             doc_tokens,
             postings,
             category_docs,
@@ -219,6 +227,7 @@ impl SearchIndex {
             + self.postings.memory_bytes()
             + self.category_docs.memory_bytes()
             + self.attr_docs.capacity() * 4
+            + self.attr_bits.capacity() * 8
             + self
                 .attr
                 .iter()
@@ -515,11 +524,14 @@ impl SearchIndex {
     fn consider(&self, doc: u32, filter: &Filter, hits: &mut Vec<Hit>, tagged: &mut Vec<u32>) {
         let d = doc as usize;
         let category = self.doc_category[d];
-        let attributes = self
-            .attr_docs
-            .binary_search(&doc)
-            .ok()
-            .map(|at| &self.attr[at]);
+        let attributes = if self.attr_bits[d / 64] >> (d % 64) & 1 == 1 {
+            self.attr_docs
+                .binary_search(&doc)
+                .ok()
+                .map(|at| &self.attr[at])
+        } else {
+            None
+        };
         let status = attributes.map_or(Status::Existing, |a| a.status);
         if !filter.statuses.contains(status) {
             return;
