@@ -1,41 +1,11 @@
-//! Compact lists of numbers for the search index: each token's (or category's) documents
-//! ([`Postings`]), stored as variable-length integers (LEB128: seven bits a byte) instead of four
-//! bytes an entry, and each document's tokens ([`DocTokens`]), kept plain for the hot path.
+//! The search index's lists of numbers: each document's tokens ([`DocTokens`]) and each token's
+//! (or category's) documents ([`Postings`]), each kept as one flat `u32` array with row offsets
+//! instead of a vector per row (no per-row allocation or capacity; 4 bytes an entry).
 //!
 //! Takes the lists as plain numbers while the index is built; gives them back one row at a
-//! time. Posting lists store the gaps between ascending documents, a byte for most. Posting
-//! lists are cut into blocks of [`BLOCK`] documents whose first document is kept in full, so
-//! restricting a list to a band of documents starts with a binary search over its blocks, as
-//! it did over the plain list.
+//! time, or a posting list cut to a set of document ranges.
 
 use std::ops::Range;
-
-/// Documents per posting block.
-const BLOCK: usize = 64;
-
-fn write_varint(out: &mut Vec<u8>, mut value: u32) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// Reads one number at `*at`, moving `*at` past it.
-#[inline]
-fn read_varint(bytes: &[u8], at: &mut usize) -> u32 {
-    let mut value = 0u32;
-    let mut shift = 0;
-    loop {
-        let byte = bytes[*at];
-        *at += 1;
-        value |= u32::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return value;
-        }
-        shift += 7;
-    }
-}
 
 /// Each document's tokens: token id and field, in the order they occur. Plain `u32`s, unlike
 /// the postings: every candidate of a search reads its row, so a row is a slice to copy, not a
@@ -84,129 +54,72 @@ impl DocTokens {
     }
 }
 
-/// Each token's documents, ascending.
+/// Each token's documents, ascending, as plain `u32`: a radius search cuts every candidate
+/// list to a few dozen grid ranges, one binary search each.
 #[derive(Debug, Default)]
 pub struct Postings {
-    /// Token → its documents' count.
-    lens: Vec<u32>,
-    /// `token_blocks[tok]..token_blocks[tok + 1]` are the blocks of `tok`.
-    token_blocks: Vec<u32>,
-    /// Per block: its first document, and where its gaps start in `bytes` (one more entry
-    /// than there are blocks: the end).
-    block_first: Vec<u32>,
-    block_at: Vec<u32>,
-    /// Gaps between consecutive documents of a block.
-    bytes: Vec<u8>,
+    /// `docs[start[tok]..start[tok + 1]]` are the documents of `tok`.
+    start: Vec<u32>,
+    docs: Vec<u32>,
 }
 
 impl Postings {
     pub fn with_capacity(n_tokens: usize) -> Postings {
-        let mut token_blocks = Vec::with_capacity(n_tokens + 1);
-        token_blocks.push(0);
+        let mut start = Vec::with_capacity(n_tokens + 1);
+        start.push(0);
         Postings {
-            lens: Vec::with_capacity(n_tokens),
-            token_blocks,
-            block_first: Vec::new(),
-            block_at: Vec::new(),
-            bytes: Vec::new(),
+            start,
+            docs: Vec::new(),
         }
     }
 
     /// Appends the next token's documents (ascending, distinct).
     pub fn push_list(&mut self, docs: &[u32]) {
         debug_assert!(docs.windows(2).all(|w| w[0] < w[1]));
-        for block in docs.chunks(BLOCK) {
-            self.block_first.push(block[0]);
-            self.block_at.push(self.bytes.len() as u32);
-            for w in block.windows(2) {
-                write_varint(&mut self.bytes, w[1] - w[0]);
-            }
-        }
-        self.lens.push(docs.len() as u32);
-        self.token_blocks.push(self.block_first.len() as u32);
+        self.docs.extend_from_slice(docs);
+        self.start.push(self.docs.len() as u32);
     }
 
     /// Closes the lists: call once, after the last [`Postings::push_list`].
     pub fn finish(&mut self) {
-        self.block_at.push(self.bytes.len() as u32);
-        self.lens.shrink_to_fit();
-        self.token_blocks.shrink_to_fit();
-        self.block_first.shrink_to_fit();
-        self.block_at.shrink_to_fit();
-        self.bytes.shrink_to_fit();
+        self.start.shrink_to_fit();
+        self.docs.shrink_to_fit();
+    }
+
+    fn list(&self, tok: u32) -> &[u32] {
+        let tok = tok as usize;
+        &self.docs[self.start[tok] as usize..self.start[tok + 1] as usize]
     }
 
     /// Number of documents holding `tok`.
     pub fn len(&self, tok: u32) -> usize {
-        self.lens[tok as usize] as usize
+        self.list(tok).len()
     }
 
     /// Number of lists.
     pub fn n_lists(&self) -> usize {
-        self.lens.len()
+        self.start.len() - 1
     }
 
     pub fn n_items(&self) -> usize {
-        self.lens.iter().map(|&n| n as usize).sum()
+        self.docs.len()
     }
 
     /// Appends the documents of `tok` that fall in `ranges` (ascending, disjoint, non-empty):
-    /// one forward walk over the list that decodes the documents inside the ranges' blocks and
-    /// jumps over whole blocks lying between two ranges (a radius is a few dozen narrow ranges,
-    /// one per grid row, spread over a wide band of documents), never decoding a gap twice.
+    /// per range, two binary searches over the rest of the list.
     pub fn restrict(&self, tok: u32, ranges: &[Range<u32>], out: &mut Vec<u32>) {
-        let tok = tok as usize;
-        let blocks = self.token_blocks[tok] as usize..self.token_blocks[tok + 1] as usize;
-        let firsts = &self.block_first[blocks.clone()];
-        let Some(first_range) = ranges.first() else {
-            return;
-        };
-        if firsts.is_empty() {
-            return;
-        }
-        // The cursor: block `b`, its next gap at `at` (ending at `end`), the current document.
-        let mut b = firsts
-            .partition_point(|&d| d <= first_range.start)
-            .saturating_sub(1);
-        let block_bytes = |b: usize| {
-            (
-                self.block_at[blocks.start + b] as usize,
-                self.block_at[blocks.start + b + 1] as usize,
-            )
-        };
-        let (mut at, mut end) = block_bytes(b);
-        let mut doc = firsts[b];
+        let mut rest = self.list(tok);
         for range in ranges {
-            // Jump to the last block starting at or before the range, without decoding.
-            while b + 1 < firsts.len() && firsts[b + 1] <= range.start {
-                b += 1;
-                (at, end) = block_bytes(b);
-                doc = firsts[b];
-            }
-            while doc < range.end {
-                if doc >= range.start {
-                    out.push(doc);
-                }
-                if at < end {
-                    doc += read_varint(&self.bytes, &mut at);
-                } else if b + 1 < firsts.len() {
-                    b += 1;
-                    (at, end) = block_bytes(b);
-                    doc = firsts[b];
-                } else {
-                    return;
-                }
-            }
+            let from = rest.partition_point(|&d| d < range.start);
+            rest = &rest[from..];
+            let to = rest.partition_point(|&d| d < range.end);
+            out.extend_from_slice(&rest[..to]);
+            rest = &rest[to..];
         }
     }
 
     pub fn memory_bytes(&self) -> usize {
-        (self.lens.capacity()
-            + self.token_blocks.capacity()
-            + self.block_first.capacity()
-            + self.block_at.capacity())
-            * 4
-            + self.bytes.capacity()
+        (self.start.capacity() + self.docs.capacity()) * 4
     }
 }
 
