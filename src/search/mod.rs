@@ -5,10 +5,9 @@
 //! (the facilities numbered cell by cell on a ground-metre grid, `grid`), the vocabulary of
 //! distinct tokens of names, English names, addresses and subdistricts (`vocab`), each
 //! facility's token list, each token's facility list (sorted by document, so restricting it
-//! to a radius is a binary search and a walk over the band of grid rows the circle spans; both
-//! lists as variable-length integers, `compact`), each facility's category, the taxonomy's
-//! keywords (`keywords`) and the completion keys (`suggest`). Positions stay in the dataset,
-//! which every search is given.
+//! to a radius is two binary searches per grid row the circle spans; both lists flat, `compact`),
+//! each facility's category and position in document order, the taxonomy's keywords
+//! (`keywords`) and the completion keys (`suggest`).
 //!
 //! A query is answered in three steps: every term is resolved against the vocabulary and the
 //! keywords once; candidates come either from the postings of the most selective term or
