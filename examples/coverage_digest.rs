@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use lifecircle::config::Config;
 use lifecircle::coverage::{Coverage, CoverageId, CoverageParams, ProfileId, Scores, stats};
-use lifecircle::dataset::Dataset;
 
 fn digest(value: impl Hash) -> u64 {
     let mut hasher = DefaultHasher::new();
@@ -39,18 +38,7 @@ fn main() {
     let config = Config::load(Some(std::path::Path::new(&path))).expect("a valid config");
     let taxonomy = Arc::new(config.taxonomy().expect("taxonomy"));
     let (layers, _report) = lifecircle::ingest::read_all(&config, &taxonomy).expect("ingest");
-    let mut dataset = Dataset::new(
-        taxonomy,
-        layers.facilities,
-        layers.roads,
-        layers.areas,
-        layers.residents,
-    )
-    .with_origins(layers.sources, layers.origins)
-    .with_attributes(layers.attributes);
-    if let Some(area) = layers.area {
-        dataset = dataset.with_area(area);
-    }
+    let dataset = layers.into_dataset(taxonomy);
     let started = Instant::now();
     let coverage =
         Coverage::build(&dataset, &CoverageParams::from(&config.coverage)).expect("coverage");

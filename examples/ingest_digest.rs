@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lifecircle::config::Config;
-use lifecircle::dataset::Dataset;
 
 /// Feeds formatted text into an xxh3 hash.
 struct Digest(xxhash_rust::xxh3::Xxh3);
@@ -65,18 +64,7 @@ fn main() {
     let (layers, report) = lifecircle::ingest::read_all(&config, &taxonomy).expect("ingest");
     let ingest = (t.elapsed().as_secs_f64(), cpu_s() - cpu);
     let (t, cpu) = (Instant::now(), cpu_s());
-    let mut dataset = Dataset::new(
-        taxonomy,
-        layers.facilities,
-        layers.roads,
-        layers.areas,
-        layers.residents,
-    )
-    .with_origins(layers.sources, layers.origins)
-    .with_attributes(layers.attributes);
-    if let Some(area) = layers.area {
-        dataset = dataset.with_area(area);
-    }
+    let dataset = layers.into_dataset(taxonomy);
     let build = (t.elapsed().as_secs_f64(), cpu_s() - cpu);
     if timing {
         println!(

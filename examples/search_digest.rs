@@ -62,19 +62,7 @@ fn load(path: &str) -> Dataset {
     let config = Config::load(Some(std::path::Path::new(path))).expect("a valid config");
     let taxonomy = Arc::new(config.taxonomy().expect("taxonomy"));
     let (layers, _report) = lifecircle::ingest::read_all(&config, &taxonomy).expect("ingest");
-    let mut dataset = Dataset::new(
-        taxonomy,
-        layers.facilities,
-        layers.roads,
-        layers.areas,
-        layers.residents,
-    )
-    .with_origins(layers.sources, layers.origins)
-    .with_attributes(layers.attributes);
-    if let Some(area) = layers.area {
-        dataset = dataset.with_area(area);
-    }
-    dataset
+    layers.into_dataset(taxonomy)
 }
 
 fn query(text: &str, near: Option<(f64, f64)>, radius_m: Option<f64>) -> SearchQuery {

@@ -18,7 +18,6 @@ use std::time::Instant;
 use lifecircle::attributes::StatusSet;
 use lifecircle::config::Config;
 use lifecircle::coverage::{Coverage, CoverageParams};
-use lifecircle::dataset::Dataset;
 use lifecircle::search::SearchIndex;
 use lifecircle::tiles::basemap::Basemap;
 use lifecircle::tiles::{Datum, FacilityPoints};
@@ -74,18 +73,7 @@ fn main() {
     let (layers, _report) = lifecircle::ingest::read_all(&config, &taxonomy).expect("ingest");
     stage("ingest (layers)", t);
     let t = Instant::now();
-    let mut dataset = Dataset::new(
-        taxonomy,
-        layers.facilities,
-        layers.roads,
-        layers.areas,
-        layers.residents,
-    )
-    .with_origins(layers.sources, layers.origins)
-    .with_attributes(layers.attributes);
-    if let Some(area) = layers.area {
-        dataset = dataset.with_area(area);
-    }
+    let dataset = layers.into_dataset(taxonomy);
     stage("dataset", t);
     let dataset = Arc::new(dataset);
     let t = Instant::now();

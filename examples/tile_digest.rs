@@ -8,23 +8,25 @@
 //! cargo run --release --example tile_digest -- city.toml digests.txt
 //! ```
 //!
-//! The decoded digest is that of `tests/it/pyramid.rs`: layers by name, features sorted, geometry,
+//! The decoded digest is that of `tests/it/pyramid.rs` (the same `tests/it/decoded_tile.rs`): layers by name, features sorted, geometry,
 //! id and typed properties; equal decoded digests mean a client sees the same tile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use geo::Geometry;
 use lifecircle::attributes::StatusSet;
 use lifecircle::config::Config;
-use lifecircle::dataset::Dataset;
 use lifecircle::geom::{self, TileKey};
 use lifecircle::taxonomy::CategoryId;
 use lifecircle::tiles::basemap::Basemap;
 use lifecircle::tiles::{self, CategoryFilter, Datum, FacilityPoints};
-use mvt_reader::feature::Value;
+
+#[path = "../tests/it/decoded_tile.rs"]
+mod decoded_tile;
+
+use decoded_tile::tile_text;
 
 /// Resident memory (`VmRSS`) in MB.
 fn rss_mb() -> f64 {
@@ -34,101 +36,6 @@ fn rss_mb() -> f64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn coords(out: &mut String, line: impl IntoIterator<Item = geo::Coord<f32>>) {
-    out.push('(');
-    for (i, c) in line.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{} {}", c.x, c.y);
-    }
-    out.push(')');
-}
-
-fn geometry_text(geometry: &Geometry<f32>) -> String {
-    let mut out = String::new();
-    match geometry {
-        Geometry::Point(p) => coords(&mut out, [p.0]),
-        Geometry::MultiPoint(mp) => coords(&mut out, mp.0.iter().map(|p| p.0)),
-        Geometry::LineString(l) => coords(&mut out, l.0.iter().copied()),
-        Geometry::MultiLineString(ml) => {
-            for l in &ml.0 {
-                coords(&mut out, l.0.iter().copied());
-            }
-        }
-        Geometry::Polygon(p) => {
-            for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
-                coords(&mut out, ring.0.iter().copied());
-            }
-        }
-        Geometry::MultiPolygon(mp) => {
-            for p in &mp.0 {
-                out.push('[');
-                for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
-                    coords(&mut out, ring.0.iter().copied());
-                }
-                out.push(']');
-            }
-        }
-        other => panic!("unexpected geometry in a tile: {other:?}"),
-    }
-    out
-}
-
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("s:{s:?}"),
-        Value::Float(v) => format!("f:{v:?}"),
-        Value::Double(v) => format!("d:{v:?}"),
-        Value::Int(v) => format!("i:{v}"),
-        Value::UInt(v) => format!("u:{v}"),
-        Value::SInt(v) => format!("si:{v}"),
-        Value::Bool(v) => format!("b:{v}"),
-        Value::Null => "null".into(),
-    }
-}
-
-/// The decoded tile as canonical text (see `tests/it/pyramid.rs`) and its feature count.
-fn tile_text(bytes: &[u8]) -> (String, usize) {
-    if bytes.is_empty() {
-        return ("empty\n".into(), 0);
-    }
-    let reader = mvt_reader::Reader::new(bytes.to_vec()).expect("tile decodes");
-    let mut layers = reader.get_layer_metadata().expect("layer metadata");
-    layers.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out = String::new();
-    let mut n_features = 0;
-    for layer in layers {
-        let features = reader.get_features(layer.layer_index).expect("features");
-        n_features += features.len();
-        let mut lines: Vec<String> = features
-            .iter()
-            .map(|f| {
-                let props: BTreeMap<&str, String> = f
-                    .properties
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str(), value_text(v)))
-                    .collect();
-                let props: Vec<String> = props.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!(
-                    "{:?} {} {{{}}}",
-                    f.id,
-                    geometry_text(&f.geometry),
-                    props.join(" ")
-                )
-            })
-            .collect();
-        lines.sort();
-        let _ = writeln!(out, "layer {} extent {}", layer.name, layer.extent);
-        for line in lines {
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
-    (out, n_features)
 }
 
 /// Tiles at zoom `z` with how many of `points` each holds, densest first (ties by key).
@@ -182,18 +89,7 @@ fn main() {
     let config = Config::load(Some(std::path::Path::new(config_path))).expect("a valid config");
     let taxonomy = Arc::new(config.taxonomy().expect("taxonomy"));
     let (layers, _report) = lifecircle::ingest::read_all(&config, &taxonomy).expect("ingest");
-    let mut dataset = Dataset::new(
-        taxonomy,
-        layers.facilities,
-        layers.roads,
-        layers.areas,
-        layers.residents,
-    )
-    .with_origins(layers.sources, layers.origins)
-    .with_attributes(layers.attributes);
-    if let Some(area) = layers.area {
-        dataset = dataset.with_area(area);
-    }
+    let dataset = layers.into_dataset(taxonomy);
     let dataset = Arc::new(dataset);
     let params = &config.tiles;
 

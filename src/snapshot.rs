@@ -91,18 +91,7 @@ pub fn build_with(config: &Config, version: u64, options: BuildOptions) -> Resul
         Err(refused) => tracing::warn!(%refused, "data accepted because forced"),
         Ok(()) => {}
     }
-    let mut dataset = Dataset::new(
-        taxonomy,
-        layers.facilities,
-        layers.roads,
-        layers.areas,
-        layers.residents,
-    )
-    .with_origins(layers.sources, layers.origins)
-    .with_attributes(layers.attributes);
-    if let Some(area) = layers.area {
-        dataset = dataset.with_area(area);
-    }
+    let dataset = layers.into_dataset(taxonomy);
     let dataset = Arc::new(dataset);
     log_stage("dataset", started);
     let baselines = crate::evaluation::load(config, &dataset.taxonomy)?;

@@ -366,6 +366,26 @@ pub struct Layers {
     pub area: Option<AnalysisArea>,
 }
 
+impl Layers {
+    /// The dataset of these layers: facilities indexed, with their origins, attributes and the
+    /// analysis area.
+    pub fn into_dataset(self, taxonomy: std::sync::Arc<Taxonomy>) -> crate::dataset::Dataset {
+        let dataset = crate::dataset::Dataset::new(
+            taxonomy,
+            self.facilities,
+            self.roads,
+            self.areas,
+            self.residents,
+        )
+        .with_origins(self.sources, self.origins)
+        .with_attributes(self.attributes);
+        match self.area {
+            Some(area) => dataset.with_area(area),
+            None => dataset,
+        }
+    }
+}
+
 /// Reads every file the config names. Facilities outside the region (the analysis area plus
 /// its margin) are skipped and counted, so they never stretch the extent.
 pub fn read_all(config: &Config, taxonomy: &Taxonomy) -> Result<(Layers, IngestReport), Error> {

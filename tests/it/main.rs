@@ -5,6 +5,7 @@ mod admin;
 mod archive_support;
 mod archives;
 mod coverage;
+mod decoded_tile;
 mod edge;
 mod evaluation;
 mod feedback;
